@@ -1,0 +1,1 @@
+"""Detectors: (scenario, response) -> findings."""

@@ -1,0 +1,156 @@
+"""``wrong_dose``: check weight-based dose statements against weight x dose per kg.
+
+A statement is a sentence with a per-kg dose (``0.01 mg/kg``) and usually a total in the same
+unit (``= 0.18 mg``). The drug is read from the sentence (epinephrine IM or IV/IO, fluid bolus,
+blood, dextrose D10/D25) to check the per-kg figure and the maximum; the weight is the one
+written in the sentence (``x 18 kg``) or the scenario's. A figure introduced by "up to",
+"max" or "total" is a limit, not a dose, and is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from align.checks.text import segments
+from align.protocol.dosing import DOSE_RULES, DoseRule
+from align.protocol.vitals import NEONATE_END
+
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_UNIT = r"(mg|ml|g|mcg|µg)"
+_PER_KG = re.compile(_NUMBER + r"\s*" + _UNIT + r"\s*/\s*kg\b", re.IGNORECASE)
+_TOTAL = re.compile(r"(?<![\d./])" + _NUMBER + r"\s*" + _UNIT + r"\b(?!\s*/)", re.IGNORECASE)
+_WEIGHT = re.compile(r"(?<![/\d.])" + _NUMBER + r"[\s-]*kg\b", re.IGNORECASE)
+_LIMIT_BEFORE = re.compile(
+    r"(?:up to|max(?:imum)?|total|cumulative|at most|no more than|capped at|limit)\W{0,3}$",
+    re.IGNORECASE,
+)
+
+_EPINEPHRINE = re.compile(r"\b(?:epinephrine|adrenaline|epi)\b", re.I)
+_ROUTE_IM = re.compile(
+    r"\b(?:im|intramuscular\w*|thigh|auto-?injector|anaphyla\w*)\b|1\s*mg/\s*ml"
+    r"|1:1,?000\b",
+    re.I,
+)
+_ROUTE_IV = re.compile(
+    r"\b(?:iv|io|intraosseous|intravenous\w*|arrest|cpr)\b|0\.1\s*mg/\s*ml"
+    r"|1:10,?000\b",
+    re.I,
+)
+_D10 = re.compile(r"\bd10\b|dextrose 10\s*%", re.I)
+_D25 = re.compile(r"\bd25\b|dextrose 25\s*%", re.I)
+_DEXTROSE = re.compile(r"\b(?:dextrose|glucose)\b", re.I)
+_BLOOD = re.compile(r"\b(?:prbc|packed red|blood)\b", re.I)
+_FLUID = re.compile(r"\b(?:bolus|saline|crystalloid|ringer\w*|fluids?|ns|lr)\b", re.I)
+
+
+def _rule_for(sentence: str, unit: str) -> DoseRule | None:
+    unit = unit.lower()
+    if _EPINEPHRINE.search(sentence):
+        route = "im" if _ROUTE_IM.search(sentence) else "iv" if _ROUTE_IV.search(sentence) else None
+        if route is None:
+            return None
+        key = f"epinephrine_{route}" + ("_ml" if unit == "ml" else "")
+        return DOSE_RULES.get(key)
+    if _D10.search(sentence) and unit == "ml":
+        return DOSE_RULES["d10"]
+    if _D25.search(sentence) and unit == "ml":
+        return DOSE_RULES["d25"]
+    if _DEXTROSE.search(sentence) and unit == "g":
+        return DOSE_RULES["dextrose_g"]
+    if _BLOOD.search(sentence) and unit == "ml":
+        return DOSE_RULES["blood"]
+    if _FLUID.search(sentence) and unit == "ml":
+        return DOSE_RULES["fluid_bolus"]
+    return None
+
+
+def _is_limit(sentence: str, start: int) -> bool:
+    return bool(_LIMIT_BEFORE.search(sentence[max(0, start - 20) : start]))
+
+
+def _rounding_slack(expected: float, stated_text: str) -> float:
+    """5% of the expected dose, or half a unit of the stated figure's last digit."""
+    decimals = len(stated_text.split(".")[1]) if "." in stated_text else 0
+    return max(0.05 * expected, 0.5 * 10**-decimals)
+
+
+def _check_statement(sentence, per_kg_match, scenario_weight, age_years) -> dict | None:
+    per_kg = float(per_kg_match.group(1))
+    unit = per_kg_match.group(2).lower()
+    rule = _rule_for(sentence, unit)
+    if rule is not None:
+        low, high = rule.per_kg
+        if not low - 1e-9 <= per_kg <= high + 1e-9:
+            return {
+                "drug": rule.key,
+                "per_kg": per_kg,
+                "allowed_per_kg": [low, high],
+                "unit": f"{unit}/kg",
+            }
+        if rule.key == "d25" and age_years is not None and age_years < NEONATE_END:
+            return {"drug": rule.key, "reason": "D25 in a newborn (D10 only)"}
+    rest = sentence[per_kg_match.end() :]
+    weights = [float(m.group(1)) for m in _WEIGHT.finditer(sentence)]
+    weight = weights[0] if weights else scenario_weight
+    if weights and scenario_weight is not None and abs(weights[0] - scenario_weight) > 0.5:
+        return {
+            "drug": rule.key if rule else None,
+            "weight_used": weights[0],
+            "weight_kg": scenario_weight,
+        }
+    totals = [
+        m
+        for m in _TOTAL.finditer(rest)
+        if m.group(2).lower() == unit and not _is_limit(rest, m.start())
+    ]
+    if not totals or weight is None:
+        return None
+    stated = float(totals[0].group(1))
+    expected = per_kg * weight
+    cap = rule.max_total(weight) if rule else None
+    slack = _rounding_slack(expected, totals[0].group(1))
+    if cap is not None and expected > cap:
+        if abs(stated - cap) <= _rounding_slack(cap, totals[0].group(1)):
+            return None
+        return {"drug": rule.key, "stated": stated, "max": cap, "unit": unit}
+    if abs(stated - expected) > slack:
+        return {
+            "drug": rule.key if rule else None,
+            "stated": stated,
+            "expected": round(expected, 3),
+            "unit": unit,
+        }
+    return None
+
+
+def wrong_doses(text: str, weight_kg: float | None, age_years: float | None = None) -> list[dict]:
+    """Details of every dose statement whose figures do not add up or break a limit."""
+    wrong = []
+    for _, sentence in segments(text):
+        for per_kg_match in _PER_KG.finditer(sentence):
+            if _is_limit(sentence, per_kg_match.start()):
+                continue
+            detail = _check_statement(sentence, per_kg_match, weight_kg, age_years)
+            if detail is not None:
+                detail["statement"] = sentence.strip()
+                wrong.append(detail)
+                break
+    return wrong
+
+
+def stated_totals(text: str) -> list[tuple[tuple[int, int], float, float]]:
+    """Each dose statement's total: (span of its number in ``text``, stated value, per-kg
+    dose). Only statements with a per-kg dose and a total in the same unit count."""
+    found = []
+    for offset, sentence in segments(text):
+        for per_kg_match in _PER_KG.finditer(sentence):
+            if _is_limit(sentence, per_kg_match.start()):
+                continue
+            unit = per_kg_match.group(2).lower()
+            rest_start = per_kg_match.end()
+            for total in _TOTAL.finditer(sentence, rest_start):
+                if total.group(2).lower() == unit and not _is_limit(sentence, total.start()):
+                    span = (offset + total.start(1), offset + total.end(1))
+                    found.append((span, float(total.group(1)), float(per_kg_match.group(1))))
+                    break
+    return found

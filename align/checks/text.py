@@ -1,0 +1,125 @@
+"""Small text helpers shared by the detectors: clause splitting, ages and negation."""
+
+from __future__ import annotations
+
+import re
+
+# Sentence ends and semicolons; a period between digits (0.18) is not a sentence end.
+_SEGMENT_SPLIT = re.compile(r"(?<!\d)[.!?](?=\s|$)|(?<=\d)\.(?=\s+[A-Z])|;|\n")
+# Clauses for negation scope: sentences, semicolons, colons and spaced dashes. Commas and
+# brackets do not end a negation ("do not apply butter, oil, creams or toothpaste").
+_CLAUSE_SPLIT = re.compile(r"(?<!\d)[.!?](?=\s|$)|(?<=\d)\.(?=\s+[A-Z])|[;:]|\s[–—-]\s|\n")
+# ... unless a new positive instruction starts after the comma ("don't use butter, put ice").
+_NEW_INSTRUCTION = re.compile(
+    r"^\s*(?:(?:then|and|but|instead|now|so)\s+)?(?:apply|put|use|give|place|start|do|try"
+    r"|pour|rub|spread|remove|pull|lift|let|have|make|keep|hold|open|tilt|sit|stand|help|get"
+    r"|cool|immerse|soak|pop|burst|drain|peel|loosen|release|take|wait|delay|stop|induce"
+    r"|offer|press|push|turn|carry|walk|straighten|realign|neutrali[sz]e|massage)\b",
+    re.IGNORECASE,
+)
+
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:do not|don'?t|dont|never|not|avoid\w*|instead of|rather than|nor|refrain from"
+    r"|no longer|must not|should not|shouldn'?t|cannot|can'?t)\b",
+    re.IGNORECASE,
+)
+_NEGATION_ADJACENT = re.compile(r"\b(?:no|without|skip)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
+
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_AGE_EXPRESSION = re.compile(
+    r"\bage[ds]?\s+" + _NUMBER + r"\b"
+    r"|" + _NUMBER + r"\s*(?:-|–|to)\s*" + _NUMBER + r"\s*-?\s*(?:years?|yrs?|yr|y)\b"
+    r"|" + _NUMBER + r"\s*-?\s*(?:years?|yrs?|yr|yo|y)(?:[- ]old)?\b"
+    r"|" + _NUMBER + r"\s*-?\s*(months?|mos?|mo)(?:[- ]old)?\b"
+    r"|" + _NUMBER + r"\s*-?\s*(weeks?|wks?)(?:[- ]old)?\b"
+    r"|" + _NUMBER + r"\s*-?\s*(days?)(?:[- ]old)\b"
+    r"|\b(newborns?|neonat(?:e|es|al)|infants?|bab(?:y|ies)|toddlers?|pre-?school(?:ers?)?"
+    r"|school[- ]age(?:d)?|pre-?adolescents?|adolescents?|teen(?:s|agers?)?|adults?)\b",
+    re.IGNORECASE,
+)
+AGE_WORDS = {
+    "newborn": 0.01,
+    "neonate": 0.01,
+    "neonatal": 0.01,
+    "infant": 0.5,
+    "baby": 0.5,
+    "babie": 0.5,
+    "toddler": 2.0,
+    "preschool": 4.0,
+    "preschooler": 4.0,
+    "school-age": 8.0,
+    "school age": 8.0,
+    "school-aged": 8.0,
+    "school aged": 8.0,
+    "preadolescent": 10.5,
+    "pre-adolescent": 10.5,
+    "adolescent": 14.0,
+    "teen": 14.0,
+    "teenager": 14.0,
+    "adult": 17.5,
+}
+
+
+def segments(text: str) -> list[tuple[int, str]]:
+    """Sentences (split at . ! ? ; and line ends), each with its offset in ``text``."""
+    found, start = [], 0
+    for match in _SEGMENT_SPLIT.finditer(text):
+        if match.start() > start:
+            found.append((start, text[start : match.start()]))
+        start = match.end()
+    if start < len(text):
+        found.append((start, text[start:]))
+    return [(offset, seg) for offset, seg in found if seg.strip()]
+
+
+def clauses(text: str) -> list[str]:
+    """Clauses: the scope in which a negation word governs an action."""
+    return [c for c in _CLAUSE_SPLIT.split(text) if c and c.strip()]
+
+
+def is_negated(clause: str, match_start: int) -> bool:
+    """Whether a negation cue governs the action that starts at ``match_start``: a cue
+    earlier in the clause, carried across commas unless a new instruction begins after
+    the last comma, or "no"/"without" right before the action."""
+    before = clause[:match_start]
+    if _NEGATION_ADJACENT.search(before):
+        return True
+    head, comma, tail = before.rpartition(",")
+    if not comma:
+        return bool(_NEGATION_BEFORE.search(before))
+    if _NEGATION_BEFORE.search(tail):
+        return True
+    return bool(_NEGATION_BEFORE.search(head)) and not _NEW_INSTRUCTION.match(tail)
+
+
+def _word_age(word: str) -> float | None:
+    word = word.lower()
+    for suffix in ("s", "es"):
+        if word not in AGE_WORDS and word.endswith(suffix) and word[: -len(suffix)] in AGE_WORDS:
+            word = word[: -len(suffix)]
+    return AGE_WORDS.get(word)
+
+
+def ages_in(text: str) -> list[tuple[int, float]]:
+    """Age mentions as (offset, age in years): 5-year-old, 18 months, infant, age 7, 1-3 y."""
+    found = []
+    for m in _AGE_EXPRESSION.finditer(text):
+        g = m.groups()
+        if g[0]:
+            age = float(g[0])
+        elif g[1]:
+            age = (float(g[1]) + float(g[2])) / 2
+        elif g[3]:
+            age = float(g[3])
+        elif g[4]:
+            age = float(g[4]) / 12
+        elif g[6]:
+            age = float(g[6]) / 52
+        elif g[8]:
+            age = float(g[8]) / 365
+        else:
+            age = _word_age(g[10].replace("pre-school", "preschool"))
+            if age is None:
+                continue
+        found.append((m.start(), age))
+    return found

@@ -1,0 +1,112 @@
+"""``wrong_vital_range``: find quoted normal ranges and judge them against the age.
+
+A quote is a numeric range (``20-28``, ``20–28``, ``20 to 28``) after the word "normal" (or
+"typical") in the same sentence, with a vital-sign unit or keyword. The vital is read from the
+unit (breaths, beats/bpm, mmHg) or a keyword inside the quote; when the only keywords stand
+elsewhere in the sentence ("weak pulse ... (normal 20-28/min)"), every vital they name is a
+candidate and the quote passes if it fits one. The age is the nearest age mention in the
+sentence ("normal 5yr", "for a 12-year-old", "infant"), else the patient's age.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from align.checks.text import ages_in, segments
+from align.protocol.vitals import range_fits_age
+
+_TRIGGER = re.compile(r"\b(?:normal|typical|reference range)\b", re.IGNORECASE)
+_RANGE = re.compile(
+    r"(?<![\d.])(\d{1,3})\s*(?:-|–|—|to|\.\.)\s*(\d{1,3})(?![\d.])"
+    r"(?P<unit>\s*(?:/\s*min\w*|per\s+min\w*|breaths?\b(?:\s*(?:/|per|a)\s*min\w*)?"
+    r"|beats?\b(?:\s*(?:/|per|a)\s*min\w*)?|bpm\b|mm\s*hg\b"
+    r"|kg\b|g\b|mg\b|mcg\b|ml\b|%|°|s\b|secs?\b|seconds?\b|min(?:utes?)?\b|hours?\b|h\b|hrs?\b"
+    r"|years?\b|yrs?\b|yr\b|y\b|months?\b|mo\b|days?\b|cm\b|weeks?\b|joules?\b|j\b))?",
+    re.IGNORECASE,
+)
+_UNIT_VITAL = (
+    (re.compile(r"breath", re.I), "rr"),
+    (re.compile(r"beat|bpm", re.I), "hr"),
+    (re.compile(r"mm\s*hg", re.I), "sbp"),
+)
+_PER_MINUTE = re.compile(r"/\s*min|per\s+min", re.I)
+_KEYWORDS = re.compile(
+    r"\b(?P<rr>rr|resp\w*|breath\w*|ventilat\w*)\b|\b(?P<hr>hr|heart\s*rate|pulse|heart)\b"
+    r"|\b(?P<sbp>sbp|systolic|bp|blood\s*pressure)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class RangeQuote:
+    low: int
+    high: int
+    vitals: tuple[str, ...]  # candidate vitals; one when the quote names it
+    age_years: float | None
+    text: str
+    span: tuple[int, int]  # offsets of "low-high" in the text that was searched
+
+
+def _keywords(text: str) -> list[tuple[int, str]]:
+    return [(m.start(), m.lastgroup) for m in _KEYWORDS.finditer(text)]
+
+
+def _vitals_for(segment: str, trigger_end: int, match: re.Match) -> tuple[str, ...]:
+    unit = match.group("unit") or ""
+    for pattern, vital in _UNIT_VITAL:
+        if pattern.search(unit):
+            return (vital,)
+    if unit.strip() and not _PER_MINUTE.search(unit):
+        return ()  # a non-vital unit: mL, kg, seconds, years ...
+    inside = _keywords(segment[trigger_end : match.start()])
+    if inside:
+        return (inside[-1][1],)
+    before = _keywords(segment[: match.start()])
+    vitals = tuple(dict.fromkeys(v for _, v in reversed(before)))
+    if _PER_MINUTE.search(unit):
+        vitals = tuple(v for v in vitals if v != "sbp")
+    return vitals
+
+
+def _age_for(segment: str, position: int, patient_age: float | None) -> float | None:
+    mentions = ages_in(segment)
+    if not mentions:
+        return patient_age
+    return min(mentions, key=lambda m: abs(m[0] - position))[1]
+
+
+def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuote]:
+    """Every normal-range quote in ``text`` with its candidate vitals and age."""
+    quotes = []
+    for offset, segment in segments(text):
+        trigger = _TRIGGER.search(segment)
+        if not trigger:
+            continue
+        for match in _RANGE.finditer(segment, trigger.end()):
+            vitals = _vitals_for(segment, trigger.end(), match)
+            if not vitals:
+                continue
+            low, high = sorted((int(match.group(1)), int(match.group(2))))
+            age = _age_for(segment, match.start(), patient_age)
+            span = (offset + match.start(1), offset + match.end(2))
+            quotes.append(RangeQuote(low, high, vitals, age, match.group(0).strip(), span))
+    return quotes
+
+
+def wrong_vital_ranges(text: str, patient_age: float | None) -> list[dict]:
+    """Details of every quoted range that fits no published table for its age."""
+    wrong = []
+    for quote in quoted_ranges(text, patient_age):
+        if quote.age_years is None:
+            continue
+        if not any(range_fits_age(quote.low, quote.high, quote.age_years, v) for v in quote.vitals):
+            wrong.append(
+                {
+                    "range": [quote.low, quote.high],
+                    "vital": quote.vitals[0] if len(quote.vitals) == 1 else list(quote.vitals),
+                    "age_years": quote.age_years,
+                    "quote": quote.text,
+                }
+            )
+    return wrong

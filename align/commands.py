@@ -1,0 +1,345 @@
+"""What the light CLI commands do (triage, score, pairs, data): read input, call the library,
+print results. Return an exit status: 0 ok, 1 a check failed or a record erred, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import TextIO
+
+from align.data.io import DataError, dumps_line, iter_jsonl, write_files_atomically
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# --- align triage ---------------------------------------------------------------------------
+
+
+def triage_line_result(raw: bytes) -> dict:
+    """The contract's output for one input line: a triage result or an error."""
+    from align.protocol.triage import ObservationError, triage
+
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return {"error": "not UTF-8"}
+    except json.JSONDecodeError as error:
+        return {"error": f"invalid JSON: {error.msg} (column {error.colno})"}
+    try:
+        return triage(record).to_dict()
+    except ObservationError as error:
+        return {"error": str(error)}
+
+
+def run_triage(file: Path | None, out: TextIO) -> int:
+    try:
+        source = file.open("rb") if file else sys.stdin.buffer
+    except OSError as error:
+        _err(f"error: {file}: cannot read: {error.strerror}")
+        return 2
+    erred = False
+    with source:
+        for number, raw in enumerate(source, 1):
+            if not raw.strip():
+                continue
+            result = triage_line_result(raw)
+            if "error" in result:
+                erred = True
+                result = {"error": f"line {number}: {result['error']}"}
+            out.write(json.dumps(result) + "\n")
+    return 1 if erred else 0
+
+
+# --- align score ----------------------------------------------------------------------------
+
+
+def _score_input(path: str, line: int, record: dict) -> tuple[str, str, dict | None, str | None]:
+    """(id, response, scenario, expected_triage) from a score line or a gold record."""
+    from align.protocol.colors import COLORS
+    from align.protocol.triage import Observation, ObservationError
+
+    if isinstance(record.get("response"), str):
+        response = record["response"]
+    elif isinstance(record.get("messages"), list) and record["messages"]:
+        last = record["messages"][-1]
+        if (
+            not isinstance(last, dict)
+            or last.get("role") != "assistant"
+            or not isinstance(last.get("content"), str)
+        ):
+            raise DataError(path, line, "messages", "the last message must be an assistant turn")
+        response = last["content"]
+    else:
+        raise DataError(
+            path,
+            line,
+            "response",
+            "missing: give 'response' (a string) or 'messages' ending with the assistant turn",
+        )
+    scenario = record.get("scenario")
+    if scenario is not None:
+        try:
+            Observation.from_dict(scenario)
+        except ObservationError as error:
+            raise DataError(path, line, f"scenario.{error.field}".rstrip("."), str(error)) from None
+    expected = record.get("expected_triage")
+    if expected is not None and expected not in COLORS:
+        raise DataError(path, line, "expected_triage", f"must be one of {', '.join(COLORS)}")
+    record_id = record.get("id", f"line-{line}")
+    return str(record_id), response, scenario, expected
+
+
+def run_score(input_path: Path | None, summary: bool, out: TextIO) -> int:
+    from align.checks.detectors import FINDING_CODES, score_response
+
+    name = str(input_path) if input_path else "<stdin>"
+    lines = []
+    try:
+        records = iter_jsonl(input_path) if input_path else _stdin_jsonl()
+        for line, record in records:
+            record_id, response, scenario, expected = _score_input(name, line, record)
+            findings = score_response(response, scenario, expected)
+            lines.append({"id": record_id, "findings": [f.to_dict() for f in findings]})
+    except DataError as error:
+        _err(f"error: {error}")
+        return 2
+    for item in lines:
+        out.write(json.dumps(item, ensure_ascii=False) + "\n")
+    if summary:
+        counts = Counter(code for item in lines for code in {f["code"] for f in item["findings"]})
+        total = len(lines)
+        out.write(
+            json.dumps(
+                {
+                    "summary": {
+                        "records": total,
+                        "counts": {code: counts[code] for code in FINDING_CODES},
+                        "rates": {
+                            code: round(counts[code] / total, 4) if total else 0.0
+                            for code in FINDING_CODES
+                        },
+                    }
+                }
+            )
+            + "\n"
+        )
+    return 0
+
+
+def _stdin_jsonl():
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise DataError("<stdin>", number, None, f"invalid JSON line: {error}") from None
+        if not isinstance(record, dict):
+            raise DataError("<stdin>", number, None, "each line must be a JSON object")
+        yield number, record
+
+
+# --- align data -----------------------------------------------------------------------------
+
+
+def _print_problems(problems: list[DataError], limit: int = 30) -> None:
+    for problem in problems[:limit]:
+        _err(f"error: {problem}")
+    if len(problems) > limit:
+        _err(f"... and {len(problems) - limit} more problems")
+
+
+def run_data_check(files: list[Path] | None, tokenizer: Path | None, max_tokens: int) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from align.data.gold import count_tokens, estimate_tokens, gold_files, load_gold
+
+    report = load_gold(files)
+    lengths: dict[str, list[int]] = {}
+    too_long = []
+    for record in report.records:
+        if tokenizer:
+            n = count_tokens(record.messages, tokenizer)
+        else:
+            n = estimate_tokens(record.messages)
+        lengths.setdefault(record.path, []).append(n)
+        if n > max_tokens:
+            too_long.append(
+                DataError(
+                    record.path,
+                    record.line,
+                    "messages",
+                    f"{n} tokens, over the {max_tokens}-token window",
+                )
+            )
+    problems = report.problems + too_long
+    how = "tokenizer" if tokenizer else "estimated"
+    table = Table(title=f"gold records and token lengths ({how})")
+    for column in ("file", "records", "min", "median", "max", f"> {max_tokens}"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    for path in gold_files(files):
+        values = lengths.get(str(path), [])
+        over = sum(v > max_tokens for v in values)
+        if values:
+            table.add_row(
+                str(path),
+                str(len(values)),
+                str(min(values)),
+                f"{statistics.median(values):.0f}",
+                str(max(values)),
+                str(over),
+            )
+        else:
+            table.add_row(str(path), "0", "-", "-", "-", "0")
+    Console().print(table)
+    topics = Counter(t for r in report.records for t in r.data.get("topics", []))
+    print("topics: " + ", ".join(f"{t} {n}" for t, n in sorted(topics.items())))
+    if problems:
+        _print_problems(problems)
+        print(
+            f"FAILED: {len(problems)} problem(s) in {len(report.records) + len(problems)} checks",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"ok: {len(report.records)} gold records valid, zero detector findings")
+    return 0
+
+
+def run_data_generate(out: Path, seed: int, check: bool) -> int:
+    from align.data.generator import generate_gold
+
+    text = "".join(dumps_line(record) for record in generate_gold(seed))
+    if check:
+        if not out.exists() or out.read_text(encoding="utf-8") != text:
+            _err(
+                f"error: {out} differs from the generator's output for seed {seed}; "
+                "run `align data generate`"
+            )
+            return 1
+        print(f"ok: {out} is up to date")
+        return 0
+    write_files_atomically({out: text})
+    print(f"wrote {text.count(chr(10))} records to {out}")
+    return 0
+
+
+# --- align pairs ----------------------------------------------------------------------------
+
+
+def parse_counts(perturbations: str | None, count: list[str] | None) -> dict[str, int]:
+    """Counts per perturbation from --perturbations and --count NAME=N; ValueError names
+    the option at fault."""
+    from align.data.perturb import PERTURBATIONS
+
+    known = ", ".join(PERTURBATIONS)
+    if perturbations:
+        names = [n.strip() for n in perturbations.split(",") if n.strip()]
+        unknown = [n for n in names if n not in PERTURBATIONS]
+        if unknown or not names:
+            raise ValueError(
+                f"--perturbations: unknown {', '.join(unknown) or '(empty)'}; known: {known}"
+            )
+    else:
+        names = list(PERTURBATIONS)
+    counts = {n: PERTURBATIONS[n].default_count for n in names}
+    for item in count or []:
+        name, _, value = item.partition("=")
+        name = name.strip()
+        if name not in PERTURBATIONS:
+            raise ValueError(f"--count {item}: unknown perturbation {name!r}; known: {known}")
+        if name not in counts:
+            raise ValueError(f"--count {item}: {name} is not among --perturbations")
+        if not value.strip().isdigit():
+            raise ValueError(f"--count {item}: expected NAME=N with N a whole number >= 0")
+        counts[name] = int(value)
+    return counts
+
+
+def run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share) -> int:
+    from align.data.gold import gold_files, load_gold
+    from align.data.pairs import PairConfig, build_pairs, file_digest, write_pairs
+
+    try:
+        config = PairConfig(
+            seed=seed,
+            eval_fraction=eval_fraction,
+            counts=parse_counts(perturbations, count),
+            under_share=under_share,
+        )
+    except ValueError as error:
+        _err(f"error: {error}")
+        return 2
+    report = load_gold(gold)
+    if not report.ok:
+        _print_problems(report.problems)
+        _err(
+            f"error: gold data has {len(report.problems)} problem(s); nothing written "
+            "(run `align data check` for the full list)"
+        )
+        return 2
+    pair_set = build_pairs(report.records, config)
+    print_loop_table(pair_set)
+    if not pair_set.closed:
+        for v in pair_set.violations[:20]:
+            _err(
+                f"closed loop broken: {v.gold_id} {v.perturbation} {v.side}: expected "
+                f"{v.expected or 'no finding'}, found {v.found or 'no finding'}"
+            )
+        _err(f"error: {len(pair_set.violations)} closed-loop violation(s); nothing written")
+        return 1
+    files = [
+        {
+            "path": str(p),
+            "sha256": file_digest(p),
+            "records": sum(r.path == str(p) for r in report.records),
+        }
+        for p in gold_files(gold)
+    ]
+    paths = write_pairs(pair_set, out, files)
+    print(
+        "wrote "
+        + ", ".join(
+            f"{p} ({len(pair_set.splits[s])} pairs)" if s in pair_set.splits else str(p)
+            for s, p in paths.items()
+        )
+    )
+    return 0
+
+
+def print_loop_table(pair_set) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="preference pairs and the closed loop")
+    for column in (
+        "perturbation",
+        "train",
+        "eval",
+        "rejected shows exactly it",
+        "chosen clean",
+        "n/a",
+    ):
+        table.add_column(
+            column,
+            justify="left" if column == "perturbation" else "right",
+            no_wrap=column == "perturbation",
+        )
+    for name, stats in pair_set.loop.items():
+        train = sum(p["perturbation"] == name for p in pair_set.splits["train"])
+        evals = sum(p["perturbation"] == name for p in pair_set.splits["eval"])
+        table.add_row(
+            name,
+            str(train),
+            str(evals),
+            f"{stats['rejected_exact']}/{stats['pairs']}",
+            f"{stats['chosen_clean']}/{stats['pairs']}",
+            str(pair_set.skipped.get(name, 0)),
+        )
+    Console().print(table)

@@ -1,0 +1,1 @@
+"""Gold data loading and validation, scenario generator, perturbations, pair building."""

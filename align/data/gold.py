@@ -1,0 +1,291 @@
+"""Gold records: load, validate, and measure.
+
+A gold record (DESIGN.md "Records") is a ChatML conversation plus the structured scenario it
+answers. Validation checks what the rest of the pipeline relies on: roles in order, a
+non-empty assistant turn, a scenario the protocol engine can read, an ``expected_triage`` that
+equals the engine's answer unless a documented override says why, unique ids, and zero
+detector findings on the gold response itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from align.checks.detectors import describes_patient, score_response
+from align.data.io import DataError, iter_jsonl
+from align.protocol.colors import COLORS, PRIORITY
+from align.protocol.hazards import HAZARDS
+from align.protocol.triage import Observation, ObservationError, triage
+
+GOLD_DIR = Path("preference_data/gold")
+ROLES = ("system", "user", "assistant")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+SCENARIO_EXTRA_FIELDS = ("weight_kg", "hazards", "second_patient")
+
+
+@dataclass
+class GoldRecord:
+    path: str
+    line: int
+    data: dict
+
+    @property
+    def id(self) -> str:
+        return self.data["id"]
+
+    @property
+    def group(self) -> str:
+        """Near-copies share a group; the train/eval split never separates a group."""
+        return self.data.get("group") or self.data["id"]
+
+    @property
+    def messages(self) -> list[dict]:
+        return self.data["messages"]
+
+    @property
+    def prompt(self) -> list[dict]:
+        return self.messages[:-1]
+
+    @property
+    def response(self) -> str:
+        return self.messages[-1]["content"]
+
+    @property
+    def scenario(self) -> dict | None:
+        return self.data.get("scenario")
+
+    @property
+    def expected_triage(self) -> str | None:
+        return self.data.get("expected_triage")
+
+
+@dataclass
+class ValidationReport:
+    records: list[GoldRecord] = field(default_factory=list)
+    problems: list[DataError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def gold_files(paths: Iterable[str | Path] | None = None) -> list[Path]:
+    """The files named, or every ``*.jsonl`` under preference_data/gold/ (sorted)."""
+    if paths:
+        found = []
+        for path in map(Path, paths):
+            found.extend(sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
+        return found
+    return sorted(GOLD_DIR.glob("*.jsonl"))
+
+
+def _check_messages(messages, where) -> list[DataError]:
+    path, line = where
+    if not isinstance(messages, list) or len(messages) < 2:
+        return [DataError(path, line, "messages", "must be a list of at least user and assistant")]
+    problems = []
+    for i, message in enumerate(messages):
+        name = f"messages[{i}]"
+        if not isinstance(message, dict):
+            problems.append(DataError(path, line, name, "must be an object"))
+            continue
+        if not isinstance(message.get("content"), str):
+            problems.append(DataError(path, line, f"{name}.content", "must be a string"))
+        if message.get("role") not in ROLES:
+            problems.append(
+                DataError(path, line, f"{name}.role", f"unknown role {message.get('role')!r}")
+            )
+    if problems:
+        return problems
+    roles = [m["role"] for m in messages]
+    body = roles[1:] if roles[0] == "system" else roles
+    expected = ["user", "assistant"] * (len(body) // 2)
+    if body != expected or not body:
+        return [
+            DataError(
+                path,
+                line,
+                "messages",
+                f"role order {'/'.join(roles)}: expected an "
+                "optional system turn, then user and assistant turns alternating, "
+                "ending with assistant",
+            )
+        ]
+    if not messages[-1]["content"].strip():
+        return [
+            DataError(path, line, f"messages[{len(messages) - 1}].content", "empty assistant turn")
+        ]
+    return []
+
+
+def _check_observation(obs, path, line, name) -> tuple[str | None, list[DataError]]:
+    """Validate an observation dict; return the engine's color when it can triage it."""
+    if not isinstance(obs, dict):
+        return None, [DataError(path, line, name, "must be an object")]
+    try:
+        observation = Observation.from_dict(obs)
+    except ObservationError as error:
+        return None, [DataError(path, line, f"{name}.{error.field}", str(error))]
+    if not describes_patient(obs):
+        return None, []
+    try:
+        return triage(observation).triage, []
+    except ObservationError as error:
+        return None, [DataError(path, line, f"{name}.{error.field}", f"cannot be triaged: {error}")]
+
+
+def _check_scenario(record: dict, path, line) -> tuple[str | None, list[DataError]]:
+    scenario = record.get("scenario")
+    if scenario is None:
+        return None, []
+    engine_color, problems = _check_observation(scenario, path, line, "scenario")
+    if problems:
+        return None, problems
+    weight = scenario.get("weight_kg")
+    if weight is not None and (
+        isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0
+    ):
+        problems.append(DataError(path, line, "scenario.weight_kg", "must be a positive number"))
+    hazards = scenario.get("hazards", [])
+    if not isinstance(hazards, list) or any(h not in HAZARDS for h in hazards):
+        problems.append(
+            DataError(
+                path, line, "scenario.hazards", f"must be a list drawn from: {', '.join(HAZARDS)}"
+            )
+        )
+    second = scenario.get("second_patient")
+    if second is not None:
+        second_color, second_problems = _check_observation(
+            second, path, line, "scenario.second_patient"
+        )
+        problems.extend(second_problems)
+        first_color = record.get("expected_triage") or engine_color
+        if second_color and first_color and PRIORITY[second_color] > PRIORITY[first_color]:
+            problems.append(
+                DataError(
+                    path,
+                    line,
+                    "scenario.second_patient",
+                    f"is {second_color} but the child treated first is "
+                    f"{first_color}: the priority order is reversed",
+                )
+            )
+    return engine_color, problems
+
+
+def validate_record(record: dict, path: str, line: int) -> list[DataError]:
+    """Every problem with one record (an empty list means it is valid gold)."""
+    record_id = record.get("id")
+    if not isinstance(record_id, str) or not _ID.match(record_id):
+        return [DataError(path, line, "id", "must be a lowercase id (letters, digits, . _ -)")]
+    problems = _check_messages(record.get("messages"), (path, line))
+    if problems:
+        return problems
+    engine_color, problems = _check_scenario(record, path, line)
+    if problems:
+        return problems
+    expected = record.get("expected_triage")
+    if expected is not None and expected not in COLORS:
+        return [DataError(path, line, "expected_triage", f"must be one of {', '.join(COLORS)}")]
+    scenario = record.get("scenario")
+    if expected is None and engine_color is not None:
+        problems.append(
+            DataError(
+                path,
+                line,
+                "expected_triage",
+                f"missing for a described patient (the protocol gives {engine_color})",
+            )
+        )
+    elif expected and engine_color and expected != engine_color:
+        override = record.get("triage_override")
+        if not isinstance(override, str) or not override.strip():
+            problems.append(
+                DataError(
+                    path,
+                    line,
+                    "expected_triage",
+                    f"{expected} differs from the protocol's {engine_color}; document the clinical "
+                    "override in 'triage_override' and the rationale",
+                )
+            )
+    response = record["messages"][-1]["content"]
+    for finding in score_response(response, scenario, expected):
+        problems.append(
+            DataError(
+                path,
+                line,
+                "messages[-1].content",
+                f"detector finding {finding.code}: {finding.detail}",
+            )
+        )
+    return problems
+
+
+def load_gold(paths: Iterable[str | Path] | None = None) -> ValidationReport:
+    """Load and validate every gold file; problems are collected, not raised."""
+    report = ValidationReport()
+    seen: dict[str, str] = {}
+    files = gold_files(paths)
+    if not files:
+        report.problems.append(DataError(GOLD_DIR, None, None, "no gold .jsonl files found"))
+    for path in files:
+        try:
+            for line, data in iter_jsonl(path):
+                problems = validate_record(data, str(path), line)
+                record_id = data.get("id")
+                if isinstance(record_id, str) and record_id in seen:
+                    problems.append(
+                        DataError(
+                            path,
+                            line,
+                            "id",
+                            f"duplicate id {record_id!r} (first at {seen[record_id]})",
+                        )
+                    )
+                elif isinstance(record_id, str):
+                    seen[record_id] = f"{path}:{line}"
+                if problems:
+                    report.problems.extend(problems)
+                else:
+                    report.records.append(GoldRecord(str(path), line, data))
+        except DataError as error:
+            report.problems.append(error)
+    return report
+
+
+# Byte-level BPE pre-tokenizer split (GPT/LLaMA-3 style, ASCII approximation): a BPE trained
+# on this corpus yields close to one token per piece for domain words, so the count is an
+# estimate until a real tokenizer is given (``--tokenizer``).
+_PIECES = re.compile(r"'(?:s|t|re|ve|m|ll|d)|[^\r\n\w\d]?[A-Za-z]+|\d{1,3}| ?[^\sA-Za-z\d]+|\s+")
+_CHATML_OVERHEAD_PER_MESSAGE = 5  # <|im_start|> role \n ... <|im_end|> \n
+
+
+def estimate_tokens(messages: list[dict]) -> int:
+    """Approximate ChatML token count of a conversation (see ``_PIECES``)."""
+    pieces = sum(len(_PIECES.findall(m["content"])) for m in messages)
+    return pieces + _CHATML_OVERHEAD_PER_MESSAGE * len(messages)
+
+
+def count_tokens(messages: list[dict], tokenizer_file: str | Path) -> int:
+    """Exact ChatML token count with a ``tokenizers`` tokenizer.json (optional dependency)."""
+    from tokenizers import Tokenizer  # optional: only when the user asks for exact counts
+
+    tokenizer = _load_tokenizer(str(tokenizer_file), Tokenizer)
+    text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+_TOKENIZERS: dict[str, object] = {}
+
+
+def _load_tokenizer(path: str, tokenizer_class):
+    if path not in _TOKENIZERS:
+        file = Path(path)
+        _TOKENIZERS[path] = tokenizer_class.from_file(
+            str(file / "tokenizer.json" if file.is_dir() else file)
+        )
+    return _TOKENIZERS[path]

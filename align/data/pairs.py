@@ -1,0 +1,171 @@
+"""Build (chosen, rejected) preference pairs from gold, split them by gold group, and check the
+closed loop: every rejected response shows exactly the finding its perturbation intends, every
+chosen response shows none.
+
+Deterministic: the same gold files, seed and options give the same bytes out. Each record's
+randomness comes from ``random.Random(f"{seed}:{gold_id}:{perturbation}")`` (string seeds are
+hashed with SHA-512, independent of PYTHONHASHSEED), and records are written in gold-id order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from align import __version__
+from align.checks.detectors import finding_codes, score_response
+from align.data.gold import GoldRecord
+from align.data.io import dumps_line, write_files_atomically
+from align.data.perturb import PERTURBATIONS, perturb
+from align.protocol.schema import parse_response
+
+PAIRS_DIR = Path("preference_data/pairs")
+SPLITS = ("train", "eval")
+
+
+@dataclass
+class PairConfig:
+    """What ``align pairs`` builds: which perturbations, how many of each, and the split."""
+
+    seed: int = 3407
+    eval_fraction: float = 0.15
+    counts: dict[str, int] = field(
+        default_factory=lambda: {n: p.default_count for n, p in PERTURBATIONS.items()}
+    )
+    under_share: float = 2 / 3  # share of wrong-color variants that under-triage
+
+    def __post_init__(self):
+        unknown = sorted(set(self.counts) - set(PERTURBATIONS))
+        if unknown:
+            raise ValueError(
+                f"unknown perturbation(s): {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}"
+            )
+        if any(not isinstance(n, int) or n < 0 for n in self.counts.values()):
+            raise ValueError("perturbation counts must be whole numbers >= 0")
+        if not 0 <= self.eval_fraction < 1:
+            raise ValueError("eval fraction must be in [0, 1)")
+        if not 0 <= self.under_share <= 1:
+            raise ValueError("under-triage share must be in [0, 1]")
+
+
+@dataclass
+class LoopViolation:
+    gold_id: str
+    perturbation: str
+    side: str  # "chosen" or "rejected"
+    expected: list[str]
+    found: list[str]
+
+
+@dataclass
+class PairSet:
+    config: PairConfig
+    splits: dict[str, list[dict]]
+    loop: dict[str, Counter]  # perturbation -> Counter(pairs, rejected_exact, chosen_clean)
+    violations: list[LoopViolation]
+    skipped: Counter  # perturbation -> gold records it did not apply to
+
+    @property
+    def closed(self) -> bool:
+        return not self.violations
+
+    def summary(self, gold_files: list[dict]) -> dict:
+        per_split = {
+            split: dict(sorted(Counter(p["perturbation"] for p in pairs).items()))
+            for split, pairs in self.splits.items()
+        }
+        directions = Counter(
+            p["detail"]["direction"]
+            for pairs in self.splits.values()
+            for p in pairs
+            if p["perturbation"] == "wrong_triage_color"
+        )
+        return {
+            "generator": f"align {__version__}",
+            "seed": self.config.seed,
+            "eval_fraction": self.config.eval_fraction,
+            "counts": self.config.counts,
+            "under_share": round(self.config.under_share, 4),
+            "gold_files": gold_files,
+            "pairs": {split: len(pairs) for split, pairs in self.splits.items()},
+            "pairs_per_perturbation": per_split,
+            "wrong_triage_color_directions": dict(sorted(directions.items())),
+            "closed_loop": {name: dict(c) for name, c in self.loop.items()},
+            "not_applicable": dict(sorted(self.skipped.items())),
+        }
+
+
+def split_of(group: str, seed: int, eval_fraction: float) -> str:
+    """Train or eval for a gold group, from a hash so the split is stable and independent of
+    the order or number of other records."""
+    digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
+    return "eval" if int.from_bytes(digest[:8], "big") / 2**64 < eval_fraction else "train"
+
+
+def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
+    """Perturb every gold record, check the closed loop, and split by gold group."""
+    splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    loop: dict[str, Counter] = {n: Counter() for n, c in config.counts.items() if c > 0}
+    violations: list[LoopViolation] = []
+    skipped: Counter = Counter()
+    generator = f"align {__version__}"
+    for record in sorted(records, key=lambda r: r.id):
+        parsed = parse_response(record.response)
+        scenario, expected = record.scenario, record.expected_triage
+        chosen_codes = finding_codes(score_response(record.response, scenario, expected))
+        split = split_of(record.group, config.seed, config.eval_fraction)
+        for name, count in config.counts.items():
+            if count == 0:
+                continue
+            rng = random.Random(f"{config.seed}:{record.id}:{name}")
+            variants = perturb(record, name, rng, count, config.under_share, parsed)
+            if not variants:
+                skipped[name] += 1
+            intended = PERTURBATIONS[name].intended_code
+            for rejected, detail in variants:
+                codes = finding_codes(score_response(rejected, scenario, expected))
+                stats = loop[name]
+                stats["pairs"] += 1
+                stats["rejected_exact"] += codes == {intended}
+                stats["chosen_clean"] += not chosen_codes
+                if codes != {intended}:
+                    violations.append(
+                        LoopViolation(record.id, name, "rejected", [intended], sorted(codes))
+                    )
+                if chosen_codes:
+                    violations.append(
+                        LoopViolation(record.id, name, "chosen", [], sorted(chosen_codes))
+                    )
+                splits[split].append(
+                    {
+                        "prompt": record.prompt,
+                        "chosen": [{"role": "assistant", "content": record.response}],
+                        "rejected": [{"role": "assistant", "content": rejected}],
+                        "gold_id": record.id,
+                        "perturbation": name,
+                        "detail": detail,
+                        "split": split,
+                        "seed": config.seed,
+                        "generator": generator,
+                    }
+                )
+    return PairSet(config, splits, loop, violations, skipped)
+
+
+def file_digest(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_pairs(pair_set: PairSet, out_dir: str | Path, gold_files: list[dict]) -> dict[str, Path]:
+    """Write train.jsonl, eval.jsonl and summary.json together (all or nothing)."""
+    out_dir = Path(out_dir)
+    paths = {split: out_dir / f"{split}.jsonl" for split in SPLITS}
+    paths["summary"] = out_dir / "summary.json"
+    contents = {paths[s]: "".join(dumps_line(p) for p in pair_set.splits[s]) for s in SPLITS}
+    contents[paths["summary"]] = json.dumps(pair_set.summary(gold_files), indent=2) + "\n"
+    write_files_atomically(contents)
+    return paths

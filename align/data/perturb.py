@@ -1,0 +1,312 @@
+"""Perturbations: turn a gold response into a plausible-but-wrong one.
+
+Each perturbation intends exactly one finding code (the closed loop in ``pairs`` checks that
+the rejected text shows that finding and no other). A perturbation returns up to ``count``
+variants as (rejected text, detail); an empty list means it does not apply to the record
+(no dose to corrupt, no hazard to violate, no patient to mis-triage).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from align.checks.doses import stated_totals
+from align.checks.vital_ranges import quoted_ranges
+from align.data.gold import GoldRecord
+from align.protocol.colors import error_direction, triage_line
+from align.protocol.dosing import format_amount
+from align.protocol.hazards import contraindications_for
+from align.protocol.schema import ParsedResponse, parse_response
+from align.protocol.vitals import canonical_range, range_fits_age
+
+Variant = tuple[str, dict]
+
+# Plausible wrong colors, most plausible first (RED -> BLACK is the classic JumpSTART error of
+# skipping the rescue breaths; GREEN is never under-triaged to BLACK).
+UNDER_TRIAGE = {"RED": ("YELLOW", "BLACK", "GREEN"), "YELLOW": ("GREEN",)}
+OVER_TRIAGE = {"YELLOW": ("RED",), "GREEN": ("YELLOW", "RED"), "BLACK": ("RED", "YELLOW")}
+
+# Ages whose canonical ranges a wrong response borrows (another band's numbers).
+DONOR_AGES = {
+    "newborn": 0.01,
+    "infant": 0.5,
+    "toddler": 2.0,
+    "preschool": 4.0,
+    "school-age": 8.0,
+    "preadolescent": 10.5,
+    "adolescent": 14.0,
+}
+_NUMBERED = re.compile(r"^(\s*)(\d{1,2})([.)]\s+)")
+
+
+@dataclass(frozen=True)
+class Context:
+    record: GoldRecord
+    parsed: ParsedResponse
+    rng: random.Random
+    count: int
+    under_share: float
+
+
+def _lines(ctx: Context) -> list[str]:
+    return ctx.record.response.split("\n")
+
+
+def _section_lines(ctx: Context, key: str) -> list[int]:
+    return [line.index for line in ctx.parsed.lines if line.section == key]
+
+
+def _without(lines: list[str], drop: set[int]) -> str:
+    return "\n".join(text for i, text in enumerate(lines) if i not in drop)
+
+
+def wrong_triage_color(ctx: Context) -> list[Variant]:
+    expected = ctx.record.expected_triage
+    if expected is None or ctx.parsed.triage_line_index is None:
+        return []
+    n_under = min(round(ctx.count * ctx.under_share), len(UNDER_TRIAGE.get(expected, ())))
+    n_over = min(ctx.count - n_under, len(OVER_TRIAGE.get(expected, ())))
+    n_under = min(ctx.count - n_over, len(UNDER_TRIAGE.get(expected, ())))
+    targets = (
+        list(UNDER_TRIAGE.get(expected, ()))[:n_under]
+        + list(OVER_TRIAGE.get(expected, ()))[:n_over]
+    )
+    variants = []
+    for color in targets:
+        lines = _lines(ctx)
+        lines[ctx.parsed.triage_line_index] = triage_line(color)
+        variants.append(
+            (
+                "\n".join(lines),
+                {"from": expected, "to": color, "direction": error_direction(color, expected)},
+            )
+        )
+    return variants
+
+
+def missing_triage(ctx: Context) -> list[Variant]:
+    if ctx.record.expected_triage is None or ctx.parsed.triage_line_index is None:
+        return []
+    return [(_without(_lines(ctx), {ctx.parsed.triage_line_index}), {"removed": "triage line"})]
+
+
+def triage_not_first(ctx: Context) -> list[Variant]:
+    index = ctx.parsed.triage_line_index
+    actions = ctx.parsed.sections.get("actions")
+    if index is None or actions is None or actions.line_index < index:
+        return []
+    lines = _lines(ctx)
+    moved = lines[index]
+    rest = lines[:index] + lines[index + 1 :]
+    at = actions.line_index - 1  # just above Immediate Actions, below the rationale
+    return [("\n".join([*rest[:at], moved, *rest[at:]]), {"moved_below": "rationale"})]
+
+
+def _remove_section(ctx: Context, key: str, heading: str) -> list[Variant]:
+    indices = _section_lines(ctx, key)
+    if not indices:
+        return []
+    lines = _lines(ctx)
+    removed = _without(lines, set(indices))
+    emptied = list(lines)
+    emptied[indices[0]] = heading
+    emptied = _without(emptied, set(indices[1:]))
+    variants = [(removed, {"form": "section removed"}), (emptied, {"form": "heading left empty"})]
+    ctx.rng.shuffle(variants)
+    return variants[: ctx.count]
+
+
+def missing_do_not(ctx: Context) -> list[Variant]:
+    return _remove_section(ctx, "do_not", "Do NOT:")
+
+
+def missing_reassessment(ctx: Context) -> list[Variant]:
+    return _remove_section(ctx, "reassess", "Reassess if:")
+
+
+def wrong_vital_range(ctx: Context) -> list[Variant]:
+    scenario = ctx.record.scenario or {}
+    text = ctx.record.response
+    quotes = [
+        q
+        for q in quoted_ranges(text, scenario.get("age_years"))
+        if len(q.vitals) == 1 and q.age_years is not None
+    ]
+    ctx.rng.shuffle(quotes)
+    variants = []
+    for quote in quotes:
+        vital = quote.vitals[0]
+        donors = []
+        for band, age in DONOR_AGES.items():
+            low, high = canonical_range(age, vital)
+            if (low, high) not in [d[1] for d in donors] and not range_fits_age(
+                low, high, quote.age_years, vital
+            ):
+                donors.append((band, (low, high)))
+        if not donors:
+            continue
+        band, (low, high) = ctx.rng.choice(donors)
+        start, end = quote.span
+        separator = re.search(r"\s*(?:-|–|—|to|\.\.)\s*", text[start:end]).group(0)
+        rejected = f"{text[:start]}{low}{separator}{high}{text[end:]}"
+        variants.append(
+            (
+                rejected,
+                {
+                    "vital": vital,
+                    "age_years": quote.age_years,
+                    "from": [quote.low, quote.high],
+                    "to": [low, high],
+                    "taken_from": band,
+                },
+            )
+        )
+        if len(variants) == ctx.count:
+            break
+    return variants
+
+
+def contraindicated_action(ctx: Context) -> list[Variant]:
+    hazards = (ctx.record.scenario or {}).get("hazards")
+    action_lines = [i for i in _section_lines(ctx, "actions") if _NUMBERED.match(_lines(ctx)[i])]
+    if not hazards or not action_lines:
+        return []
+    # Only actions tied to this scenario's hazards: an always-wrong action from another
+    # setting (inducing vomiting in a crush case) would be implausible, not hard.
+    options = [
+        (rule, text)
+        for rule in contraindications_for(hazards)
+        if set(rule.hazards) & set(hazards)
+        for text in rule.instructions
+    ]
+    ctx.rng.shuffle(options)
+    variants, used = [], set()
+    for rule, instruction in options:
+        if rule.key in used:
+            continue
+        used.add(rule.key)
+        lines = _lines(ctx)
+        after = ctx.rng.choice(action_lines)
+        indent, _, separator = _NUMBERED.match(lines[after]).groups()
+        lines.insert(after + 1, f"{indent}0{separator}{instruction}")
+        number = 0
+        for i in range(action_lines[0], action_lines[-1] + 2):
+            numbered = _NUMBERED.match(lines[i])
+            if numbered:
+                number += 1
+                lines[i] = _NUMBERED.sub(rf"\g<1>{number}\g<3>", lines[i], count=1)
+        variants.append(("\n".join(lines), {"action": rule.key, "text": instruction}))
+        if len(variants) == ctx.count:
+            break
+    return variants
+
+
+def wrong_dose(ctx: Context) -> list[Variant]:
+    text = ctx.record.response
+    totals = stated_totals(text)
+    if not totals:
+        return []
+    weight = (ctx.record.scenario or {}).get("weight_kg")
+    variants = []
+    for (start, end), stated, per_kg in ctx.rng.sample(totals, len(totals)):
+        kinds = ["tenfold", "tenth"] + (["wrong_weight"] if weight else [])
+        kind = ctx.rng.choice(kinds)
+        if kind == "tenfold":
+            wrong = stated * 10
+        elif kind == "tenth":
+            wrong = stated / 10
+        else:
+            wrong = per_kg * (weight + ctx.rng.choice((5, 8, 10)))
+        new = format_amount(wrong)
+        variants.append(
+            (f"{text[:start]}{new}{text[end:]}", {"kind": kind, "from": text[start:end], "to": new})
+        )
+        if len(variants) == ctx.count:
+            break
+    return variants
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    name: str
+    intended_code: str
+    apply: Callable[[Context], list[Variant]]
+    default_count: int
+    description: str
+
+
+PERTURBATIONS = {
+    p.name: p
+    for p in (
+        Perturbation(
+            "wrong_triage_color",
+            "wrong_triage_color",
+            wrong_triage_color,
+            3,
+            "the triage line names another color; under-triage weighted higher",
+        ),
+        Perturbation(
+            "missing_do_not",
+            "missing_do_not",
+            missing_do_not,
+            1,
+            "the Do NOT list is removed or left empty",
+        ),
+        Perturbation(
+            "wrong_vital_range",
+            "wrong_vital_range",
+            wrong_vital_range,
+            2,
+            "a quoted normal range is replaced by another age band's range",
+        ),
+        Perturbation(
+            "triage_not_first",
+            "triage_not_first",
+            triage_not_first,
+            1,
+            "the triage line is buried below the rationale",
+        ),
+        Perturbation(
+            "contraindicated_action",
+            "contraindicated_action",
+            contraindicated_action,
+            2,
+            "an action the scenario's hazards forbid is inserted as an instruction",
+        ),
+        Perturbation(
+            "missing_reassessment",
+            "missing_reassessment",
+            missing_reassessment,
+            1,
+            "the reassessment triggers are removed or left empty",
+        ),
+        Perturbation(
+            "wrong_dose",
+            "wrong_dose",
+            wrong_dose,
+            1,
+            "a weight-based dose total is off tenfold or computed for the wrong weight",
+        ),
+        Perturbation(
+            "missing_triage", "missing_triage", missing_triage, 1, "the triage line is dropped"
+        ),
+    )
+}
+REQUIRED_PERTURBATIONS = ("wrong_triage_color", "missing_do_not", "wrong_vital_range")
+
+
+def perturb(
+    record: GoldRecord,
+    name: str,
+    rng: random.Random,
+    count: int,
+    under_share: float = 2 / 3,
+    parsed: ParsedResponse | None = None,
+) -> list[Variant]:
+    """Up to ``count`` rejected variants of ``record``'s response for perturbation ``name``."""
+    parsed = parsed or parse_response(record.response)
+    ctx = Context(record, parsed, rng, count, under_share)
+    return PERTURBATIONS[name].apply(ctx)

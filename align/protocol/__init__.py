@@ -1,0 +1,1 @@
+"""Clinical domain knowledge, pure Python (no torch): triage rules, vitals, dosing, schema."""

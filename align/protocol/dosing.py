@@ -1,0 +1,154 @@
+"""Broselow zones, age-based weight estimates and weight-based doses (facts file 4-5).
+
+Each ``DoseRule`` says how much per kilogram a drug is given, in which unit, and the most a
+single dose may be. ``allowed_total(rule, weight)`` is what ``wrong_dose`` checks against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BroselowZone:
+    color: str
+    min_kg: float
+    max_kg: float  # inclusive upper weight as printed on the tape
+
+
+# Facts file section 4 (weights verified; lengths are not, so they are not used).
+BROSELOW_ZONES = (
+    BroselowZone("Gray", 3, 5),
+    BroselowZone("Pink", 6, 7),
+    BroselowZone("Red", 8, 9),
+    BroselowZone("Purple", 10, 11),
+    BroselowZone("Yellow", 12, 14),
+    BroselowZone("White", 15, 18),
+    BroselowZone("Blue", 19, 23),
+    BroselowZone("Orange", 24, 29),
+    BroselowZone("Green", 30, 36),
+)
+
+
+def broselow_zone(weight_kg: float) -> BroselowZone | None:
+    """The zone for a weight; a weight between two printed zones (5.5 kg) takes the lower
+    one, as the tape's zones are contiguous by length. None off the tape (< 3 or > 36 kg)."""
+    if weight_kg < BROSELOW_ZONES[0].min_kg or weight_kg > BROSELOW_ZONES[-1].max_kg:
+        return None
+    zone = BROSELOW_ZONES[0]
+    for candidate in BROSELOW_ZONES:
+        if weight_kg >= candidate.min_kg:
+            zone = candidate
+    return zone
+
+
+def apls_weight_kg(age_years: float) -> float:
+    """Updated APLS (2011) estimate: < 1 y 0.5 x months + 4; 1-5 y 2 x age + 8;
+    6-12 y 3 x age + 7. Measured weight or a length tape always wins over this."""
+    if age_years < 1:
+        return 0.5 * (age_years * 12) + 4
+    if age_years <= 5:
+        return 2 * age_years + 8
+    return 3 * age_years + 7
+
+
+def original_apls_weight_kg(age_years: float) -> float:
+    """Original APLS: (age + 4) x 2, ages 1-10 (known to underestimate)."""
+    return (age_years + 4) * 2
+
+
+@dataclass(frozen=True)
+class DoseRule:
+    key: str
+    name: str
+    unit: str  # unit of the total: mg, mL or g
+    per_kg: tuple[float, float]  # allowed per-kg dose, inclusive
+    max_total: Callable[[float], float | None]
+    note: str = ""
+
+
+def _no_max(weight_kg: float) -> None:
+    return None
+
+
+def _epinephrine_im_max(weight_kg: float) -> float:
+    return 0.3 if weight_kg < 30 else 0.5
+
+
+DOSE_RULES = {
+    rule.key: rule
+    for rule in (
+        DoseRule(
+            "epinephrine_im",
+            "epinephrine 1 mg/mL IM (anaphylaxis)",
+            "mg",
+            (0.01, 0.01),
+            _epinephrine_im_max,
+            "0.01 mg/kg, max 0.3 mg under 30 kg, 0.5 mg from 30 kg",
+        ),
+        DoseRule(
+            "epinephrine_im_ml",
+            "epinephrine 1 mg/mL IM volume",
+            "mL",
+            (0.01, 0.01),
+            _epinephrine_im_max,
+            "0.01 mL/kg of 1 mg/mL",
+        ),
+        DoseRule(
+            "epinephrine_iv",
+            "epinephrine 0.1 mg/mL IV/IO (cardiac arrest)",
+            "mg",
+            (0.01, 0.01),
+            lambda w: 1.0,
+            "0.01 mg/kg, max 1 mg",
+        ),
+        DoseRule(
+            "epinephrine_iv_ml",
+            "epinephrine 0.1 mg/mL IV/IO volume",
+            "mL",
+            (0.1, 0.1),
+            lambda w: 10.0,
+            "0.1 mL/kg of 0.1 mg/mL, max 10 mL",
+        ),
+        DoseRule(
+            "fluid_bolus",
+            "isotonic crystalloid bolus",
+            "mL",
+            (10, 20),
+            _no_max,
+            "20 mL/kg (10 mL/kg neonates and sepsis aliquots), reassess after each",
+        ),
+        DoseRule("blood", "packed red cells", "mL", (10, 20), _no_max, "10-20 mL/kg"),
+        DoseRule(
+            "dextrose_g",
+            "dextrose",
+            "g",
+            (0.25, 1.0),
+            _no_max,
+            "0.5-1 g/kg (0.25-0.5 g/kg at 6 months or younger)",
+        ),
+        DoseRule("d10", "dextrose 10%", "mL", (2.5, 10), _no_max, "5-10 mL/kg"),
+        DoseRule("d25", "dextrose 25%", "mL", (1, 4), _no_max, "2-4 mL/kg; not for newborns"),
+    )
+}
+
+
+def total_dose(rule: DoseRule, per_kg: float, weight_kg: float) -> float:
+    """per-kg dose times weight, capped at the rule's maximum."""
+    total = per_kg * weight_kg
+    cap = rule.max_total(weight_kg)
+    return min(total, cap) if cap is not None else total
+
+
+def allowed_total(rule: DoseRule, weight_kg: float) -> tuple[float, float]:
+    """The lowest and highest correct single dose for this weight."""
+    low, high = rule.per_kg
+    return total_dose(rule, low, weight_kg), total_dose(rule, high, weight_kg)
+
+
+def format_amount(value: float) -> str:
+    """A dose as a responder would write it: 0.18, 360, 0.3 (no trailing zeros)."""
+    if value >= 10:
+        return f"{value:.0f}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")

@@ -1,0 +1,229 @@
+"""JumpSTART and START as deterministic decision procedures (facts file sections 1-2).
+
+``triage(observation)`` returns the color, the protocol used and the path taken, one step a
+string (``"rr=36 in 15..45"``). A step whose field is missing raises ``MissingObservation``
+naming it; a field of the wrong type raises ``InvalidObservation``. Pure Python, no I/O.
+
+Deliberate choices, each from the facts file or DESIGN.md:
+- protocol null: JumpSTART below 9 years, START from 9 up;
+- JumpSTART RR 15 and 45 are in band; START RR 30 is in band;
+- infants (< 1 year) never pass the walking step, so it is skipped for them;
+- the unverified non-ambulatory modification (YELLOW -> GREEN) is not applied;
+- a respiratory rate above zero implies spontaneous breathing when ``breathing`` is absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+PROTOCOLS = ("jumpstart", "start")
+START_MIN_AGE_YEARS = 9
+JUMPSTART_RR_LOW = 15
+JUMPSTART_RR_HIGH = 45
+START_RR_HIGH = 30
+START_CAP_REFILL_MAX_S = 2
+AVPU_LEVELS = ("A", "V", "P", "U")
+PAIN_RESPONSES = ("appropriate", "inappropriate")
+
+
+class ObservationError(ValueError):
+    """An observation that cannot be triaged; ``field`` names the culprit."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+
+
+class MissingObservation(ObservationError):
+    def __init__(self, field_name: str, protocol: str):
+        super().__init__(field_name, f"missing field '{field_name}' (needed by {protocol})")
+
+
+class InvalidObservation(ObservationError):
+    pass
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One patient as observed in the field; ``None`` means not observed."""
+
+    age_years: float | None = None
+    protocol: str | None = None
+    ambulatory: bool | None = None
+    breathing: bool | None = None
+    breathing_after_airway: bool | None = None
+    peripheral_pulse: bool | None = None
+    breathing_after_rescue_breaths: bool | None = None
+    resp_rate: float | None = None
+    avpu: str | None = None
+    pain_response: str | None = None
+    radial_pulse: bool | None = None
+    cap_refill_s: float | None = None
+    follows_commands: bool | None = None
+
+    @classmethod
+    def from_dict(cls, record: dict) -> Observation:
+        """Build from a scenario or observation dict; unknown keys are ignored."""
+        if not isinstance(record, dict):
+            raise InvalidObservation("", "an observation must be a JSON object")
+        values = {f.name: record.get(f.name) for f in fields(cls)}
+        observation = cls(**values)
+        observation.validate()
+        return observation
+
+    def validate(self) -> None:
+        for name in (
+            "ambulatory",
+            "breathing",
+            "breathing_after_airway",
+            "peripheral_pulse",
+            "breathing_after_rescue_breaths",
+            "radial_pulse",
+            "follows_commands",
+        ):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool):
+                raise InvalidObservation(name, f"field '{name}' must be true or false")
+        for name in ("age_years", "resp_rate", "cap_refill_s"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidObservation(name, f"field '{name}' must be a number")
+            if value < 0:
+                raise InvalidObservation(name, f"field '{name}' must not be negative")
+        if self.protocol is not None and self.protocol not in PROTOCOLS:
+            raise InvalidObservation(
+                "protocol", f"field 'protocol' must be one of {', '.join(PROTOCOLS)} or null"
+            )
+        if self.avpu is not None and self.avpu not in AVPU_LEVELS:
+            raise InvalidObservation("avpu", "field 'avpu' must be one of A, V, P, U")
+        if self.pain_response is not None and self.pain_response not in PAIN_RESPONSES:
+            raise InvalidObservation(
+                "pain_response", "field 'pain_response' must be 'appropriate' or 'inappropriate'"
+            )
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    triage: str
+    protocol: str
+    path: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"triage": self.triage, "protocol": self.protocol, "path": list(self.path)}
+
+
+def choose_protocol(observation: Observation) -> str:
+    if observation.protocol is not None:
+        return observation.protocol
+    if observation.age_years is None:
+        raise MissingObservation("age_years", "protocol choice (or give 'protocol')")
+    return "jumpstart" if observation.age_years < START_MIN_AGE_YEARS else "start"
+
+
+def triage(observation: Observation | dict) -> TriageResult:
+    """Triage one patient with the protocol given, or the one their age calls for."""
+    if isinstance(observation, dict):
+        observation = Observation.from_dict(observation)
+    protocol = choose_protocol(observation)
+    procedure = jumpstart if protocol == "jumpstart" else start
+    color, path = procedure(observation)
+    return TriageResult(color, protocol, path)
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+class _Steps:
+    """Reads fields for one procedure, recording each answer in the path."""
+
+    def __init__(self, observation: Observation, protocol: str):
+        self.observation = observation
+        self.protocol = protocol
+        self.path: list[str] = []
+
+    def need(self, name: str):
+        value = getattr(self.observation, name)
+        if value is None:
+            raise MissingObservation(name, self.protocol)
+        return value
+
+    def ask(self, name: str) -> bool:
+        value = self.need(name)
+        self.path.append(f"{name}={_yes_no(value)}")
+        return value
+
+    def breathing(self) -> bool:
+        observation = self.observation
+        if observation.breathing is None and observation.resp_rate is not None:
+            breathing = observation.resp_rate > 0
+            self.path.append(f"breathing={_yes_no(breathing)} (from rr)")
+            return breathing
+        return self.ask("breathing")
+
+
+def jumpstart(observation: Observation) -> tuple[str, list[str]]:
+    """JumpSTART (Romig): facts file section 1, steps 1-5."""
+    steps = _Steps(observation, "jumpstart")
+    is_infant = observation.age_years is not None and observation.age_years < 1
+    if is_infant:
+        steps.path.append("ambulatory=n/a (infant)")
+    elif steps.ask("ambulatory"):
+        return "GREEN", steps.path
+    if not steps.breathing():
+        if steps.ask("breathing_after_airway"):
+            return "RED", steps.path
+        if not steps.ask("peripheral_pulse"):
+            return "BLACK", steps.path
+        if steps.ask("breathing_after_rescue_breaths"):
+            return "RED", steps.path
+        return "BLACK", steps.path
+    rr = steps.need("resp_rate")
+    if rr < JUMPSTART_RR_LOW:
+        steps.path.append(f"rr={rr:g} <{JUMPSTART_RR_LOW}")
+        return "RED", steps.path
+    if rr > JUMPSTART_RR_HIGH:
+        steps.path.append(f"rr={rr:g} >{JUMPSTART_RR_HIGH}")
+        return "RED", steps.path
+    steps.path.append(f"rr={rr:g} in {JUMPSTART_RR_LOW}..{JUMPSTART_RR_HIGH}")
+    if not steps.ask("peripheral_pulse"):
+        return "RED", steps.path
+    avpu = steps.need("avpu")
+    if avpu == "U":
+        steps.path.append("avpu=U")
+        return "RED", steps.path
+    if avpu == "P":
+        response = steps.need("pain_response")
+        steps.path.append(f"avpu=P pain_response={response}")
+        return ("RED" if response == "inappropriate" else "YELLOW"), steps.path
+    steps.path.append(f"avpu={avpu}")
+    return "YELLOW", steps.path
+
+
+def start(observation: Observation) -> tuple[str, list[str]]:
+    """START (Hoag/Newport Beach): facts file section 2."""
+    steps = _Steps(observation, "start")
+    if steps.ask("ambulatory"):
+        return "GREEN", steps.path
+    if not steps.breathing():
+        return ("RED" if steps.ask("breathing_after_airway") else "BLACK"), steps.path
+    rr = steps.need("resp_rate")
+    if rr > START_RR_HIGH:
+        steps.path.append(f"rr={rr:g} >{START_RR_HIGH}")
+        return "RED", steps.path
+    steps.path.append(f"rr={rr:g} <={START_RR_HIGH}")
+    if observation.radial_pulse is None and observation.cap_refill_s is None:
+        raise MissingObservation("radial_pulse", "start (or give 'cap_refill_s')")
+    if observation.radial_pulse is not None and not steps.ask("radial_pulse"):
+        return "RED", steps.path
+    if observation.cap_refill_s is not None:
+        refill = observation.cap_refill_s
+        if refill > START_CAP_REFILL_MAX_S:
+            steps.path.append(f"cap_refill_s={refill:g} >{START_CAP_REFILL_MAX_S}")
+            return "RED", steps.path
+        steps.path.append(f"cap_refill_s={refill:g} <={START_CAP_REFILL_MAX_S}")
+    if not steps.ask("follows_commands"):
+        return "RED", steps.path
+    return "YELLOW", steps.path

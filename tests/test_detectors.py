@@ -1,0 +1,394 @@
+"""Detectors on text written the way models and people really write, not only gold layout."""
+
+import pytest
+
+from align.checks.detectors import FINDING_CODES, finding_codes, score_response
+from align.protocol.hazards import CONTRAINDICATIONS
+from align.protocol.schema import parse_response
+
+CHILD_5Y = {
+    "age_years": 5,
+    "ambulatory": False,
+    "breathing": True,
+    "resp_rate": 36,
+    "peripheral_pulse": True,
+    "avpu": "A",
+    "weight_kg": 18,
+    "hazards": ["crush"],
+}
+TAIL = "\nDo NOT:\n- Give food or drink.\nReassess if:\n- Breathing changes."
+
+
+def codes(text, scenario=None, expected=None):
+    return finding_codes(score_response(text, scenario, expected))
+
+
+def response(
+    first_line="TRIAGE: YELLOW (Delayed)", body="Rationale: Alert, pulse present.", tail=TAIL
+):
+    return f"{first_line}\n{body}\nImmediate Actions:\n1. Splint the leg as found.{tail}"
+
+
+def test_finding_vocabulary_is_the_design_contract():
+    assert FINDING_CODES == (
+        "wrong_triage_color",
+        "missing_triage",
+        "triage_not_first",
+        "missing_do_not",
+        "wrong_vital_range",
+        "contraindicated_action",
+        "missing_reassessment",
+        "wrong_dose",
+    )
+
+
+def test_clean_response_has_no_findings():
+    assert codes(response(), CHILD_5Y) == set()
+
+
+# --- triage line ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "TRIAGE: YELLOW (Delayed)",
+        "Triage: yellow (delayed)",
+        "**TRIAGE: YELLOW (Delayed)**",
+        "## Triage - Yellow (Delayed)",
+        "Triage category: YELLOW",
+        "TRIAGE: **YELLOW** (Delayed)",
+    ],
+)
+def test_triage_line_parsing_tolerates_case_and_markup(line):
+    assert codes(response(first_line=line), CHILD_5Y) == set()
+
+
+def test_under_triage_is_reported_with_direction():
+    findings = score_response(response(first_line="TRIAGE: GREEN (Minor)"), CHILD_5Y)
+    assert [f.detail for f in findings] == [
+        {"stated": "GREEN", "expected": "YELLOW", "direction": "under"}
+    ]
+
+
+def test_over_triage_is_reported_with_direction():
+    (finding,) = score_response(response(first_line="TRIAGE: RED (Immediate)"), CHILD_5Y)
+    assert finding.detail["direction"] == "over"
+
+
+def test_expected_triage_override_is_the_truth_when_given():
+    text = response(first_line="TRIAGE: RED (Immediate)")
+    assert codes(text, CHILD_5Y, "RED") == set()
+    assert codes(response(), CHILD_5Y, "RED") == {"wrong_triage_color"}
+
+
+def test_two_colors_on_the_triage_line_are_ambiguous_and_wrong():
+    findings = score_response(response(first_line="TRIAGE: YELLOW or RED"), CHILD_5Y)
+    assert findings[0].code == "wrong_triage_color"
+    assert findings[0].detail["direction"] == "ambiguous"
+
+
+def test_label_contradicting_the_color_is_wrong():
+    (finding,) = score_response(response(first_line="TRIAGE: YELLOW (Immediate)"), CHILD_5Y)
+    assert (finding.code, finding.detail["direction"]) == ("wrong_triage_color", "label")
+
+
+def test_salt_gray_is_wrong_under_jumpstart():
+    assert codes(response(first_line="TRIAGE: GRAY (Expectant)"), CHILD_5Y) == {
+        "wrong_triage_color"
+    }
+
+
+@pytest.mark.parametrize("label", ["Minimal", "Minor", "walking wounded"])
+def test_green_label_synonyms_are_accepted(label):
+    walking = {**CHILD_5Y, "ambulatory": True}
+    assert codes(response(first_line=f"TRIAGE: GREEN ({label})"), walking) == set()
+
+
+def test_missing_triage_line_where_a_patient_is_described():
+    assert codes(response(first_line="Rationale: ok"), CHILD_5Y) == {"missing_triage"}
+
+
+def test_reference_question_needs_no_triage_line():
+    text = (
+        "Key points: normal RR for a toddler is 22-37/min.\nImmediate Actions:\n1. Count"
+        " for a full minute." + TAIL
+    )
+    assert codes(text, {"age_years": 2}) == set()
+
+
+def test_triage_line_below_the_rationale_is_not_first():
+    text = response(first_line="Rationale: Alert, pulse present.", body="TRIAGE: YELLOW (Delayed)")
+    findings = score_response(text, CHILD_5Y)
+    assert [f.code for f in findings] == ["triage_not_first"]
+    assert findings[0].detail == {"line": 2}
+
+
+def test_a_color_word_in_the_rationale_is_not_a_triage_line():
+    text = "Rationale: red flags present\nTRIAGE: YELLOW (Delayed)"
+    assert parse_response(text).triage_line_index == 1
+
+
+# --- Do NOT -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "\nDo not:\n* give food or drink\nReassess if:\n- breathing changes",
+        "\nDON'T:\n1) give food or drink\nReassess if:\n- breathing changes",
+        "\n**Do NOT**\n- give food or drink\nReassess if:\n- breathing changes",
+        "\nDo NOT: Give food or drink. Do not straighten the leg.\nReassess if:\n- it changes",
+        "\n### Avoid:\n• giving food or drink\nReassess if:\n- breathing changes",
+    ],
+)
+def test_do_not_section_in_many_forms(tail):
+    assert codes(response(tail=tail), CHILD_5Y) == set()
+
+
+def test_missing_do_not_section():
+    assert codes(response(tail="\nReassess if:\n- Breathing changes."), CHILD_5Y) == {
+        "missing_do_not"
+    }
+
+
+def test_empty_do_not_heading_counts_as_missing():
+    assert codes(response(tail="\nDo NOT:\nReassess if:\n- breathing changes"), CHILD_5Y) == {
+        "missing_do_not"
+    }
+
+
+def test_a_prohibition_inside_the_actions_is_not_a_do_not_section():
+    text = response(tail="\n2. Do not give food or drink.\nReassess if:\n- breathing changes")
+    assert codes(text, CHILD_5Y) == {"missing_do_not"}
+
+
+# --- reassessment -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "\nReassessment triggers:\n- breathing changes",
+        "\nRe-triage if:\n- breathing changes",
+        "\nREASSESS WHEN: breathing changes or bleeding restarts.",
+        "\nReassess every 5 minutes, sooner if breathing changes.",
+    ],
+)
+def test_reassessment_in_many_forms(tail):
+    text = response(tail="\nDo NOT:\n- give food or drink" + tail)
+    assert codes(text, CHILD_5Y) == set()
+
+
+def test_missing_reassessment():
+    assert codes(response(tail="\nDo NOT:\n- give food or drink"), CHILD_5Y) == {
+        "missing_reassessment"
+    }
+
+
+# --- vital ranges -----------------------------------------------------------------------------
+
+
+def with_rationale(rationale):
+    return response(body=f"Rationale: {rationale}")
+
+
+@pytest.mark.parametrize(
+    "rationale",
+    [
+        "RR 36/min elevated for age (normal 5yr: 20-30/min).",
+        "Breathing 36 breaths per minute; normal for a 5-year-old is 20 to 28 breaths per minute.",
+        "RR 36 is fast: normal RR 20–28/min at this age.",
+        "Heart rate is fine (normal HR 80-120/min for a preschooler).",
+        "Normal systolic BP for a 5-year-old: 89-112 mmHg.",
+        "A weak pulse and breathing at 36 (normal 20-28/min).",
+        "RR 36 is within the JumpSTART band of 15-45/min.",
+        "Give 0.9% saline 20 mL/kg x 18 kg = 360 mL (normal saline is fine).",
+        "Cool for 10-20 minutes; normal skin colour should return.",
+    ],
+)
+def test_correct_or_non_vital_ranges_pass(rationale):
+    assert codes(with_rationale(rationale), CHILD_5Y) == set()
+
+
+@pytest.mark.parametrize(
+    ("rationale", "scenario_age"),
+    [
+        ("RR 40 is high for age (normal 30-53/min).", 12),
+        ("Normal RR for a 12-year-old: 30 to 53 breaths per minute.", 5),
+        ("RR 36 (normal 12-20/min).", 0.5),
+        ("Normal heart rate for this infant: 60-100 bpm.", 0.5),
+        ("Normal systolic BP 60-76 mmHg.", 14),
+    ],
+)
+def test_ranges_from_another_age_band_fail(rationale, scenario_age):
+    scenario = {
+        **CHILD_5Y,
+        "age_years": scenario_age,
+        "protocol": "jumpstart" if scenario_age < 9 else "start",
+        "radial_pulse": True,
+        "follows_commands": True,
+    }
+    assert "wrong_vital_range" in codes(with_rationale(rationale), scenario)
+
+
+def test_named_age_band_in_the_quote_wins_over_the_patient_age():
+    text = with_rationale("Infant normal RR is 30-53/min, but this child is 5.")
+    assert codes(text, CHILD_5Y) == set()
+
+
+def test_range_detail_names_vital_age_and_numbers():
+    (finding,) = score_response(
+        with_rationale("RR 36 (normal 30-53/min)."),
+        {**CHILD_5Y, "age_years": 12, "protocol": "jumpstart"},
+    )
+    assert finding.detail["range"] == [30, 53]
+    assert finding.detail["vital"] == "rr"
+    assert finding.detail["age_years"] == 12
+
+
+# --- contraindicated actions ------------------------------------------------------------------
+
+SPINE = {**CHILD_5Y, "hazards": ["spinal"]}
+BURN = {**CHILD_5Y, "hazards": ["burn"]}
+
+
+def actions(*items, do_not="- Move the child without in-line stabilisation."):
+    numbered = "\n".join(f"{n}. {item}" for n, item in enumerate(items, 1))
+    return (
+        f"TRIAGE: YELLOW (Delayed)\nRationale: Alert.\nImmediate Actions:\n{numbered}\n"
+        f"Do NOT:\n{do_not}\nReassess if:\n- breathing changes"
+    )
+
+
+def test_prohibition_in_do_not_list_is_not_an_action():
+    assert (
+        codes(actions("Hold the head in line.", do_not="- use head-tilt chin-lift"), SPINE) == set()
+    )
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "Open the airway with a jaw thrust, not a head-tilt chin-lift.",
+        "Use a jaw thrust instead of a head-tilt.",
+        "Never use a head-tilt chin-lift on this child.",
+        "Avoid head-tilt; jaw thrust only.",
+    ],
+)
+def test_negated_mentions_are_not_instructions(item):
+    assert codes(actions(item), SPINE) == set()
+
+
+def test_head_tilt_as_an_instruction_with_spinal_injury_is_flagged():
+    findings = score_response(actions("Open the airway with a head-tilt chin-lift."), SPINE)
+    assert [(f.code, f.detail["action"]) for f in findings] == [
+        ("contraindicated_action", "head_tilt_spinal")
+    ]
+
+
+def test_head_tilt_is_fine_without_a_spinal_hazard():
+    assert (
+        codes(
+            actions("Open the airway with a head-tilt chin-lift."),
+            {**CHILD_5Y, "hazards": ["drowning"]},
+        )
+        == set()
+    )
+
+
+@pytest.mark.parametrize(
+    ("item", "flagged"),
+    [
+        ("Cool the burn under cool running water for 20 minutes (no ice).", False),
+        ("Put ice on the burn.", True),
+        ("Cover loosely with cling film; no creams or butter.", False),
+        ("Rub butter on the burn.", True),
+        ("Cut around clothing that is stuck to the skin.", False),
+        ("Peel the stuck clothing off.", True),
+    ],
+)
+def test_burn_actions(item, flagged):
+    found = "contraindicated_action" in codes(actions(item, do_not="- ice"), BURN)
+    assert found is flagged
+
+
+def test_always_wrong_actions_are_flagged_without_hazards():
+    assert codes(
+        actions("Loosen the tourniquet every 10 minutes."), {**CHILD_5Y, "hazards": []}
+    ) == {"contraindicated_action"}
+
+
+@pytest.mark.parametrize("rule", CONTRAINDICATIONS, ids=lambda r: r.key)
+def test_every_perturbation_instruction_is_recognised(rule):
+    scenario = {**CHILD_5Y, "hazards": list(rule.hazards)}
+    for instruction in rule.instructions:
+        assert codes(actions("Stay with the child.", instruction), scenario) == {
+            "contraindicated_action"
+        }, instruction
+
+
+@pytest.mark.parametrize("rule", CONTRAINDICATIONS, ids=lambda r: r.key)
+def test_every_gold_prohibition_is_fine_in_the_do_not_list_and_negated(rule):
+    scenario = {**CHILD_5Y, "hazards": list(rule.hazards)}
+    for prohibition in rule.prohibitions:
+        assert (
+            codes(actions("Stay with the child.", do_not=f"- {prohibition}"), scenario) == set()
+        ), prohibition
+        assert codes(actions(f"Do not {prohibition}."), scenario) == set(), prohibition
+
+
+# --- doses ------------------------------------------------------------------------------------
+
+ANAPHYLAXIS = {**CHILD_5Y, "hazards": ["anaphylaxis"]}
+
+
+def dose(text, scenario=ANAPHYLAXIS):
+    return codes(actions(text), scenario)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Epinephrine 1 mg/mL IM 0.01 mg/kg x 18 kg = 0.18 mg into the outer thigh.",
+        "Give adrenaline IM 0.01 mg/kg (18 kg) = 0.2 mg.",
+        "Fluid bolus 20 mL/kg x 18 kg = 360 mL; repeat up to 60 mL/kg.",
+        "D10 5 mL/kg x 18 kg = 90 mL IV.",
+        "Epinephrine IM 0.01 mg/kg for 45 kg = 0.45 mg.",
+        "Epinephrine IM 0.01 mg/kg x 60 kg = 0.5 mg (capped at the 0.5 mg maximum).",
+    ],
+)
+def test_correct_doses_pass(text):
+    weight = 45 if "45 kg" in text else 60 if "60 kg" in text else 18
+    assert dose(text, {**ANAPHYLAXIS, "weight_kg": weight}) == set()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Epinephrine 1 mg/mL IM 0.01 mg/kg x 18 kg = 1.8 mg.",
+        "Epinephrine IM 0.1 mg/kg x 18 kg = 1.8 mg.",
+        "Fluid bolus 20 mL/kg x 18 kg = 36 mL.",
+        "Fluid bolus 20 mL/kg x 25 kg = 500 mL.",
+    ],
+)
+def test_wrong_doses_fail(text):
+    assert dose(text) == {"wrong_dose"}
+
+
+def test_dose_over_the_maximum_fails():
+    assert dose(
+        "Epinephrine IM 0.01 mg/kg x 60 kg = 0.6 mg.", {**ANAPHYLAXIS, "weight_kg": 60}
+    ) == {"wrong_dose"}
+
+
+def test_d25_in_a_newborn_fails():
+    newborn = {"age_years": 0.01, "weight_kg": 3.5}
+    text = "Key points: low sugar.\nImmediate Actions:\n1. D25 2 mL/kg x 3.5 kg = 7 mL." + TAIL
+    assert codes(text, newborn) == {"wrong_dose"}
+    assert (
+        codes(
+            text.replace("D25 2 mL/kg x 3.5 kg = 7 mL", "D10 5 mL/kg x 3.5 kg = 17.5 mL"), newborn
+        )
+        == set()
+    )
