@@ -392,3 +392,22 @@ def test_d25_in_a_newborn_fails():
         )
         == set()
     )
+
+
+def test_two_drugs_in_one_sentence_are_each_checked_against_their_own_rule():
+    text = "D10 5 mL/kg x 13 kg = 65 mL, or D25 2 mL/kg x 13 kg = 26 mL."
+    assert dose(text, {**ANAPHYLAXIS, "weight_kg": 13}) == set()
+    wrong = "D10 5 mL/kg x 13 kg = 65 mL, or D25 20 mL/kg x 13 kg = 260 mL."
+    assert dose(wrong, {**ANAPHYLAXIS, "weight_kg": 13}) == {"wrong_dose"}
+
+
+def test_iv_epinephrine_concentration_is_not_read_as_the_im_one():
+    text = "Epinephrine IV/IO, 0.1 mg/mL: 0.01 mg/kg x 60 kg = 0.6 mg."
+    arrest = {**CHILD_5Y, "weight_kg": 60, "hazards": ["drowning"]}
+    assert dose(text, arrest) == set()
+    assert dose(text.replace("0.6 mg", "1.2 mg"), arrest) == {"wrong_dose"}
+
+
+def test_drug_named_first_in_a_sentence_is_not_borrowed_by_the_next_dose():
+    text = "Low sugar: D25 2 mL/kg x 10 kg = 20 mL, or D10 5 mL/kg x 10 kg = 50 mL."
+    assert dose(text, {**ANAPHYLAXIS, "weight_kg": 10}) == set()

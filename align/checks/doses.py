@@ -27,8 +27,8 @@ _LIMIT_BEFORE = re.compile(
 
 _EPINEPHRINE = re.compile(r"\b(?:epinephrine|adrenaline|epi)\b", re.I)
 _ROUTE_IM = re.compile(
-    r"\b(?:im|intramuscular\w*|thigh|auto-?injector|anaphyla\w*)\b|1\s*mg/\s*ml"
-    r"|1:1,?000\b",
+    r"\b(?:im|intramuscular\w*|thigh|auto-?injector|anaphyla\w*)\b"
+    r"|(?<![\d.])1\s*mg/\s*ml|1:1,?000\b",
     re.I,
 )
 _ROUTE_IV = re.compile(
@@ -74,10 +74,22 @@ def _rounding_slack(expected: float, stated_text: str) -> float:
     return max(0.05 * expected, 0.5 * 10**-decimals)
 
 
+def _statement_rule(sentence: str, per_kg_match: re.Match, unit: str) -> DoseRule | None:
+    """The drug a per-kg figure belongs to: named just before it (since the previous per-kg
+    figure), so "D10 5 mL/kg ..., or D25 2 mL/kg ..." gives each figure its own drug; else
+    named after it, before the next figure ("0.01 mg/kg of epinephrine"); else anywhere."""
+    others = list(_PER_KG.finditer(sentence))
+    start = max((m.end() for m in others if m.end() <= per_kg_match.start()), default=0)
+    end = min((m.start() for m in others if m.start() > per_kg_match.start()),
+              default=len(sentence))
+    return (_rule_for(sentence[start : per_kg_match.end()], unit)
+            or _rule_for(sentence[start:end], unit) or _rule_for(sentence, unit))
+
+
 def _check_statement(sentence, per_kg_match, scenario_weight, age_years) -> dict | None:
     per_kg = float(per_kg_match.group(1))
     unit = per_kg_match.group(2).lower()
-    rule = _rule_for(sentence, unit)
+    rule = _statement_rule(sentence, per_kg_match, unit)
     if rule is not None:
         low, high = rule.per_kg
         if not low - 1e-9 <= per_kg <= high + 1e-9:

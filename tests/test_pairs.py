@@ -1,0 +1,183 @@
+"""Preference pairs: the closed loop, determinism, the split by gold group, and the mix."""
+
+import random
+from collections import Counter
+
+import pytest
+
+from align.checks.detectors import finding_codes, score_response
+from align.data.gold import GoldRecord, load_gold
+from align.data.pairs import PairConfig, build_pairs, split_of, write_pairs
+from align.data.perturb import PERTURBATIONS, REQUIRED_PERTURBATIONS, perturb
+from align.protocol.schema import Response
+
+SYSTEM = {"role": "system", "content": "You are a pediatric disaster-triage assistant."}
+
+
+def crush_record(record_id="crush-5y", group=None, color="RED"):
+    text = Response(
+        triage=color,
+        rationale=(
+            "Not walking, breathing at 36/min, within the JumpSTART band of 15-45/min, pulse "
+            "present and alert: JumpSTART gives YELLOW, but uncontrolled bleeding makes this "
+            "child RED. Normal RR for a 5-year-old: 20-28/min."
+        ),
+        actions=[
+            "Apply a tourniquet high on the thigh and write the time on it.",
+            "Press hard on the other bleeding points.",
+            "Once IV/IO access is in, fluid bolus 20 mL/kg x 18 kg = 360 mL of 0.9% saline.",
+        ],
+        do_not=["Loosen or remove the tourniquet once it is on.",
+                "Release the slab before fluids are running.", "Give food or drink."],
+        reassess=["Bleeding soaks through the dressing.", "Breathing rises above 45/min."],
+    ).render()
+    data = {
+        "id": record_id,
+        "messages": [SYSTEM, {"role": "user", "content": "5-year-old, leg crushed, bleeding."},
+                     {"role": "assistant", "content": text}],
+        "scenario": {"age_years": 5, "ambulatory": False, "breathing": True, "resp_rate": 36,
+                     "peripheral_pulse": True, "avpu": "A", "weight_kg": 18,
+                     "hazards": ["crush", "bleeding"]},
+        "expected_triage": color,
+        "triage_override": "uncontrolled major bleeding",
+    }
+    if group:
+        data["group"] = group
+    return GoldRecord("gold.jsonl", 1, data)
+
+
+def reference_record():
+    text = Response(
+        triage=None,
+        key_points="Normal RR for a toddler: 22-37/min; normal heart rate 98-140/min.",
+        rationale="",
+        actions=["Count breaths for a full 30 seconds and double it."],
+        do_not=["Judge a toddler by adult numbers."],
+        reassess=["The child tires or the rate keeps climbing."],
+    ).render()
+    return GoldRecord("gold.jsonl", 2, {
+        "id": "vitals-toddler",
+        "messages": [SYSTEM, {"role": "user", "content": "Normal vitals for a toddler?"},
+                     {"role": "assistant", "content": text}],
+        "scenario": {"age_years": 2},
+    })
+
+
+def test_closed_loop_holds_for_every_perturbation():
+    pair_set = build_pairs([crush_record(), reference_record()], PairConfig(eval_fraction=0))
+    assert pair_set.closed, pair_set.violations
+    for name in PERTURBATIONS:
+        stats = pair_set.loop[name]
+        assert stats["pairs"] > 0, name
+        assert stats["rejected_exact"] == stats["pairs"] == stats["chosen_clean"], name
+
+
+def test_each_rejected_shows_exactly_the_intended_finding():
+    record = crush_record()
+    for name, perturbation in PERTURBATIONS.items():
+        for rejected, _ in perturb(record, name, random.Random(1), 5):
+            found = finding_codes(score_response(rejected, record.scenario,
+                                                 record.expected_triage))
+            assert found == {perturbation.intended_code}, (name, found)
+
+
+def test_a_chosen_response_with_a_finding_breaks_the_loop():
+    bad = crush_record()
+    bad.data["messages"][-1]["content"] = bad.response.replace("Do NOT:", "Notes:")
+    pair_set = build_pairs([bad], PairConfig(eval_fraction=0))
+    assert not pair_set.closed
+    chosen = [v for v in pair_set.violations if v.side == "chosen"]
+    assert chosen and all("missing_do_not" in v.found for v in chosen)
+
+
+def test_reference_questions_get_no_triage_perturbations():
+    record = reference_record()
+    for name in ("wrong_triage_color", "missing_triage", "triage_not_first"):
+        assert perturb(record, name, random.Random(0), 3) == []
+    assert perturb(record, "wrong_vital_range", random.Random(0), 2)
+
+
+def test_wrong_color_weights_under_triage_and_records_direction():
+    variants = perturb(crush_record(color="YELLOW"), "wrong_triage_color", random.Random(0), 3)
+    assert [d["direction"] for _, d in variants] == ["under", "over"]
+    variants = perturb(crush_record(), "wrong_triage_color", random.Random(0), 3)
+    assert [d["to"] for _, d in variants] == ["YELLOW", "BLACK", "GREEN"]
+    assert all(d["direction"] == "under" for _, d in variants)
+
+
+def test_under_share_zero_prefers_over_triage():
+    variants = perturb(crush_record(color="YELLOW"), "wrong_triage_color", random.Random(0), 1,
+                       under_share=0)
+    assert [d["direction"] for _, d in variants] == ["over"]
+
+
+def test_contraindicated_action_uses_the_scenarios_own_hazards():
+    record = crush_record()
+    for _, detail in perturb(record, "contraindicated_action", random.Random(3), 5):
+        assert detail["action"] in {"remove_tourniquet", "release_compression_early",
+                                    "straighten_limb", "give_by_mouth"}
+
+
+def test_pairs_are_deterministic_for_a_seed(tmp_path):
+    records = [crush_record(f"crush-{i}") for i in range(6)] + [reference_record()]
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        write_pairs(build_pairs(records, PairConfig(seed=7)), out, [])
+    for name in ("train.jsonl", "eval.jsonl", "summary.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+    write_pairs(build_pairs(records, PairConfig(seed=8)), tmp_path / "c", [])
+    assert (tmp_path / "c" / "train.jsonl").read_bytes() != (first / "train.jsonl").read_bytes()
+
+
+def test_split_keeps_a_group_together_and_follows_the_fraction():
+    records = [crush_record(f"crush-{i}", group=f"g{i // 3}") for i in range(60)]
+    pair_set = build_pairs(records, PairConfig(eval_fraction=0.3,
+                                               counts={"missing_do_not": 1}))
+    split_by_gold = {p["gold_id"]: p["split"] for s in pair_set.splits.values() for p in s}
+    for i in range(0, 60, 3):
+        assert len({split_by_gold[f"crush-{i + k}"] for k in range(3)}) == 1
+    share = sum(s == "eval" for s in split_by_gold.values()) / 60
+    assert 0.1 < share < 0.5
+
+
+def test_split_does_not_depend_on_other_records():
+    assert split_of("crush-5y", 3407, 0.15) == split_of("crush-5y", 3407, 0.15)
+    groups = [f"g{i}" for i in range(400)]
+    assert 0.1 < sum(split_of(g, 3407, 0.15) == "eval" for g in groups) / 400 < 0.2
+
+
+def test_counts_and_filter_select_the_mix():
+    pair_set = build_pairs([crush_record()], PairConfig(
+        eval_fraction=0, counts={"wrong_triage_color": 1, "wrong_dose": 1}))
+    assert Counter(p["perturbation"] for p in pair_set.splits["train"]) == {
+        "wrong_triage_color": 1, "wrong_dose": 1}
+
+
+@pytest.mark.parametrize("bad", [{"counts": {"bogus": 1}}, {"counts": {"wrong_dose": -1}},
+                                 {"eval_fraction": 1.0}, {"under_share": 2}])
+def test_bad_config_is_refused(bad):
+    with pytest.raises(ValueError):
+        PairConfig(**bad)
+
+
+def test_pair_records_carry_provenance():
+    pair_set = build_pairs([crush_record()], PairConfig(eval_fraction=0))
+    pair = pair_set.splits["train"][0]
+    assert set(pair) == {"prompt", "chosen", "rejected", "gold_id", "perturbation", "detail",
+                         "split", "seed", "generator"}
+    assert [m["role"] for m in pair["prompt"]] == ["system", "user"]
+    assert pair["chosen"][0]["role"] == pair["rejected"][0]["role"] == "assistant"
+    assert pair["generator"].startswith("align ")
+
+
+def test_committed_gold_is_valid_and_closes_the_loop():
+    report = load_gold()
+    assert report.ok, [str(p) for p in report.problems[:5]]
+    assert len(report.records) >= 460
+    pair_set = build_pairs(report.records, PairConfig())
+    assert pair_set.closed, pair_set.violations[:5]
+    for name in REQUIRED_PERTURBATIONS:
+        assert pair_set.loop[name]["pairs"] >= 100, name
+    eval_golds = {p["gold_id"] for p in pair_set.splits["eval"]}
+    train_golds = {p["gold_id"] for p in pair_set.splits["train"]}
+    assert eval_golds and not eval_golds & train_golds
