@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from align.data.io import DataError, dumps_line, iter_jsonl, write_files_atomically
+from align.data.io import DataError, dumps_line, iter_jsonl, loads_json, write_files_atomically
 
 
 def _err(message: str) -> None:
@@ -26,11 +26,15 @@ def triage_line_result(raw: bytes) -> dict:
     from align.protocol.triage import ObservationError, triage
 
     try:
-        record = json.loads(raw.decode("utf-8"))
+        record = loads_json(raw.decode("utf-8"))
     except UnicodeDecodeError:
         return {"error": "not UTF-8"}
     except json.JSONDecodeError as error:
         return {"error": f"invalid JSON: {error.msg} (column {error.colno})"}
+    except ValueError as error:  # NaN, Infinity
+        return {"error": f"invalid JSON: {error}"}
+    if not isinstance(record, dict):
+        return {"error": "each line must be a JSON object"}
     try:
         return triage(record).to_dict()
     except ObservationError as error:
@@ -62,6 +66,7 @@ def run_triage(file: Path | None, out: TextIO) -> int:
 def _score_input(path: str, line: int, record: dict) -> tuple[str, str, dict | None, str | None]:
     """(id, response, scenario, expected_triage) from a score line or a gold record."""
     from align.protocol.colors import COLORS
+    from align.protocol.hazards import HAZARDS
     from align.protocol.triage import Observation, ObservationError
 
     if isinstance(record.get("response"), str):
@@ -88,6 +93,18 @@ def _score_input(path: str, line: int, record: dict) -> tuple[str, str, dict | N
             Observation.from_dict(scenario)
         except ObservationError as error:
             raise DataError(path, line, f"scenario.{error.field}".rstrip("."), str(error)) from None
+        weight = scenario.get("weight_kg")
+        if weight is not None and (
+            isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0
+        ):
+            raise DataError(path, line, "scenario.weight_kg", "must be a positive number")
+        hazards = scenario.get("hazards")
+        if hazards is not None and (
+            not isinstance(hazards, list) or any(h not in HAZARDS for h in hazards)
+        ):
+            raise DataError(
+                path, line, "scenario.hazards", f"must be a list drawn from: {', '.join(HAZARDS)}"
+            )
     expected = record.get("expected_triage")
     if expected is not None and expected not in COLORS:
         raise DataError(path, line, "expected_triage", f"must be one of {', '.join(COLORS)}")
@@ -137,8 +154,8 @@ def _stdin_jsonl():
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            record = loads_json(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
             raise DataError("<stdin>", number, None, f"invalid JSON line: {error}") from None
         if not isinstance(record, dict):
             raise DataError("<stdin>", number, None, "each line must be a JSON object")
@@ -256,7 +273,7 @@ def parse_counts(perturbations: str | None, count: list[str] | None) -> dict[str
             raise ValueError(f"--count {item}: unknown perturbation {name!r}; known: {known}")
         if name not in counts:
             raise ValueError(f"--count {item}: {name} is not among --perturbations")
-        if not value.strip().isdigit():
+        if not (value.strip().isascii() and value.strip().isdigit()):
             raise ValueError(f"--count {item}: expected NAME=N with N a whole number >= 0")
         counts[name] = int(value)
     return counts
@@ -283,6 +300,9 @@ def run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share)
             f"error: gold data has {len(report.problems)} problem(s); nothing written "
             "(run `align data check` for the full list)"
         )
+        return 2
+    if not report.records:
+        _err(f"error: no gold records in {', '.join(map(str, gold_files(gold)))}; nothing written")
         return 2
     pair_set = build_pairs(report.records, config)
     print_loop_table(pair_set)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +20,16 @@ class DataError(ValueError):
         self.path, self.line, self.field, self.message = str(path), line, field, message
         where = self.path + (f":{line}" if line else "")
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads_json(text: str | bytes):
+    """``json.loads`` that refuses ``NaN`` and ``Infinity``: they are not JSON, and they slip
+    through every numeric check downstream (``nan < 15`` and ``nan > 45`` are both false)."""
+    return json.loads(text, parse_constant=_reject_constant)
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
@@ -37,11 +51,13 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
             if not text.strip():
                 continue
             try:
-                record = json.loads(text)
+                record = loads_json(text)
             except json.JSONDecodeError as error:
                 raise DataError(
                     path, number, None, f"invalid JSON: {error.msg} (column {error.colno})"
                 ) from error
+            except ValueError as error:
+                raise DataError(path, number, None, f"invalid JSON: {error}") from error
             if not isinstance(record, dict):
                 raise DataError(path, number, None, "each line must be a JSON object")
             yield number, record
@@ -56,12 +72,26 @@ def dumps_line(record: dict) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(", ", ": ")) + "\n"
 
 
+def _new_file_mode(target: Path) -> int:
+    """The mode a plain ``open(target, "w")`` would give: the old file's, else 0o666 less the
+    umask (``mkstemp`` alone would leave 0o600)."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_files_atomically(contents: dict[Path, str]) -> None:
     """Write every file to a temporary sibling, then rename them all into place.
 
-    If anything fails before the renames, no target is touched; targets that existed keep
-    their old bytes."""
+    If anything fails before the renames, no target is touched; if a rename fails, the ones
+    already done are rolled back (old bytes restored from a hard-link backup, new files
+    removed). Either way targets that existed keep their old bytes and no temporary file is
+    left behind."""
     staged: list[tuple[str, Path]] = []
+    renamed: list[tuple[Path, str | None]] = []  # (target, backup of its old bytes or None)
     try:
         for target, text in contents.items():
             target = Path(target)
@@ -69,13 +99,34 @@ def write_files_atomically(contents: dict[Path, str]) -> None:
             fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             staged.append((temp, target))
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(handle.fileno(), _new_file_mode(target))
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
         for temp, target in staged:
+            backup = None
+            if target.exists():
+                backup = str(target.parent / f".{target.name}.{secrets.token_hex(6)}.bak")
+                try:
+                    os.link(target, backup)
+                except OSError:  # no hard links on this file system
+                    shutil.copy2(target, backup)
+            renamed.append((target, backup))
             os.replace(temp, target)
     except BaseException:
+        for target, backup in reversed(renamed):
+            # Best effort: the original error, raised below, is what the user needs to see.
+            with contextlib.suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, target)
+                elif target.exists():
+                    os.unlink(target)
         for temp, _ in staged:
             if os.path.exists(temp):
                 os.unlink(temp)
         raise
+    finally:
+        for _, backup in renamed:
+            if backup is not None and os.path.exists(backup):
+                os.unlink(backup)

@@ -1,0 +1,345 @@
+#!/usr/bin/env python
+"""Benchmark the light commands on this machine: `align pairs`, `align triage`, `align score`.
+
+    python scripts/bench_light.py [--repeats 7] [--gold DIR_OR_FILE ...] [--json figures.json]
+
+1. `align pairs` build throughput, in process, pinned to one core: load_gold (read and
+   validate) + build_pairs (perturb, closed-loop scoring), median of N repeats after one
+   warm-up; with a breakdown that adds serialization (the bytes write_pairs would write) and
+   the atomic write itself. Uses whatever gold is committed (preference_data/gold/*.jsonl).
+2. `align triage` and `align score` end to end as subprocesses (interpreter and CLI start +
+   answering 1,000 records): median wall time of N runs, plus the CLI start alone.
+
+Prints a Markdown table and the machine facts, ready for docs/BENCHMARKS.md. No assertion is
+made on the figures: targets are printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = 1000
+TARGET_PAIRS_PER_S = 20_000
+TARGET_E2E_S = 1.0
+
+
+def pin_to_one_core() -> str:
+    """Pin this process (and the subprocesses it starts) to one core, where supported."""
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {0})
+            return "pinned to core 0"
+        except OSError as error:
+            return f"not pinned ({error.strerror})"
+    return "not pinned (no sched_setaffinity on this platform)"
+
+
+def machine_facts(pinning: str) -> dict:
+    model = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from align import __version__
+
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": model or "unknown",
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "align": __version__,
+        "pinning": pinning,
+    }
+
+
+def _median_and_first(times: list[float]) -> tuple[float, float]:
+    return statistics.median(times[1:] if len(times) > 1 else times), times[0]
+
+
+# --- 1. align pairs, in process -------------------------------------------------------------
+
+
+def bench_pairs(gold: list[Path] | None, repeats: int) -> dict:
+    from align.data.gold import gold_files, load_gold
+    from align.data.io import dumps_line, write_files_atomically
+    from align.data.pairs import SPLITS, PairConfig, build_pairs, file_digest
+
+    files = gold_files(gold)
+    config = PairConfig()
+    load_s, build_s, serialize_s, write_s = [], [], [], []
+    pairs = records = problems = 0
+    with tempfile.TemporaryDirectory(prefix="bench-pairs-") as scratch:
+        out = Path(scratch)
+        for _ in range(repeats + 1):  # the first run is the cold one (caches empty)
+            start = time.perf_counter()
+            report = load_gold(gold)
+            loaded = time.perf_counter()
+            pair_set = build_pairs(report.records, config)
+            built = time.perf_counter()
+            gold_meta = [
+                {
+                    "path": str(p),
+                    "sha256": file_digest(p),
+                    "records": sum(r.path == str(p) for r in report.records),
+                }
+                for p in files
+            ]
+            contents = {
+                out / f"{s}.jsonl": "".join(map(dumps_line, pair_set.splits[s])) for s in SPLITS
+            }
+            contents[out / "summary.json"] = json.dumps(pair_set.summary(gold_meta), indent=2)
+            serialized = time.perf_counter()
+            write_files_atomically(contents)
+            written = time.perf_counter()
+            load_s.append(loaded - start)
+            build_s.append(built - loaded)
+            serialize_s.append(serialized - built)
+            write_s.append(written - serialized)
+            records, problems = len(report.records), len(report.problems)
+            pairs = sum(len(v) for v in pair_set.splits.values())
+        out_bytes = sum(len(text.encode()) for text in contents.values())
+    step = [a + b for a, b in zip(load_s, build_s, strict=True)]
+    step_median, step_cold = _median_and_first(step)
+    return {
+        "gold_files": [str(p) for p in files],
+        "gold_records": records,
+        "gold_problems": problems,
+        "pairs": pairs,
+        "closed_loop": pair_set.closed,
+        "repeats": repeats,
+        "build_s": step_median,
+        "build_cold_s": step_cold,
+        "pairs_per_s": pairs / step_median if step_median else 0.0,
+        "pairs_per_s_cold": pairs / step_cold if step_cold else 0.0,
+        "breakdown_s": {
+            "gold load + validation": _median_and_first(load_s)[0],
+            "perturbation + closed-loop scoring": _median_and_first(build_s)[0],
+            "serialization": _median_and_first(serialize_s)[0],
+            "atomic write (fsync)": _median_and_first(write_s)[0],
+        },
+        "output_bytes": out_bytes,
+    }
+
+
+# --- 2. align triage / align score, end to end ----------------------------------------------
+
+
+def triage_input(n: int, seed: int = 3407) -> str:
+    """n complete observations, ages 0.3-17 (about half JumpSTART, half START), every one
+    decidable; some give the protocol explicitly."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        age = round(rng.uniform(0.3, 17.0), 1)
+        breathing = rng.random() > 0.1
+        avpu = rng.choice("AAAAVVPU")
+        obs = {
+            "age_years": age,
+            "ambulatory": rng.random() < 0.25,
+            "breathing": breathing,
+            "breathing_after_airway": rng.random() < 0.5,
+            "peripheral_pulse": rng.random() > 0.15,
+            "breathing_after_rescue_breaths": rng.random() < 0.5,
+            "resp_rate": rng.randint(6, 60) if breathing else 0,
+            "avpu": avpu,
+            "radial_pulse": rng.random() > 0.2,
+            "cap_refill_s": round(rng.uniform(0.5, 4.0), 1),
+            "follows_commands": rng.random() > 0.2,
+        }
+        if avpu == "P":
+            obs["pain_response"] = rng.choice(("appropriate", "inappropriate"))
+        if rng.random() < 0.1:
+            obs["protocol"] = rng.choice(("jumpstart", "start"))
+        lines.append(json.dumps(obs))
+    return "\n".join(lines) + "\n"
+
+
+def score_input(gold: list[Path] | None, n: int) -> str:
+    """n lines cycled from the gold records: alternately {id, scenario, response,
+    expected_triage} and the gold record itself (the two input shapes)."""
+    from align.data.gold import load_gold
+
+    records = load_gold(gold).records
+    if not records:
+        return ""
+    lines = []
+    for i in range(n):
+        record = records[i % len(records)]
+        if i % 2:
+            row = dict(record.data, id=f"{record.id}#{i}")
+        else:
+            row = {"id": f"{record.id}#{i}", "response": record.response}
+            if record.scenario is not None:
+                row["scenario"] = record.scenario
+            if record.expected_triage is not None:
+                row["expected_triage"] = record.expected_triage
+        lines.append(json.dumps(row, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def time_cli(args: list[str], stdin_path: Path | None, repeats: int, expect_lines: int) -> dict:
+    command = [sys.executable, "-m", "align.cli", *args]
+    times, code = [], None
+    for _ in range(repeats + 1):  # the first run warms the file cache; it is reported apart
+        with open(stdin_path or os.devnull, "rb") as stdin:
+            start = time.perf_counter()
+            done = subprocess.run(command, stdin=stdin, capture_output=True, cwd=ROOT, check=False)
+            times.append(time.perf_counter() - start)
+        code = done.returncode
+        got = done.stdout.count(b"\n")
+        if got != expect_lines:
+            raise SystemExit(
+                f"{' '.join(args)}: expected {expect_lines} output lines, got "
+                f"{got} (exit {code}): {done.stderr.decode()[-500:]}"
+            )
+    median, first = _median_and_first(times)
+    return {
+        "median_s": median,
+        "first_s": first,
+        "min_s": min(times[1:] or times),
+        "exit": code,
+        "repeats": repeats,
+    }
+
+
+def bench_cli(gold: list[Path] | None, repeats: int, records: int) -> dict:
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as scratch:
+        triage_file = Path(scratch) / "observations.jsonl"
+        triage_file.write_text(triage_input(records), encoding="utf-8")
+        results["startup"] = time_cli(["triage"], None, repeats, 0)
+        results["triage"] = time_cli(["triage", str(triage_file)], None, repeats, records)
+        text = score_input(gold, records)
+        if text:
+            score_file = Path(scratch) / "responses.jsonl"
+            score_file.write_text(text, encoding="utf-8")
+            results["score"] = time_cli(
+                ["score", "--input", str(score_file), "--summary"], None, repeats, records + 1
+            )
+    return results
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
+
+
+def markdown(facts: dict, pairs: dict | None, cli: dict, records: int) -> str:
+    rows = []
+    if pairs and pairs["pairs"]:
+        ok = pairs["pairs_per_s"] >= TARGET_PAIRS_PER_S
+        rows.append(
+            (
+                f"`align pairs` build (load_gold + build_pairs), {pairs['gold_records']} "
+                f"gold -> {pairs['pairs']} pairs, one core",
+                f"{pairs['pairs_per_s']:,.0f} pairs/s ({_ms(pairs['build_s'])}; cold "
+                f"{pairs['pairs_per_s_cold']:,.0f} pairs/s)",
+                f">= {TARGET_PAIRS_PER_S:,} pairs/s",
+                "yes" if ok else "**no**",
+            )
+        )
+        for name, seconds in pairs["breakdown_s"].items():
+            rows.append((f"&nbsp;&nbsp;{name}", _ms(seconds), "", ""))
+    labels = {
+        "startup": "CLI start alone (`align triage`, empty input)",
+        "triage": f"`align triage`, {records:,} observations (JumpSTART/START mix)",
+        "score": f"`align score --summary`, {records:,} responses cycled from gold",
+    }
+    for key, label in labels.items():
+        if key not in cli:
+            continue
+        result = cli[key]
+        target = "" if key == "startup" else f"< {TARGET_E2E_S:g} s"
+        ok = "" if key == "startup" else ("yes" if result["median_s"] < TARGET_E2E_S else "**no**")
+        rows.append(
+            (
+                label,
+                f"{_ms(result['median_s'])} (min {_ms(result['min_s'])}, "
+                f"first {_ms(result['first_s'])})",
+                target,
+                ok,
+            )
+        )
+    lines = ["| measure | median | target | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    repeats = (pairs or {}).get("repeats") or next(iter(cli.values()))["repeats"]
+    lines += [
+        "",
+        f"Median of {repeats} runs after one warm-up run; subprocess times are wall clock for "
+        "interpreter start + CLI + all records, output captured through a pipe.",
+        "",
+        f"Machine: {facts['cpu']}, nproc {facts['nproc']} ({facts['pinning']}); "
+        f"{facts['implementation']} {facts['python']} on {facts['platform']}; "
+        f"align {facts['align']}; {facts['date']}.",
+    ]
+    if pairs:
+        lines.append(
+            f"Gold: {', '.join(pairs['gold_files']) or '(none)'} "
+            f"({pairs['gold_records']} valid records, {pairs['gold_problems']} "
+            f"problems; closed loop {'closed' if pairs['closed_loop'] else 'BROKEN'})."
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per figure")
+    parser.add_argument("--records", type=int, default=RECORDS, help="records per triage/score run")
+    parser.add_argument(
+        "--gold",
+        type=Path,
+        nargs="*",
+        default=None,
+        help="gold files or folders (default: preference_data/gold/)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--skip-cli", action="store_true", help="only the in-process figures")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+
+    os.chdir(ROOT)  # gold defaults are relative to the repository root
+    pinning = pin_to_one_core()
+    facts = machine_facts(pinning)
+    pairs = bench_pairs(args.gold, args.repeats)
+    if not pairs["pairs"]:
+        print(
+            f"note: no pairs built from {pairs['gold_files'] or 'preference_data/gold'} "
+            f"({pairs['gold_records']} valid records)",
+            file=sys.stderr,
+        )
+    cli = {} if args.skip_cli else bench_cli(args.gold, args.repeats, args.records)
+    print(markdown(facts, pairs, cli, args.records))
+    if args.json:
+        figures = {
+            "machine": facts,
+            "pairs": pairs,
+            "cli": cli,
+            "records": args.records,
+            "targets": {"pairs_per_s": TARGET_PAIRS_PER_S, "cli_s": TARGET_E2E_S},
+        }
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
