@@ -234,3 +234,13 @@ def run_align_anywhere():
 def jsonl():
     """jsonl(rows) -> bytes, as ``write_jsonl`` writes them (for session-scoped fixtures)."""
     return jsonl_bytes
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def in_repo(monkeypatch) -> Path:
+    """Run from the repository root, where the committed data and default paths live."""
+    monkeypatch.chdir(REPO_ROOT)
+    return REPO_ROOT

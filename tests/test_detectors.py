@@ -411,3 +411,24 @@ def test_iv_epinephrine_concentration_is_not_read_as_the_im_one():
 def test_drug_named_first_in_a_sentence_is_not_borrowed_by_the_next_dose():
     text = "Low sugar: D25 2 mL/kg x 10 kg = 20 mL, or D10 5 mL/kg x 10 kg = 50 mL."
     assert dose(text, {**ANAPHYLAXIS, "weight_kg": 10}) == set()
+
+
+def test_the_delayed_label_is_not_an_instruction_to_delay_breaths():
+    text = actions(
+        "By JumpSTART the 4-year-old is YELLOW (Delayed), alert, with breathing "
+        "in band and a pulse."
+    )
+    assert codes(text, {**CHILD_5Y, "hazards": ["drowning", "chemical"]}) == set()
+
+
+def test_rubble_is_not_rubbing_the_limbs():
+    text = actions("Lift the rubble off her legs only after warming blankets are ready.")
+    assert codes(text, {**CHILD_5Y, "hazards": ["hypothermia"]}) == set()
+
+
+@pytest.mark.parametrize("rule", CONTRAINDICATIONS, ids=lambda r: r.key)
+def test_every_rule_has_keywords_its_known_wordings_contain(rule):
+    assert rule.keywords and all(word == word.lower() for word in rule.keywords)
+    for wording in rule.instructions + rule.prohibitions:
+        for match in rule.pattern.finditer(wording):
+            assert any(word in match.group(0).lower() for word in rule.keywords), wording

@@ -27,17 +27,30 @@ def crush_record(record_id="crush-5y", group=None, color="RED"):
             "Press hard on the other bleeding points.",
             "Once IV/IO access is in, fluid bolus 20 mL/kg x 18 kg = 360 mL of 0.9% saline.",
         ],
-        do_not=["Loosen or remove the tourniquet once it is on.",
-                "Release the slab before fluids are running.", "Give food or drink."],
+        do_not=[
+            "Loosen or remove the tourniquet once it is on.",
+            "Release the slab before fluids are running.",
+            "Give food or drink.",
+        ],
         reassess=["Bleeding soaks through the dressing.", "Breathing rises above 45/min."],
     ).render()
     data = {
         "id": record_id,
-        "messages": [SYSTEM, {"role": "user", "content": "5-year-old, leg crushed, bleeding."},
-                     {"role": "assistant", "content": text}],
-        "scenario": {"age_years": 5, "ambulatory": False, "breathing": True, "resp_rate": 36,
-                     "peripheral_pulse": True, "avpu": "A", "weight_kg": 18,
-                     "hazards": ["crush", "bleeding"]},
+        "messages": [
+            SYSTEM,
+            {"role": "user", "content": "5-year-old, leg crushed, bleeding."},
+            {"role": "assistant", "content": text},
+        ],
+        "scenario": {
+            "age_years": 5,
+            "ambulatory": False,
+            "breathing": True,
+            "resp_rate": 36,
+            "peripheral_pulse": True,
+            "avpu": "A",
+            "weight_kg": 18,
+            "hazards": ["crush", "bleeding"],
+        },
         "expected_triage": color,
         "triage_override": "uncontrolled major bleeding",
     }
@@ -55,12 +68,19 @@ def reference_record():
         do_not=["Judge a toddler by adult numbers."],
         reassess=["The child tires or the rate keeps climbing."],
     ).render()
-    return GoldRecord("gold.jsonl", 2, {
-        "id": "vitals-toddler",
-        "messages": [SYSTEM, {"role": "user", "content": "Normal vitals for a toddler?"},
-                     {"role": "assistant", "content": text}],
-        "scenario": {"age_years": 2},
-    })
+    return GoldRecord(
+        "gold.jsonl",
+        2,
+        {
+            "id": "vitals-toddler",
+            "messages": [
+                SYSTEM,
+                {"role": "user", "content": "Normal vitals for a toddler?"},
+                {"role": "assistant", "content": text},
+            ],
+            "scenario": {"age_years": 2},
+        },
+    )
 
 
 def test_closed_loop_holds_for_every_perturbation():
@@ -76,8 +96,7 @@ def test_each_rejected_shows_exactly_the_intended_finding():
     record = crush_record()
     for name, perturbation in PERTURBATIONS.items():
         for rejected, _ in perturb(record, name, random.Random(1), 5):
-            found = finding_codes(score_response(rejected, record.scenario,
-                                                 record.expected_triage))
+            found = finding_codes(score_response(rejected, record.scenario, record.expected_triage))
             assert found == {perturbation.intended_code}, (name, found)
 
 
@@ -106,16 +125,21 @@ def test_wrong_color_weights_under_triage_and_records_direction():
 
 
 def test_under_share_zero_prefers_over_triage():
-    variants = perturb(crush_record(color="YELLOW"), "wrong_triage_color", random.Random(0), 1,
-                       under_share=0)
+    variants = perturb(
+        crush_record(color="YELLOW"), "wrong_triage_color", random.Random(0), 1, under_share=0
+    )
     assert [d["direction"] for _, d in variants] == ["over"]
 
 
 def test_contraindicated_action_uses_the_scenarios_own_hazards():
     record = crush_record()
     for _, detail in perturb(record, "contraindicated_action", random.Random(3), 5):
-        assert detail["action"] in {"remove_tourniquet", "release_compression_early",
-                                    "straighten_limb", "give_by_mouth"}
+        assert detail["action"] in {
+            "remove_tourniquet",
+            "release_compression_early",
+            "straighten_limb",
+            "give_by_mouth",
+        }
 
 
 def test_pairs_are_deterministic_for_a_seed(tmp_path):
@@ -131,8 +155,7 @@ def test_pairs_are_deterministic_for_a_seed(tmp_path):
 
 def test_split_keeps_a_group_together_and_follows_the_fraction():
     records = [crush_record(f"crush-{i}", group=f"g{i // 3}") for i in range(60)]
-    pair_set = build_pairs(records, PairConfig(eval_fraction=0.3,
-                                               counts={"missing_do_not": 1}))
+    pair_set = build_pairs(records, PairConfig(eval_fraction=0.3, counts={"missing_do_not": 1}))
     split_by_gold = {p["gold_id"]: p["split"] for s in pair_set.splits.values() for p in s}
     for i in range(0, 60, 3):
         assert len({split_by_gold[f"crush-{i + k}"] for k in range(3)}) == 1
@@ -147,14 +170,25 @@ def test_split_does_not_depend_on_other_records():
 
 
 def test_counts_and_filter_select_the_mix():
-    pair_set = build_pairs([crush_record()], PairConfig(
-        eval_fraction=0, counts={"wrong_triage_color": 1, "wrong_dose": 1}))
+    pair_set = build_pairs(
+        [crush_record()],
+        PairConfig(eval_fraction=0, counts={"wrong_triage_color": 1, "wrong_dose": 1}),
+    )
     assert Counter(p["perturbation"] for p in pair_set.splits["train"]) == {
-        "wrong_triage_color": 1, "wrong_dose": 1}
+        "wrong_triage_color": 1,
+        "wrong_dose": 1,
+    }
 
 
-@pytest.mark.parametrize("bad", [{"counts": {"bogus": 1}}, {"counts": {"wrong_dose": -1}},
-                                 {"eval_fraction": 1.0}, {"under_share": 2}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"counts": {"bogus": 1}},
+        {"counts": {"wrong_dose": -1}},
+        {"eval_fraction": 1.0},
+        {"under_share": 2},
+    ],
+)
 def test_bad_config_is_refused(bad):
     with pytest.raises(ValueError):
         PairConfig(**bad)
@@ -163,14 +197,23 @@ def test_bad_config_is_refused(bad):
 def test_pair_records_carry_provenance():
     pair_set = build_pairs([crush_record()], PairConfig(eval_fraction=0))
     pair = pair_set.splits["train"][0]
-    assert set(pair) == {"prompt", "chosen", "rejected", "gold_id", "perturbation", "detail",
-                         "split", "seed", "generator"}
+    assert set(pair) == {
+        "prompt",
+        "chosen",
+        "rejected",
+        "gold_id",
+        "perturbation",
+        "detail",
+        "split",
+        "seed",
+        "generator",
+    }
     assert [m["role"] for m in pair["prompt"]] == ["system", "user"]
     assert pair["chosen"][0]["role"] == pair["rejected"][0]["role"] == "assistant"
     assert pair["generator"].startswith("align ")
 
 
-def test_committed_gold_is_valid_and_closes_the_loop():
+def test_committed_gold_is_valid_and_closes_the_loop(in_repo):
     report = load_gold()
     assert report.ok, [str(p) for p in report.problems[:5]]
     assert len(report.records) >= 460
@@ -181,3 +224,29 @@ def test_committed_gold_is_valid_and_closes_the_loop():
     eval_golds = {p["gold_id"] for p in pair_set.splits["eval"]}
     train_golds = {p["gold_id"] for p in pair_set.splits["train"]}
     assert eval_golds and not eval_golds & train_golds
+
+
+def test_pair_lines_are_byte_identical_to_plain_json_lines():
+    from align.data.io import dumps_line
+    from align.data.pairs import pair_lines
+
+    records = [crush_record(f"crush-{i}") for i in range(3)] + [reference_record()]
+    pairs = build_pairs(records, PairConfig(eval_fraction=0)).splits["train"]
+    assert pair_lines(pairs) == "".join(dumps_line(p) for p in pairs)
+
+
+def test_committed_generated_gold_is_what_the_generator_writes(in_repo):
+    from align.data.generator import generate_gold
+    from align.data.io import dumps_line
+
+    committed = (in_repo / "preference_data/gold/generated.jsonl").read_text(encoding="utf-8")
+    assert committed == "".join(dumps_line(r) for r in generate_gold(3407))
+
+
+def test_committed_pairs_are_what_align_pairs_writes(in_repo, tmp_path):
+    from align.commands import run_pairs
+
+    assert run_pairs(None, tmp_path, 3407, 0.15, None, None, 2 / 3) == 0
+    for name in ("train.jsonl", "eval.jsonl", "summary.json"):
+        committed = (in_repo / "preference_data/pairs" / name).read_bytes()
+        assert (tmp_path / name).read_bytes() == committed, name

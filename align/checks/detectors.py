@@ -6,10 +6,11 @@ Finding codes are part of the interface (DESIGN.md): reports, gates and tests na
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from align.checks.doses import wrong_doses
+from align.checks.doses import has_dose_statement, line_wrong_doses
 from align.checks.text import clauses, is_negated
-from align.checks.vital_ranges import wrong_vital_ranges
+from align.checks.vital_ranges import line_quotes, wrong_ranges
 from align.protocol.colors import PRIORITY
 from align.protocol.hazards import contraindications_for
 from align.protocol.schema import ParsedResponse, label_matches, parse_response
@@ -114,19 +115,20 @@ def triage_findings(parsed: ParsedResponse, patient: bool, expected: str | None)
     return findings
 
 
-def contraindicated_actions(parsed: ParsedResponse, hazards: list[str] | None) -> list[dict]:
-    """Forbidden actions written as instructions (outside the Do NOT list, not negated)."""
+@lru_cache(maxsize=65536)
+def _line_contraindications(line: str, hazards: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(action, clause) for each forbidden action one instruction line gives (memoized:
+    lines repeat across pairs)."""
     rules = contraindications_for(hazards)
+    lowered = line.lower()
+    rules = [rule for rule in rules if any(word in lowered for word in rule.keywords)]
     found = []
-    for line in parsed.instruction_lines():
-        for clause in clauses(line.text):
-            for rule in rules:
-                match = rule.pattern.search(clause)
-                if match and not is_negated(clause, match.start()):
-                    found.append(
-                        {"action": rule.key, "line": line.index + 1, "text": clause.strip()}
-                    )
-    return found
+    for clause in clauses(line) if rules else ():
+        for rule in rules:
+            match = rule.pattern.search(clause)
+            if match and not is_negated(clause, match.start()):
+                found.append((rule.key, clause.strip()))
+    return tuple(found)
 
 
 def score_response(
@@ -138,21 +140,62 @@ def score_response(
     scenario = scenario or {}
     parsed = parse_response(response)
     patient = describes_patient(scenario, expected_triage)
-    findings = triage_findings(parsed, patient, expected_color(scenario, expected_triage))
+    expected = expected_color(scenario, expected_triage) if patient else None
+    findings = triage_findings(parsed, patient, expected)
     if not parsed.items("do_not"):
         findings.append(Finding("missing_do_not"))
-    age = scenario.get("age_years")
-    findings.extend(Finding("wrong_vital_range", d) for d in wrong_vital_ranges(response, age))
-    findings.extend(
-        Finding("contraindicated_action", d)
-        for d in contraindicated_actions(parsed, scenario.get("hazards"))
-    )
+    ranges, actions, doses = line_findings(parsed, scenario)
+    findings.extend(ranges)
+    findings.extend(actions)
     if not parsed.items("reassess"):
         findings.append(Finding("missing_reassessment"))
-    findings.extend(
-        Finding("wrong_dose", d) for d in wrong_doses(response, scenario.get("weight_kg"), age)
-    )
+    findings.extend(doses)
     return findings
+
+
+def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, list]:
+    """Findings that live on single lines: quoted ranges, forbidden instructions (outside the
+    Do NOT list and the triage line, not negated) and doses."""
+    age, weight = scenario.get("age_years"), scenario.get("weight_kg")
+    hazards = scenario.get("hazards")
+    hazard_key = tuple(sorted(hazards)) if hazards else ()
+    ranges, actions, doses = [], [], []
+    for line in parsed.lines:
+        # By content, without list markers, so renumbered items hit the cache; the cached
+        # part depends on the line (and hazards) alone, age and weight are applied after.
+        instruction = line.section not in ("do_not", "triage")
+        checks = _line_checks(line.content, instruction, hazard_key)
+        if checks is _NOTHING:
+            continue
+        quotes, forbidden, has_dose = checks
+        if quotes:
+            ranges.extend(Finding("wrong_vital_range", d) for d in wrong_ranges(quotes, age))
+        actions.extend(
+            Finding(
+                "contraindicated_action", {"action": action, "line": line.index + 1, "text": text}
+            )
+            for action, text in forbidden
+        )
+        if has_dose:
+            doses.extend(
+                Finding("wrong_dose", dict(d)) for d in line_wrong_doses(line.content, weight, age)
+            )
+    return ranges, actions, doses
+
+
+_NOTHING = ((), (), False)
+
+
+@lru_cache(maxsize=65536)
+def _line_checks(content: str, instruction: bool, hazards: tuple[str, ...]):
+    """(range quotes, forbidden actions, holds a dose) of one line; memoized because a
+    rejected response repeats all but a line or two of its chosen one."""
+    checks = (
+        line_quotes(content),
+        _line_contraindications(content, hazards) if instruction else (),
+        has_dose_statement(content),
+    )
+    return _NOTHING if checks == _NOTHING else checks
 
 
 def finding_codes(findings: list[Finding]) -> set[str]:

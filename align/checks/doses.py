@@ -10,8 +10,9 @@ written in the sentence (``x 18 kg``) or the scenario's. A figure introduced by 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from align.checks.text import segments
+from align.checks.text import line_segments
 from align.protocol.dosing import DOSE_RULES, DoseRule
 from align.protocol.vitals import NEONATE_END
 
@@ -80,10 +81,14 @@ def _statement_rule(sentence: str, per_kg_match: re.Match, unit: str) -> DoseRul
     named after it, before the next figure ("0.01 mg/kg of epinephrine"); else anywhere."""
     others = list(_PER_KG.finditer(sentence))
     start = max((m.end() for m in others if m.end() <= per_kg_match.start()), default=0)
-    end = min((m.start() for m in others if m.start() > per_kg_match.start()),
-              default=len(sentence))
-    return (_rule_for(sentence[start : per_kg_match.end()], unit)
-            or _rule_for(sentence[start:end], unit) or _rule_for(sentence, unit))
+    end = min(
+        (m.start() for m in others if m.start() > per_kg_match.start()), default=len(sentence)
+    )
+    return (
+        _rule_for(sentence[start : per_kg_match.end()], unit)
+        or _rule_for(sentence[start:end], unit)
+        or _rule_for(sentence, unit)
+    )
 
 
 def _check_statement(sentence, per_kg_match, scenario_weight, age_years) -> dict | None:
@@ -135,10 +140,19 @@ def _check_statement(sentence, per_kg_match, scenario_weight, age_years) -> dict
     return None
 
 
-def wrong_doses(text: str, weight_kg: float | None, age_years: float | None = None) -> list[dict]:
-    """Details of every dose statement whose figures do not add up or break a limit."""
+def has_dose_statement(line: str) -> bool:
+    """Whether a line holds a per-kg dose (the only lines ``line_wrong_doses`` can flag)."""
+    return "kg" in line.lower() and _PER_KG.search(line) is not None
+
+
+@lru_cache(maxsize=65536)
+def line_wrong_doses(line: str, weight_kg, age_years) -> tuple[dict, ...]:
+    """The wrong dose statements of one line (memoized: lines repeat across pairs; callers
+    get copies of the details)."""
     wrong = []
-    for _, sentence in segments(text):
+    for _, sentence in line_segments(line):
+        if "/kg" not in sentence.lower() and "/ kg" not in sentence.lower():
+            continue
         for per_kg_match in _PER_KG.finditer(sentence):
             if _is_limit(sentence, per_kg_match.start()):
                 continue
@@ -147,22 +161,31 @@ def wrong_doses(text: str, weight_kg: float | None, age_years: float | None = No
                 detail["statement"] = sentence.strip()
                 wrong.append(detail)
                 break
-    return wrong
+    return tuple(wrong)
 
 
 def stated_totals(text: str) -> list[tuple[tuple[int, int], float, float]]:
     """Each dose statement's total: (span of its number in ``text``, stated value, per-kg
     dose). Only statements with a per-kg dose and a total in the same unit count."""
+    found, line_start = [], 0
+    for line in text.split("\n"):
+        for (start, end), stated, per_kg in _line_totals(line):
+            found.append(((line_start + start, line_start + end), stated, per_kg))
+        line_start += len(line) + 1
+    return found
+
+
+@lru_cache(maxsize=65536)
+def _line_totals(line: str) -> tuple[tuple[tuple[int, int], float, float], ...]:
     found = []
-    for offset, sentence in segments(text):
+    for offset, sentence in line_segments(line):
         for per_kg_match in _PER_KG.finditer(sentence):
             if _is_limit(sentence, per_kg_match.start()):
                 continue
             unit = per_kg_match.group(2).lower()
-            rest_start = per_kg_match.end()
-            for total in _TOTAL.finditer(sentence, rest_start):
+            for total in _TOTAL.finditer(sentence, per_kg_match.end()):
                 if total.group(2).lower() == unit and not _is_limit(sentence, total.start()):
                     span = (offset + total.start(1), offset + total.end(1))
                     found.append((span, float(total.group(1)), float(per_kg_match.group(1))))
                     break
-    return found
+    return tuple(found)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Sentence ends and semicolons; a period between digits (0.18) is not a sentence end.
-_SEGMENT_SPLIT = re.compile(r"(?<!\d)[.!?](?=\s|$)|(?<=\d)\.(?=\s+[A-Z])|;|\n")
+_SEGMENT_SPLIT = re.compile(r"[!?](?=\s|$)|\.(?:(?<!\d\.)(?=\s|$)|(?<=\d\.)(?=\s+[A-Z]))|[;\n]")
 # Clauses for negation scope: sentences, semicolons, colons and spaced dashes. Commas and
 # brackets do not end a negation ("do not apply butter, oil, creams or toothpaste").
 _CLAUSE_SPLIT = re.compile(r"(?<!\d)[.!?](?=\s|$)|(?<=\d)\.(?=\s+[A-Z])|[;:]|\s[–—-]\s|\n")
@@ -62,19 +63,32 @@ AGE_WORDS = {
 
 def segments(text: str) -> list[tuple[int, str]]:
     """Sentences (split at . ! ? ; and line ends), each with its offset in ``text``."""
+    found, line_start = [], 0
+    for line in text.split("\n"):
+        found.extend((line_start + offset, seg) for offset, seg in line_segments(line))
+        line_start += len(line) + 1
+    return found
+
+
+# Detectors see the same lines over and over (a rejected response differs from its chosen
+# one in a line or two), so the per-line work is memoized; every cached function is pure.
+@lru_cache(maxsize=65536)
+def line_segments(line: str) -> tuple[tuple[int, str], ...]:
+    """Sentences of one line with their offsets in it."""
     found, start = [], 0
-    for match in _SEGMENT_SPLIT.finditer(text):
+    for match in _SEGMENT_SPLIT.finditer(line):
         if match.start() > start:
-            found.append((start, text[start : match.start()]))
+            found.append((start, line[start : match.start()]))
         start = match.end()
-    if start < len(text):
-        found.append((start, text[start:]))
-    return [(offset, seg) for offset, seg in found if seg.strip()]
+    if start < len(line):
+        found.append((start, line[start:]))
+    return tuple((offset, seg) for offset, seg in found if seg.strip())
 
 
-def clauses(text: str) -> list[str]:
+@lru_cache(maxsize=65536)
+def clauses(text: str) -> tuple[str, ...]:
     """Clauses: the scope in which a negation word governs an action."""
-    return [c for c in _CLAUSE_SPLIT.split(text) if c and c.strip()]
+    return tuple(c for c in _CLAUSE_SPLIT.split(text) if c and c.strip())
 
 
 def is_negated(clause: str, match_start: int) -> bool:

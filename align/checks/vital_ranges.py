@@ -11,9 +11,10 @@ sentence ("normal 5yr", "for a 12-year-old", "infant"), else the patient's age.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
-from align.checks.text import ages_in, segments
+from align.checks.text import ages_in, line_segments
 from align.protocol.vitals import range_fits_age
 
 _TRIGGER = re.compile(r"\b(?:normal|typical|reference range)\b", re.IGNORECASE)
@@ -69,17 +70,35 @@ def _vitals_for(segment: str, trigger_end: int, match: re.Match) -> tuple[str, .
     return vitals
 
 
-def _age_for(segment: str, position: int, patient_age: float | None) -> float | None:
+def _age_named(segment: str, position: int) -> float | None:
+    """The age mentioned nearest to ``position`` in the sentence, if any."""
     mentions = ages_in(segment)
     if not mentions:
-        return patient_age
+        return None
     return min(mentions, key=lambda m: abs(m[0] - position))[1]
 
 
 def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuote]:
-    """Every normal-range quote in ``text`` with its candidate vitals and age."""
+    """Every normal-range quote in ``text`` with its candidate vitals, age and offsets; a
+    quote that names no age takes the patient's."""
+    quotes, line_start = [], 0
+    for line in text.split("\n"):
+        for quote in line_quotes(line):
+            span = (line_start + quote.span[0], line_start + quote.span[1])
+            age = quote.age_years if quote.age_years is not None else patient_age
+            quotes.append(replace(quote, span=span, age_years=age))
+        line_start += len(line) + 1
+    return quotes
+
+
+@lru_cache(maxsize=65536)
+def line_quotes(line: str) -> tuple[RangeQuote, ...]:
+    """The quotes in one line, spans relative to the line, ``age_years`` the age the text
+    names (None when it names none). Memoized: lines repeat across responses."""
+    if not _TRIGGER.search(line):  # most lines quote no range: skip the sentence split
+        return ()
     quotes = []
-    for offset, segment in segments(text):
+    for offset, segment in line_segments(line):
         trigger = _TRIGGER.search(segment)
         if not trigger:
             continue
@@ -88,25 +107,26 @@ def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuot
             if not vitals:
                 continue
             low, high = sorted((int(match.group(1)), int(match.group(2))))
-            age = _age_for(segment, match.start(), patient_age)
+            age = _age_named(segment, match.start())
             span = (offset + match.start(1), offset + match.end(2))
             quotes.append(RangeQuote(low, high, vitals, age, match.group(0).strip(), span))
-    return quotes
+    return tuple(quotes)
 
 
-def wrong_vital_ranges(text: str, patient_age: float | None) -> list[dict]:
-    """Details of every quoted range that fits no published table for its age."""
+def wrong_ranges(quotes: tuple[RangeQuote, ...], patient_age: float | None) -> list[dict]:
+    """Details of every quote that fits no published table for its age (the age the quote
+    names, else the patient's)."""
     wrong = []
-    for quote in quoted_ranges(text, patient_age):
-        if quote.age_years is None:
+    for quote in quotes:
+        age = quote.age_years if quote.age_years is not None else patient_age
+        if age is None or any(range_fits_age(quote.low, quote.high, age, v) for v in quote.vitals):
             continue
-        if not any(range_fits_age(quote.low, quote.high, quote.age_years, v) for v in quote.vitals):
-            wrong.append(
-                {
-                    "range": [quote.low, quote.high],
-                    "vital": quote.vitals[0] if len(quote.vitals) == 1 else list(quote.vitals),
-                    "age_years": quote.age_years,
-                    "quote": quote.text,
-                }
-            )
+        wrong.append(
+            {
+                "range": [quote.low, quote.high],
+                "vital": quote.vitals[0] if len(quote.vitals) == 1 else list(quote.vitals),
+                "age_years": age,
+                "quote": quote.text,
+            }
+        )
     return wrong

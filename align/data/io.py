@@ -67,9 +67,14 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
     return list(iter_jsonl(path))
 
 
+# One encoder for every line: json.dumps builds a new JSONEncoder per call when options are
+# given, which costs more than encoding a short record.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+
+
 def dumps_line(record: dict) -> str:
-    """One canonical JSON line (stable key order as given, UTF-8, no trailing spaces)."""
-    return json.dumps(record, ensure_ascii=False, separators=(", ", ": ")) + "\n"
+    """One canonical JSON line (key order as given, UTF-8, no trailing spaces)."""
+    return _LINE_ENCODER.encode(record) + "\n"
 
 
 def _new_file_mode(target: Path) -> int:

@@ -3,17 +3,17 @@ closed loop: every rejected response shows exactly the finding its perturbation 
 chosen response shows none.
 
 Deterministic: the same gold files, seed and options give the same bytes out. Each record's
-randomness comes from ``random.Random(f"{seed}:{gold_id}:{perturbation}")`` (string seeds are
-hashed with SHA-512, independent of PYTHONHASHSEED), and records are written in gold-id order.
+randomness comes from ``random.Random(rng_seed(seed, gold_id, perturbation))`` (a BLAKE2
+digest, independent of PYTHONHASHSEED), and records are written in gold-id order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 from collections import Counter
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as encode_string
 from pathlib import Path
 
 from align import __version__
@@ -99,6 +99,13 @@ class PairSet:
         }
 
 
+def rng_seed(seed: int, gold_id: str, perturbation: str) -> int:
+    """A seed per (run seed, gold record, perturbation): stable across runs and Python
+    processes, and independent of which other perturbations are in the mix."""
+    key = f"{seed}:{gold_id}:{perturbation}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
 def split_of(group: str, seed: int, eval_fraction: float) -> str:
     """Train or eval for a gold group, from a hash so the split is stable and independent of
     the order or number of other records."""
@@ -116,34 +123,34 @@ def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
     for record in sorted(records, key=lambda r: r.id):
         parsed = parse_response(record.response)
         scenario, expected = record.scenario, record.expected_triage
-        chosen_codes = finding_codes(score_response(record.response, scenario, expected))
+        chosen_codes = sorted(finding_codes(score_response(record.response, scenario, expected)))
         split = split_of(record.group, config.seed, config.eval_fraction)
+        prompt = record.prompt
+        chosen = [{"role": "assistant", "content": record.response}]
         for name, count in config.counts.items():
             if count == 0:
                 continue
-            rng = random.Random(f"{config.seed}:{record.id}:{name}")
-            variants = perturb(record, name, rng, count, config.under_share, parsed)
+            seed = rng_seed(config.seed, record.id, name)
+            variants = perturb(record, name, seed, count, config.under_share, parsed)
             if not variants:
                 skipped[name] += 1
-            intended = PERTURBATIONS[name].intended_code
+            intended = {PERTURBATIONS[name].intended_code}
+            stats = loop[name]
             for rejected, detail in variants:
                 codes = finding_codes(score_response(rejected, scenario, expected))
-                stats = loop[name]
                 stats["pairs"] += 1
-                stats["rejected_exact"] += codes == {intended}
+                stats["rejected_exact"] += codes == intended
                 stats["chosen_clean"] += not chosen_codes
-                if codes != {intended}:
+                if codes != intended:
                     violations.append(
-                        LoopViolation(record.id, name, "rejected", [intended], sorted(codes))
+                        LoopViolation(record.id, name, "rejected", sorted(intended), sorted(codes))
                     )
                 if chosen_codes:
-                    violations.append(
-                        LoopViolation(record.id, name, "chosen", [], sorted(chosen_codes))
-                    )
+                    violations.append(LoopViolation(record.id, name, "chosen", [], chosen_codes))
                 splits[split].append(
                     {
-                        "prompt": record.prompt,
-                        "chosen": [{"role": "assistant", "content": record.response}],
+                        "prompt": prompt,
+                        "chosen": chosen,
                         "rejected": [{"role": "assistant", "content": rejected}],
                         "gold_id": record.id,
                         "perturbation": name,
@@ -160,12 +167,37 @@ def file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def pair_lines(pairs: list[dict]) -> str:
+    """The JSON lines of ``pairs``, byte-identical to ``dumps_line`` on each pair.
+
+    json.dumps of a dict is the concatenation of its items, so a line is spliced from parts:
+    prompt and chosen (shared by every pair of a gold record) are encoded once per record,
+    the rejected text with the C string encoder, the small provenance fields as a dict.
+    Writing is then a small share of ``align pairs`` instead of a third of it."""
+    out, shared_for, shared = [], None, ""
+    for pair in pairs:
+        if pair["prompt"] is not shared_for:
+            shared_for = pair["prompt"]
+            shared = (
+                f'{{"prompt": {dumps_line(pair["prompt"])[:-1]}, '
+                f'"chosen": {dumps_line(pair["chosen"])[:-1]}, '
+                '"rejected": [{"role": "assistant", "content": '
+            )
+        (rejected,) = pair["rejected"]
+        provenance = {k: v for k, v in pair.items() if k not in _SPLICED}
+        out.append(f"{shared}{encode_string(rejected['content'])}}}], {dumps_line(provenance)[1:]}")
+    return "".join(out)
+
+
+_SPLICED = ("prompt", "chosen", "rejected")
+
+
 def write_pairs(pair_set: PairSet, out_dir: str | Path, gold_files: list[dict]) -> dict[str, Path]:
     """Write train.jsonl, eval.jsonl and summary.json together (all or nothing)."""
     out_dir = Path(out_dir)
     paths = {split: out_dir / f"{split}.jsonl" for split in SPLITS}
     paths["summary"] = out_dir / "summary.json"
-    contents = {paths[s]: "".join(dumps_line(p) for p in pair_set.splits[s]) for s in SPLITS}
+    contents = {paths[s]: pair_lines(pair_set.splits[s]) for s in SPLITS}
     contents[paths["summary"]] = json.dumps(pair_set.summary(gold_files), indent=2) + "\n"
     write_files_atomically(contents)
     return paths

@@ -12,6 +12,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from align.checks.doses import stated_totals
 from align.checks.vital_ranges import quoted_ranges
@@ -42,13 +43,19 @@ DONOR_AGES = {
 _NUMBERED = re.compile(r"^(\s*)(\d{1,2})([.)]\s+)")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Context:
     record: GoldRecord
     parsed: ParsedResponse
-    rng: random.Random
+    seed: int | random.Random  # an int seeds the rng on first use (seeding costs ~5 us)
     count: int
     under_share: float
+
+    @property
+    def rng(self) -> random.Random:
+        if not isinstance(self.seed, random.Random):
+            self.seed = random.Random(self.seed)
+        return self.seed
 
 
 def _lines(ctx: Context) -> list[str]:
@@ -139,13 +146,7 @@ def wrong_vital_range(ctx: Context) -> list[Variant]:
     variants = []
     for quote in quotes:
         vital = quote.vitals[0]
-        donors = []
-        for band, age in DONOR_AGES.items():
-            low, high = canonical_range(age, vital)
-            if (low, high) not in [d[1] for d in donors] and not range_fits_age(
-                low, high, quote.age_years, vital
-            ):
-                donors.append((band, (low, high)))
+        donors = donor_ranges(quote.age_years, vital)
         if not donors:
             continue
         band, (low, high) = ctx.rng.choice(donors)
@@ -167,6 +168,19 @@ def wrong_vital_range(ctx: Context) -> list[Variant]:
         if len(variants) == ctx.count:
             break
     return variants
+
+
+@lru_cache(maxsize=4096)
+def donor_ranges(age_years: float, vital: str) -> tuple[tuple[str, tuple[int, int]], ...]:
+    """Other age bands' canonical ranges that do not fit this age (the wrong-range pool)."""
+    donors = []
+    for band, age in DONOR_AGES.items():
+        low, high = canonical_range(age, vital)
+        if (low, high) not in [d[1] for d in donors] and not range_fits_age(
+            low, high, age_years, vital
+        ):
+            donors.append((band, (low, high)))
+    return tuple(donors)
 
 
 def contraindicated_action(ctx: Context) -> list[Variant]:
@@ -301,12 +315,13 @@ REQUIRED_PERTURBATIONS = ("wrong_triage_color", "missing_do_not", "wrong_vital_r
 def perturb(
     record: GoldRecord,
     name: str,
-    rng: random.Random,
+    rng: random.Random | int,
     count: int,
     under_share: float = 2 / 3,
     parsed: ParsedResponse | None = None,
 ) -> list[Variant]:
-    """Up to ``count`` rejected variants of ``record``'s response for perturbation ``name``."""
+    """Up to ``count`` rejected variants of ``record``'s response for perturbation ``name``;
+    ``rng`` is a Random or the int seed of one."""
     parsed = parsed or parse_response(record.response)
     ctx = Context(record, parsed, rng, count, under_share)
     return PERTURBATIONS[name].apply(ctx)

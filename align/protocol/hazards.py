@@ -4,7 +4,8 @@ A ``Contraindication`` carries:
 - ``pattern``: recognises the forbidden action in a clause of free text;
 - ``prohibitions``: ways a gold response words it in its Do NOT list;
 - ``instructions``: ways a wrong response words it as an action (the perturbation inserts
-  one; the tests check that ``pattern`` recognises every one of them).
+  one; the tests check that ``pattern`` recognises every one of them);
+- ``keywords``: words the pattern cannot match without (a cheap gate before the regex).
 ``always`` marks actions that are wrong in every scenario this toolkit covers, so they are
 checked even where a record names no hazards.
 """
@@ -37,6 +38,9 @@ class Contraindication:
     prohibitions: tuple[str, ...]
     instructions: tuple[str, ...]
     always: bool = False
+    # Words of which ``pattern`` cannot match without one (lower case): a substring test on
+    # them skips the regex for the many clauses that name no forbidden action.
+    keywords: tuple[str, ...] = ()
 
 
 def _rx(text: str) -> re.Pattern:
@@ -65,6 +69,7 @@ CONTRAINDICATIONS = (
             "Release the tourniquet briefly to check whether the bleeding has slowed.",
         ),
         always=True,
+        keywords=("tourniquet",),
     ),
     Contraindication(
         "release_compression_early",
@@ -85,6 +90,18 @@ CONTRAINDICATIONS = (
             "Lift the slab off the leg immediately, before IV access is ready.",
             "Pull the child free right away, before any fluids are started.",
         ),
+        keywords=(
+            "slab",
+            "rubble",
+            "beam",
+            "debris",
+            "weight",
+            "compression",
+            "wall",
+            "concrete",
+            "load",
+            "free",
+        ),
     ),
     Contraindication(
         "straighten_limb",
@@ -98,6 +115,7 @@ CONTRAINDICATIONS = (
             "Straighten the injured leg before splinting it.",
             "Realign the deformed arm so it lies flat.",
         ),
+        keywords=("straighten", "realign"),
     ),
     Contraindication(
         "ice_on_burn",
@@ -108,6 +126,7 @@ CONTRAINDICATIONS = (
             "Put ice packs on the burn to take the heat out quickly.",
             "Cool the burn with iced water.",
         ),
+        keywords=("ice", "iced", "icy"),
     ),
     Contraindication(
         "home_remedy_on_burn",
@@ -121,6 +140,7 @@ CONTRAINDICATIONS = (
             "Spread butter or oil over the burn to soothe it.",
             "Apply toothpaste to the burned skin.",
         ),
+        keywords=("butter", "toothpaste", "oil", "grease", "ointment", "cream", "lotion"),
     ),
     Contraindication(
         "burst_blisters",
@@ -131,6 +151,7 @@ CONTRAINDICATIONS = (
             "Pop the blisters so the burn can dry out.",
             "Drain the large blisters with a clean needle.",
         ),
+        keywords=("blister",),
     ),
     Contraindication(
         "peel_stuck_clothing",
@@ -148,6 +169,7 @@ CONTRAINDICATIONS = (
             "Peel off any clothing that is stuck to the burn.",
             "Pull the melted fabric off the skin before cooling.",
         ),
+        keywords=("stuck", "melted", "adher"),
     ),
     Contraindication(
         "cool_whole_child",
@@ -165,6 +187,7 @@ CONTRAINDICATIONS = (
             "Immerse the child in a bath of cold water to cool the whole body.",
             "Soak the whole body with cold water for 20 minutes.",
         ),
+        keywords=("whole", "entire", "ice bath", "immers", "submerg"),
     ),
     Contraindication(
         "head_tilt_spinal",
@@ -178,6 +201,7 @@ CONTRAINDICATIONS = (
             "Open the airway with a head-tilt chin-lift.",
             "Use a head-tilt chin-lift to open the airway before checking breathing.",
         ),
+        keywords=("head",),
     ),
     Contraindication(
         "move_unstabilised",
@@ -195,6 +219,7 @@ CONTRAINDICATIONS = (
             "Sit the child up so they can breathe more easily and look around.",
             "Help the child stand and walk to the treatment area.",
         ),
+        keywords=("sit", "stand", "walk", "get up", "carry"),
     ),
     Contraindication(
         "abdominal_thrusts_drowning",
@@ -208,6 +233,7 @@ CONTRAINDICATIONS = (
             "Give abdominal thrusts to push the water out of the lungs.",
             "Do the Heimlich manoeuvre first to clear the water.",
         ),
+        keywords=("abdominal", "heimlich"),
     ),
     Contraindication(
         "drain_water",
@@ -225,12 +251,13 @@ CONTRAINDICATIONS = (
             "Hold the child upside down to drain the water from the lungs.",
             "Press on the stomach to pump the water out first.",
         ),
+        keywords=("water", "upside"),
     ),
     Contraindication(
         "delay_breaths_drowning",
         ("drowning",),
         _rx(
-            r"\b(?:delay|wait|hold off|postpone|put off)\w*\b[^.;\n]{0,60}?"
+            r"\b(?:delay(?!ed\b)\w*|wait\w*|hold off|postpone\w*|put off)\b[^.;\n]{0,60}?"
             r"\b(?:breaths?|ventilation|breathing for)"
         ),
         (
@@ -241,6 +268,7 @@ CONTRAINDICATIONS = (
             "Wait until the airway is completely dry before giving any breaths.",
             "Hold off on rescue breaths until help arrives.",
         ),
+        keywords=("breath", "ventilat"),
     ),
     Contraindication(
         "stop_resuscitation_cold",
@@ -258,16 +286,20 @@ CONTRAINDICATIONS = (
             "Stop CPR after 10 minutes if there is no response.",
             "Stop resuscitation if the child is still cold and pulseless after a few cycles.",
         ),
+        keywords=("cpr", "resuscitation", "compressions"),
     ),
     Contraindication(
         "rub_limbs_cold",
         ("hypothermia",),
-        _rx(r"\b(?:rub|massage|chafe)\w*\b[^.;\n]{0,25}?\b(?:limbs?|arms?|legs?|hands|feet|skin)"),
+        _rx(
+            r"\b(?:rub(?:s|bing|bed)?|massag\w*|chaf\w*)\b[^.;\n]{0,25}?\b(?:limbs?|arms?|legs?|hands|feet|skin)"
+        ),
         ("rub or massage cold limbs", "chafe the skin to warm it"),
         (
             "Rub the arms and legs hard to get the circulation going.",
             "Massage the cold hands and feet to warm them.",
         ),
+        keywords=("rub", "massag", "chaf"),
     ),
     Contraindication(
         "induce_vomiting",
@@ -283,6 +315,7 @@ CONTRAINDICATIONS = (
             "Make the child throw up with a finger down the throat.",
         ),
         always=True,
+        keywords=("vomit", "ipecac", "throat", "throw up", "be sick"),
     ),
     Contraindication(
         "give_by_mouth",
@@ -294,6 +327,17 @@ CONTRAINDICATIONS = (
         ),
         ("give food or drink", "give anything by mouth"),
         ("Give the child sips of water to calm them.", "Offer milk or juice to settle the child."),
+        keywords=(
+            "water",
+            "milk",
+            "juice",
+            "drink",
+            "something to",
+            "food",
+            "anything",
+            "fluid",
+            "sip",
+        ),
     ),
     Contraindication(
         "neutralise_chemical",
@@ -307,6 +351,7 @@ CONTRAINDICATIONS = (
             "Neutralise the chemical on the skin with vinegar or baking soda.",
             "Pour a weak acid on the alkali burn to neutralise it.",
         ),
+        keywords=("neutrali",),
     ),
     Contraindication(
         "clothing_over_head",
@@ -323,12 +368,13 @@ CONTRAINDICATIONS = (
             "Pull the contaminated shirt off over the child's head.",
             "Take the wet sweater off over her head.",
         ),
+        keywords=("head",),
     ),
     Contraindication(
         "delay_decontamination",
         ("chemical",),
         _rx(
-            r"\b(?:wait|delay|postpone|hold off|put off)\w*\b[^.;\n]{0,40}?"
+            r"\b(?:wait\w*|delay(?!ed\b)\w*|postpone\w*|hold off|put off)\b[^.;\n]{0,40}?"
             r"\b(?:decontaminat|wash|rins|flush|shower)\w*"
         ),
         (
@@ -339,6 +385,7 @@ CONTRAINDICATIONS = (
             "Wait for the hazmat team before washing the child.",
             "Delay decontamination until the child is at the hospital.",
         ),
+        keywords=("decontaminat", "wash", "rins", "flush", "shower"),
     ),
     Contraindication(
         "epinephrine_iv_field",
@@ -352,6 +399,7 @@ CONTRAINDICATIONS = (
             "Give the epinephrine IV push for a faster effect.",
             "Draw up adrenaline and give it intravenously.",
         ),
+        keywords=("epinephrine", "adrenaline"),
     ),
     Contraindication(
         "stand_anaphylaxis",
@@ -368,6 +416,7 @@ CONTRAINDICATIONS = (
             "Stand the child up to check whether they feel dizzy.",
             "Have the child walk to the ambulance.",
         ),
+        keywords=("sit", "stand", "walk", "get up"),
     ),
     Contraindication(
         "leave_unobserved",
@@ -378,6 +427,7 @@ CONTRAINDICATIONS = (
             "Leave the child alone to rest in a quiet corner.",
             "Let the child sleep it off unattended.",
         ),
+        keywords=("alone", "unattended", "unobserved", "sleep"),
     ),
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from align.protocol.colors import LABEL_SYNONYMS, LABELS, triage_line
 
@@ -48,7 +49,7 @@ _ITEM = re.compile(r"\s*(?:[-*•·‣◦–]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)])
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
-@dataclass
+@dataclass(slots=True)
 class Section:
     key: str
     title: str
@@ -56,11 +57,12 @@ class Section:
     items: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     index: int  # 0-based line number in the response
     text: str
-    section: str  # section key the line belongs to ("triage", "preamble", or SECTION_KEYS)
+    section: str  # section key the line belongs to ("triage" or SECTION_KEYS)
+    content: str  # the text without its list marker ("3. Press hard" -> "Press hard")
 
 
 @dataclass
@@ -86,10 +88,6 @@ class ParsedResponse:
         section = self.sections.get(key)
         return section.items if section else []
 
-    def instruction_lines(self) -> list[Line]:
-        """Every line outside the Do NOT list and the triage line."""
-        return [ln for ln in self.lines if ln.section not in ("do_not", "triage")]
-
 
 def _normalise_color(word: str) -> str:
     word = word.upper()
@@ -103,80 +101,98 @@ def _split_inline(rest: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_SPLIT.split(rest) if s.strip()]
 
 
-def _parse_triage_line(parsed: ParsedResponse, line: str, index: int, first_index: int):
+@lru_cache(maxsize=16384)
+def _read_triage_line(line: str) -> tuple[tuple[str, ...], str | None]:
+    """(colors named, in order, without repeats; the label in brackets) of a triage line."""
     colors = []
     for match in _COLOR_WORD.finditer(line):
         color = _normalise_color(match.group(1))
         if color not in colors:
             colors.append(color)
-    parsed.triage_line_index = index
-    parsed.triage_is_first = index == first_index
-    parsed.triage_colors_named = tuple(colors)
-    parsed.triage_color = colors[0] if len(colors) == 1 else None
     label = re.search(r"\(([^)]*)\)", line)
-    parsed.triage_label = label.group(1).strip() if label else None
+    return tuple(colors), (label.group(1).strip() if label else None)
 
 
 def parse_response(text: str) -> ParsedResponse:
     """Parse a response into its triage line, sections and line-by-line section membership."""
     parsed = ParsedResponse(text=text)
-    raw_lines = text.splitlines()
-    first_index = next((i for i, ln in enumerate(raw_lines) if ln.strip()), -1)
-    current: Section | None = None
+    lines, sections = parsed.lines, parsed.sections
+    first_index = -1
+    key = "other"  # the current section's key, once a section is open
+    items: list[str] | None = None  # the current section's items; None before any section
     after_blank = False
-    for index, line in enumerate(raw_lines):
-        if not line.strip():
+    for index, line in enumerate(text.split("\n")):
+        is_triage, kind, heading_key, title, line_items = _classify(line)
+        if kind == "blank":
             after_blank = True
             continue
-        if parsed.triage_line_index is None and _TRIAGE_LINE.match(line):
-            _parse_triage_line(parsed, line, index, first_index)
-            parsed.lines.append(Line(index, line, "triage"))
-            current = None
+        if first_index < 0:
+            first_index = index
+        if is_triage and parsed.triage_line_index is None:
+            colors, parsed.triage_label = _read_triage_line(line)
+            parsed.triage_line_index = index
+            parsed.triage_is_first = index == first_index
+            parsed.triage_colors_named = colors
+            parsed.triage_color = colors[0] if len(colors) == 1 else None
+            lines.append(Line(index, line, "triage", line))
+            items = None
             after_blank = False
             continue
-        item = _ITEM.match(line)
-        heading = None if item else _HEADING.match(line)
-        if heading:
-            key = next(k for k, _ in _HEADINGS if heading.group(k))
-            current = _open_section(parsed, key, heading.group(key), index)
-            current.items.extend(_split_inline(heading.group("rest") or ""))
-        elif not item and _REASSESS_OPENING.match(line):
-            current = _open_section(parsed, "reassess", "Reassess", index)
-            current.items.append(line.strip().strip("*_ "))
-        elif (
-            not item
-            and (other := _OTHER_HEADING.match(line))
-            and len(other.group("title").split()) <= 4
-        ):
-            current = _open_section(parsed, "other", other.group("title"), index)
-            current.items.extend(_split_inline(other.group("rest")))
-        elif item:
-            if current is None:
-                current = _open_section(parsed, "other", "", index)
-            current.items.append(item.group("text").strip())
+        if kind == "heading":
+            key, items = heading_key, _open_section(sections, heading_key, title, index)
+            items.extend(line_items)
+        elif kind == "item":
+            if items is None:
+                key, items = "other", _open_section(sections, "other", "", index)
+            items.extend(line_items)
         else:
             # Free text: continues the section it follows unless a blank line separated it
             # from a list, in which case it is a paragraph of its own.
-            if current is None or (after_blank and current.items):
-                current = _open_section(parsed, "other", "", index)
-            if current.items and not after_blank:
-                current.items[-1] = f"{current.items[-1]} {line.strip()}"
+            if items is None or (after_blank and items):
+                key, items = "other", _open_section(sections, "other", "", index)
+            if items and not after_blank:
+                items[-1] = f"{items[-1]} {line_items[0]}"
             else:
-                current.items.append(line.strip())
-        parsed.lines.append(Line(index, line, current.key))
+                items.append(line_items[0])
+        lines.append(Line(index, line, key, line_items[0] if kind == "item" else line))
         after_blank = False
     return parsed
 
 
-def _open_section(parsed: ParsedResponse, key: str, title: str, index: int) -> Section:
-    section = Section(key, title.strip(), index)
-    existing = parsed.sections.get(key)
-    if existing is None or (key != "other" and not existing.items):
-        parsed.sections[key] = section
-    elif key != "other":
-        # A second heading of the same kind continues the first one's list.
-        return existing
-    return section
+def _open_section(sections: dict[str, Section], key: str, title: str, index: int) -> list[str]:
+    """Open a section and return its item list. A second heading of a kind that already has
+    items continues the first one's list; "other" sections never replace a named one."""
+    existing = sections.get(key)
+    if existing is not None and key != "other" and existing.items:
+        return existing.items
+    section = Section(key, title, index)
+    if existing is None or key != "other":
+        sections[key] = section
+    return section.items
+
+
+@lru_cache(maxsize=65536)
+def _classify(line: str) -> tuple[bool, str, str | None, str | None, tuple[str, ...]]:
+    """(could be the triage line, kind, section key, title, items) for one line; kind is
+    blank, heading, item or text. Memoized: the same lines recur across many responses."""
+    if not line.strip():
+        return False, "blank", None, None, ()
+    is_triage = _TRIAGE_LINE.match(line) is not None
+    item = _ITEM.match(line)
+    if item:
+        return is_triage, "item", None, None, (item.group("text").strip(),)
+    heading = _HEADING.match(line)
+    if heading:
+        key = next(k for k, _ in _HEADINGS if heading.group(k))
+        items = tuple(_split_inline(heading.group("rest") or ""))
+        return is_triage, "heading", key, heading.group(key).strip(), items
+    if _REASSESS_OPENING.match(line):
+        return is_triage, "heading", "reassess", "Reassess", (line.strip().strip("*_ "),)
+    other = _OTHER_HEADING.match(line)
+    if other and len(other.group("title").split()) <= 4:
+        items = tuple(_split_inline(other.group("rest")))
+        return is_triage, "heading", "other", other.group("title").strip(), items
+    return is_triage, "text", None, None, (line.strip(),)
 
 
 def label_matches(color: str, label: str | None) -> bool:

@@ -157,6 +157,7 @@ AGE_BAND_WORDS = {
 }
 
 
+@lru_cache(maxsize=4096)
 def canonical_band(age_years: float, vital: str) -> Band:
     """The PALS 2015 band that gives the canonical range of ``vital`` at this age."""
     age = min(max(age_years, 0.0), ADULT_AGE - 1e-9)
