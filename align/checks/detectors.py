@@ -5,7 +5,7 @@ Finding codes are part of the interface (DESIGN.md): reports, gates and tests na
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
 from align.checks.doses import has_dose_statement, line_wrong_doses
@@ -28,18 +28,8 @@ FINDING_CODES = (
 )
 
 # Scenario fields that describe a patient (as opposed to an age given for a reference question).
-PATIENT_FIELDS = (
-    "ambulatory",
-    "breathing",
-    "breathing_after_airway",
-    "peripheral_pulse",
-    "breathing_after_rescue_breaths",
-    "resp_rate",
-    "avpu",
-    "pain_response",
-    "radial_pulse",
-    "cap_refill_s",
-    "follows_commands",
+PATIENT_FIELDS = tuple(
+    f.name for f in fields(Observation) if f.name not in ("age_years", "protocol")
 )
 
 

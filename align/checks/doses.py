@@ -2,9 +2,12 @@
 
 A statement is a sentence with a per-kg dose (``0.01 mg/kg``) and usually a total in the same
 unit (``= 0.18 mg``). The drug is read from the sentence (epinephrine IM or IV/IO, fluid bolus,
-blood, dextrose D10/D25) to check the per-kg figure and the maximum; the weight is the one
-written in the sentence (``x 18 kg``) or the scenario's. A figure introduced by "up to",
-"max" or "total" is a limit, not a dose, and is skipped.
+blood, dextrose D10/D25) to check the per-kg figure (micrograms scaled to mg) and the maximum;
+the weight is the one written in the sentence (``x 18 kg``; not the top of a band such as
+``19-23 kg``) or the scenario's. The total is the first figure in the per-kg unit after the
+per-kg dose, else one just before that it restates (``0.22 mg (0.01 mg/kg)``, ``360 mL, i.e.
+20 mL/kg``). A figure introduced by "up to", "max" or "total" is a limit, not a dose, and is
+skipped.
 """
 
 from __future__ import annotations
@@ -20,11 +23,22 @@ _NUMBER = r"(\d+(?:\.\d+)?)"
 _UNIT = r"(mg|ml|g|mcg|µg)"
 _PER_KG = re.compile(_NUMBER + r"\s*" + _UNIT + r"\s*/\s*kg\b", re.IGNORECASE)
 _TOTAL = re.compile(r"(?<![\d./])" + _NUMBER + r"\s*" + _UNIT + r"\b(?!\s*/)", re.IGNORECASE)
-_WEIGHT = re.compile(r"(?<![/\d.])" + _NUMBER + r"[\s-]*kg\b", re.IGNORECASE)
+# A weight, not the top of a band ("Blue zone (19-23 kg)").
+_WEIGHT = re.compile(r"(?<![/\d.\-–])(?<!to )" + _NUMBER + r"[\s-]*kg\b", re.IGNORECASE)
 _LIMIT_BEFORE = re.compile(
     r"(?:up to|max(?:imum)?|total|cumulative|at most|no more than|capped at|limit)\W{0,3}$",
     re.IGNORECASE,
 )
+_LIMIT_AFTER = re.compile(r"\s*(?:max(?:imum)?|cap|limit)\b", re.IGNORECASE)  # "0.3 mg max"
+
+# A total written before its per-kg figure: "0.22 mg (0.01 mg/kg)", "360 mL, i.e. 20 mL/kg".
+_TOTAL_BEFORE = re.compile(
+    r"(?:(?!max|up to|cap|limit)\D){0,30}?(?:\(|=|\bi\.?\s?e\.?,?|\bthat is,?|\bwhich is)"
+    r"\s*(?:about|approx\w*\.?|~|≈)?\s*",
+    re.IGNORECASE,
+)
+# The dose rules are in mg; a per-kg figure in micrograms is scaled to them.
+_MG_PER_UNIT = {"mcg": 0.001, "µg": 0.001}
 
 _EPINEPHRINE = re.compile(r"\b(?:epinephrine|adrenaline|epi)\b", re.I)
 _ROUTE_IM = re.compile(
@@ -65,7 +79,11 @@ def _rule_for(sentence: str, unit: str) -> DoseRule | None:
     return None
 
 
-def _is_limit(sentence: str, start: int) -> bool:
+def _is_limit(sentence: str, start: int, end: int | None = None) -> bool:
+    """Whether the figure at ``start`` (ending at ``end``) is a limit: "max 0.3 mg",
+    "0.3 mg max"."""
+    if end is not None and _LIMIT_AFTER.match(sentence, end):
+        return True
     return bool(_LIMIT_BEFORE.search(sentence[max(0, start - 20) : start]))
 
 
@@ -94,10 +112,11 @@ def _statement_rule(sentence: str, per_kg_match: re.Match, unit: str) -> DoseRul
 def _check_statement(sentence, per_kg_match, scenario_weight, age_years) -> dict | None:
     per_kg = float(per_kg_match.group(1))
     unit = per_kg_match.group(2).lower()
+    scale = _MG_PER_UNIT.get(unit, 1.0)
     rule = _statement_rule(sentence, per_kg_match, unit)
     if rule is not None:
         low, high = rule.per_kg
-        if not low - 1e-9 <= per_kg <= high + 1e-9:
+        if not low - 1e-9 <= per_kg * scale <= high + 1e-9:
             return {
                 "drug": rule.key,
                 "per_kg": per_kg,
@@ -118,13 +137,15 @@ def _check_statement(sentence, per_kg_match, scenario_weight, age_years) -> dict
     totals = [
         m
         for m in _TOTAL.finditer(rest)
-        if m.group(2).lower() == unit and not _is_limit(rest, m.start())
-    ]
+        if m.group(2).lower() == unit and not _is_limit(rest, m.start(), m.end())
+    ] or _totals_before(sentence, per_kg_match, unit)
     if not totals or weight is None:
         return None
     stated = float(totals[0].group(1))
     expected = per_kg * weight
     cap = rule.max_total(weight) if rule else None
+    if cap is not None:
+        cap /= scale  # in the statement's unit
     slack = _rounding_slack(expected, totals[0].group(1))
     if cap is not None and expected > cap:
         if abs(stated - cap) <= _rounding_slack(cap, totals[0].group(1)):
@@ -138,6 +159,19 @@ def _check_statement(sentence, per_kg_match, scenario_weight, age_years) -> dict
             "unit": unit,
         }
     return None
+
+
+def _totals_before(sentence: str, per_kg_match: re.Match, unit: str) -> list[re.Match]:
+    """The total just before a per-kg figure that restates it ("0.22 mg (0.01 mg/kg)")."""
+    head = sentence[: per_kg_match.start()]
+    found = [
+        m
+        for m in _TOTAL.finditer(head)
+        if m.group(2).lower() == unit
+        and not _is_limit(head, m.start(), m.end())
+        and _TOTAL_BEFORE.fullmatch(head, m.end())
+    ]
+    return found[-1:]
 
 
 def has_dose_statement(line: str) -> bool:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# Sentence ends and semicolons; a period between digits (0.18) is not a sentence end.
-_SEGMENT_SPLIT = re.compile(r"[!?](?=\s|$)|\.(?:(?<!\d\.)(?=\s|$)|(?<=\d\.)(?=\s+[A-Z]))|[;\n]")
+# Sentence ends and semicolons; a period between digits (0.18) or closing "i.e."/"e.g." is
+# not a sentence end ("give 360 mL, i.e. 20 mL/kg" is one statement).
+_SEGMENT_SPLIT = re.compile(
+    r"[!?](?=\s|$)|(?<!\b[iI]\.[eE])(?<!\b[eE]\.[gG])\.(?:(?<!\d\.)(?=\s|$)|(?<=\d\.)(?=\s+[A-Z]))"
+    r"|[;\n]"
+)
 # Clauses for negation scope: sentences, semicolons, colons and spaced dashes. Commas and
 # brackets do not end a negation ("do not apply butter, oil, creams or toothpaste").
 _CLAUSE_SPLIT = re.compile(r"(?<!\d)[.!?](?=\s|$)|(?<=\d)\.(?=\s+[A-Z])|[;:]|\s[–—-]\s|\n")
@@ -20,11 +24,23 @@ _NEW_INSTRUCTION = re.compile(
 )
 
 _NEGATION_BEFORE = re.compile(
-    r"\b(?:do not|don'?t|dont|never|not|avoid\w*|instead of|rather than|nor|refrain from"
-    r"|no longer|must not|should not|shouldn'?t|cannot|can'?t)\b",
+    r"\b(?:do not|don['’]?t|dont|never|not|avoid\w*|instead of|rather than|nor|refrain from"
+    r"|no longer|must not|should not|shouldn['’]?t|cannot|can['’]?t)\b",
     re.IGNORECASE,
 )
 _NEGATION_ADJACENT = re.compile(r"\b(?:no|without|skip)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
+# The action as the subject of a negative predicate: "head-tilt chin-lift is contraindicated",
+# "the tourniquet must not be removed", "ipecac is no longer recommended". Not across a comma
+# or a word that opens a condition, reason or new subject ("remove the tourniquet if it is not
+# working", "pop the blisters to be sure they are not infected").
+_NEGATION_AFTER = re.compile(
+    r"(?:(?!\b(?:if|when|unless|once|until|because|since|as|so|that|which|who|while|after"
+    r"|before|then|though|although|it|they|she|he|you|we|there)\b)[^,])*?"
+    r"\b(?:(?:is|are|be|been)\s+(?:not|never|no longer|contraindicated|avoided|harmful"
+    r"|dangerous|unsafe|forbidden|prohibited)\b|(?:should|must|may|can|will)\s*(?:not|never)\b"
+    r"|(?:shouldn|mustn|can|won)['’]?t\b|contraindicated\b)",
+    re.IGNORECASE,
+)
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _AGE_EXPRESSION = re.compile(
@@ -94,7 +110,12 @@ def clauses(text: str) -> tuple[str, ...]:
 def is_negated(clause: str, match_start: int) -> bool:
     """Whether a negation cue governs the action that starts at ``match_start``: a cue
     earlier in the clause, carried across commas unless a new instruction begins after
-    the last comma, or "no"/"without" right before the action."""
+    the last comma, "no"/"without" right before the action, or a negative predicate
+    after it ("... is contraindicated", "... should be avoided")."""
+    return _negated_before(clause, match_start) or bool(_NEGATION_AFTER.match(clause, match_start))
+
+
+def _negated_before(clause: str, match_start: int) -> bool:
     before = clause[:match_start]
     if _NEGATION_ADJACENT.search(before):
         return True

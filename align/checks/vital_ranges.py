@@ -5,7 +5,9 @@ A quote is a numeric range (``20-28``, ``20–28``, ``20 to 28``) after the word
 unit (breaths, beats/bpm, mmHg) or a keyword inside the quote; when the only keywords stand
 elsewhere in the sentence ("weak pulse ... (normal 20-28/min)"), every vital they name is a
 candidate and the quote passes if it fits one. The age is the nearest age mention in the
-sentence ("normal 5yr", "for a 12-year-old", "infant"), else the patient's age.
+sentence ("normal 5yr", "for a 12-year-old", "infant"; "for her age" is the patient's), else
+the patient's age. A range that a triage cut-off introduces ("the JumpSTART band of 15-45/min")
+is not a quote, even after "normal" in the same sentence.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from align.protocol.vitals import range_fits_age
 _TRIGGER = re.compile(r"\b(?:normal|typical|reference range)\b", re.IGNORECASE)
 _RANGE = re.compile(
     r"(?<![\d.])(\d{1,3})\s*(?:-|–|—|to|\.\.)\s*(\d{1,3})(?![\d.])"
-    r"(?P<unit>\s*(?:/\s*min\w*|per\s+min\w*|breaths?\b(?:\s*(?:/|per|a)\s*min\w*)?"
+    r"(?P<unit>\s*(?:/\s*min\w*|per\s+min\w*|(?:breaths?|resp\w*)\b(?:\s*(?:/|per|a)\s*min\w*)?"
     r"|beats?\b(?:\s*(?:/|per|a)\s*min\w*)?|bpm\b|mm\s*hg\b"
     r"|kg\b|g\b|mg\b|mcg\b|ml\b|%|°|s\b|secs?\b|seconds?\b|min(?:utes?)?\b|hours?\b|h\b|hrs?\b"
     r"|years?\b|yrs?\b|yr\b|y\b|months?\b|mo\b|days?\b|cm\b|weeks?\b|joules?\b|j\b))?",
     re.IGNORECASE,
 )
 _UNIT_VITAL = (
-    (re.compile(r"breath", re.I), "rr"),
+    (re.compile(r"breath|resp", re.I), "rr"),
     (re.compile(r"beat|bpm", re.I), "hr"),
     (re.compile(r"mm\s*hg", re.I), "sbp"),
 )
@@ -37,6 +39,14 @@ _KEYWORDS = re.compile(
     r"|\b(?P<sbp>sbp|systolic|bp|blood\s*pressure)\b",
     re.IGNORECASE,
 )
+
+
+# A triage cut-off written just before a range is not a normal range, even after "normal" in
+# the same sentence ("normal RR 20-28/min; 30 is inside the JumpSTART band of 15-45/min").
+# (START in capitals: the protocol, not the verb.)
+_CUTOFF = re.compile(r"(?i:jump\s?start|cut-?off|threshold|triage)|\bSTART\b")
+# "for her age" names the patient's age, wherever other ages stand in the sentence.
+_OWN_AGE = re.compile(r"\bfor (?:her|his|their|the child's|this child's) age\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -71,8 +81,9 @@ def _vitals_for(segment: str, trigger_end: int, match: re.Match) -> tuple[str, .
 
 
 def _age_named(segment: str, position: int) -> float | None:
-    """The age mentioned nearest to ``position`` in the sentence, if any."""
-    mentions = ages_in(segment)
+    """The age mentioned nearest to ``position`` in the sentence, if any ("for her age" is the
+    patient's: None)."""
+    mentions = ages_in(segment) + [(m.start(), None) for m in _OWN_AGE.finditer(segment)]
     if not mentions:
         return None
     return min(mentions, key=lambda m: abs(m[0] - position))[1]
@@ -102,9 +113,12 @@ def line_quotes(line: str) -> tuple[RangeQuote, ...]:
         trigger = _TRIGGER.search(segment)
         if not trigger:
             continue
+        previous_end = trigger.end()
         for match in _RANGE.finditer(segment, trigger.end()):
+            context = segment[max(previous_end, match.start() - 40) : match.start()]
+            previous_end = match.end()
             vitals = _vitals_for(segment, trigger.end(), match)
-            if not vitals:
+            if not vitals or _CUTOFF.search(context):
                 continue
             low, high = sorted((int(match.group(1)), int(match.group(2))))
             age = _age_named(segment, match.start())

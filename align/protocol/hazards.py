@@ -49,6 +49,8 @@ def _rx(text: str) -> re.Pattern:
 
 _CHILD = r"(?:him|her|them|the (?:child|boy|girl|baby|infant|toddler|teen))"
 _GAP = r"[^.;\n]{0,40}?"
+# A gap that does not cross a comma or a word that keeps something in place.
+_KEEP_GAP = r"(?:(?!\b(?:but|leave|leaving|except|not|unless)\b)[^.;\n,])"
 
 CONTRAINDICATIONS = (
     Contraindication(
@@ -56,7 +58,9 @@ CONTRAINDICATIONS = (
         ("bleeding", "crush"),
         _rx(
             rf"\b(?:remove|loosen|release|take off|undo|ease)\w*\b{_GAP}\btourniquet"
-            r"|\btourniquet\b[^.;\n]{0,30}?\b(?:loosen|remov|releas|take (?:it )?off)"
+            # "leave the tourniquet on until a surgeon removes it" defers the removal
+            r"|\btourniquet\b(?:(?!\b(?:until|only)\b)[^.;\n]){0,30}?"
+            r"\b(?:loosen|remov|releas|take (?:it )?off)"
         ),
         (
             "loosen or remove the tourniquet once it is on; write the time on it instead",
@@ -160,6 +164,10 @@ CONTRAINDICATIONS = (
             r"\b(?:peel|pull|rip|tear)\w*\b[^.;\n]{0,35}?\b(?:stuck|melted|adher\w*)"
             r"|\b(?:stuck|melted|adher\w*)\b[^.;\n]{0,35}?\b(?:peel|pull|rip|tear)\w*\b"
             r"[^.;\n]{0,10}?\boff"
+            # "remove clothing stuck to the burn", not "remove her shirt but leave what is stuck"
+            rf"|\bremov\w*\b{_KEEP_GAP}{{0,20}}?\b(?:cloth\w*|fabric|shirt|garments?|material"
+            rf"|anything|everything)\b{_KEEP_GAP}{{0,20}}?\b(?:stuck|melted|adher\w*)"
+            r"|\bremov\w*\b[^.;\n,]{0,15}?\b(?:stuck|melted|adher\w*) (?:cloth|fabric|material)"
         ),
         (
             "peel off clothing that is stuck to the burn; cut around it",
@@ -321,9 +329,10 @@ CONTRAINDICATIONS = (
         "give_by_mouth",
         ("chemical", "smoke_inhalation", "head_injury", "crush"),
         _rx(
-            r"\b(?:give|offer|let)\b[^.;\n]{0,25}?\b(?:water|milk|juice|a drink|something to"
+            r"\b(?:give|offer)\b[^.;\n]{0,25}?\b(?:water|milk|juice|a drink|something to"
             r" (?:drink|eat)|food|anything (?:to eat|to drink|by mouth)|fluids? by mouth|sips?)"
             r"\b(?! ?(?:bolus|iv|io))"
+            rf"|\blet {_CHILD} (?:drink|eat|sip|have (?:some |a )?(?:water|milk|juice|drink))\b"
         ),
         ("give food or drink", "give anything by mouth"),
         ("Give the child sips of water to calm them.", "Offer milk or juice to settle the child."),
@@ -337,6 +346,7 @@ CONTRAINDICATIONS = (
             "anything",
             "fluid",
             "sip",
+            "eat",
         ),
     ),
     Contraindication(
@@ -390,7 +400,11 @@ CONTRAINDICATIONS = (
     Contraindication(
         "epinephrine_iv_field",
         ("anaphylaxis",),
-        _rx(r"\b(?:epinephrine|adrenaline)\b[^.;\n,]{0,30}?\b(?:iv|intravenous\w*)\b"),
+        _rx(
+            r"\b(?:epinephrine|adrenaline)\b(?:[^.;\n,]|(?<=\d)\.(?=\d)){0,30}?"
+            r"\b(?:iv|intravenous\w*)\b"
+            r"|\b(?:iv|intravenous)\s+(?:push\s+)?(?:epinephrine|adrenaline)\b"
+        ),
         (
             "give epinephrine IV in the field; IM into the outer thigh is the route",
             "push intravenous epinephrine for anaphylaxis",
@@ -421,7 +435,11 @@ CONTRAINDICATIONS = (
     Contraindication(
         "leave_unobserved",
         ("head_injury",),
-        _rx(rf"\b(?:leave|let) {_CHILD}[^.;\n]{{0,20}}?\b(?:alone|unattended|unobserved|sleep)"),
+        _rx(
+            rf"\b(?:leave|let) {_CHILD}[^.;\n]{{0,20}}?\b(?:alone|unattended|unobserved"
+            # sleep under watch ("let him sleep but wake him every 15 minutes") is observed
+            r"|sleep(?![^.;\n]{0,40}?\b(?:check|wake|watch|observ|monitor)))"
+        ),
         ("leave the child alone or unobserved", "let a drowsy child sleep unwatched"),
         (
             "Leave the child alone to rest in a quiet corner.",

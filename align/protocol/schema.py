@@ -3,10 +3,12 @@
 Layout (docs/RESPONSE_FORMAT.md): ``TRIAGE: <COLOR> (<label>)`` first, then Rationale,
 numbered Immediate Actions, a ``Do NOT:`` list and reassessment triggers.
 
-Parsing is tolerant about form (case, Markdown emphasis, ``Do not``/``DO NOT``, bullets or
-numbers, items on the heading's own line) and strict about what matters: which color the
-triage line names (two colors make it ambiguous), on which line it stands, and whether a line
-belongs to the Do NOT list (a prohibition) or anywhere else (an instruction or a statement).
+Parsing is tolerant about form (case, Markdown emphasis or an emoji before a heading,
+``Do not``/``DO NOT``/``What NOT to do``, bullets or numbers, items on the heading's own line)
+and strict about what matters: which color the triage line states (two colors in the statement
+make it ambiguous; a color named in commentary after it, "- YELLOW by the steps alone, but
+...", does not count), on which line it stands, and whether a line belongs to the Do NOT list
+(a prohibition) or anywhere else (an instruction or a statement).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from align.protocol.colors import LABEL_SYNONYMS, LABELS, triage_line
 
 SECTION_KEYS = ("key_points", "rationale", "actions", "do_not", "reassess", "other")
 
-_MARKUP = r"[\s#*_>`]*"
+# Markdown marks, and symbols or emoji set before a heading ("⚠️ **Do NOT:**").
+_MARKUP = r"(?:[\s#*_>`]|[^\x00-\x7f\w])*"
 _COLOR_WORD = re.compile(r"\b(red|yellow|green|black|gr[ae]y)\b", re.IGNORECASE)
 _TRIAGE_LINE = re.compile(
-    _MARKUP + r"triage(?:\s+(?:category|colou?r|level|tag|decision|priority))?"
+    _MARKUP + r"(?:(?:jump\s?start|start|salt)\s+)?"  # "JumpSTART Triage: RED"
+    r"triage(?:\s+(?:category|colou?r|level|tag|decision|priority))?"
     r"\s*[*_]*\s*[:=\-–—]?\s*[*_\"'`\[(]*\s*(red|yellow|green|black|gr[ae]y)\b",
     re.IGNORECASE,
 )
@@ -30,11 +34,15 @@ _HEADINGS = (
     ("rationale", r"rationale|reasoning|reason|why"),
     ("key_points", r"key points|summary|answer"),
     ("actions", r"immediate actions?|immediate steps|actions?|steps|what to do( now)?|treatment"),
-    ("do_not", r"do not|don'?t|dont|avoid|contraindicated|contraindications|never"),
+    (
+        "do_not",
+        r"do not(?: do)?(?: the following)?|don['’]?t|dont|don['’]?ts|avoid(?: the following)?"
+        r"|contraindicated|contraindications|never|(?:what|things) not to do|things to avoid",
+    ),
     (
         "reassess",
         r"re-?assess(?:ment)?(?: triggers)?(?: if| when| for)?|re-?triage(?: if| when)?"
-        r"|reassessment triggers",
+        r"|reassessment triggers|re-?evaluat(?:e|ion)(?: if| when)?",
     ),
 )
 _HEADING = re.compile(
@@ -43,7 +51,9 @@ _HEADING = re.compile(
     re.IGNORECASE,
 )
 # "Reassess every 5 minutes or if: ..." opens the reassessment section with its content.
-_REASSESS_OPENING = re.compile(_MARKUP + r"re-?(?:assess|triage)\w*\b(?P<rest>.*)", re.IGNORECASE)
+_REASSESS_OPENING = re.compile(
+    _MARKUP + r"re-?(?:assess|triage|evaluat)\w*\b(?P<rest>.*)", re.IGNORECASE
+)
 _OTHER_HEADING = re.compile(r"[\s#*_]*(?P<title>[A-Z][\w'/()\- ]{0,40}?)[\s*_]*:(?P<rest>.*)")
 _ITEM = re.compile(r"\s*(?:[-*•·‣◦–]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)])\s+(?P<text>.*)")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
@@ -101,9 +111,24 @@ def _split_inline(rest: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_SPLIT.split(rest) if s.strip()]
 
 
+# Where the stated triage ends and commentary begins: a spaced dash, a sentence or clause
+# mark, or a word that opens an explanation ("RED (Immediate) - YELLOW by the steps alone,
+# but ..."). "RED or YELLOW" and "RED/YELLOW" stay within the statement (ambiguous).
+_COMMENTARY = re.compile(
+    r"\s[-–—]+\s(?!(?:red|yellow|green|black|gr[ae]y)\b)|[.;,:!?](?=\s|$)|\b(?:because|since|but|though|although|as|while|whereas"
+    r"|for|if|when|unless|upgrade|downgrade|not)\b",
+    re.IGNORECASE,
+)
+
+
 @lru_cache(maxsize=16384)
 def _read_triage_line(line: str) -> tuple[tuple[str, ...], str | None]:
-    """(colors named, in order, without repeats; the label in brackets) of a triage line."""
+    """(colors stated, in order, without repeats; the label in brackets) of a triage line.
+    Colors named in commentary after the statement do not count."""
+    first = _COLOR_WORD.search(line)
+    if first is not None:
+        end = _COMMENTARY.search(line, first.end())
+        line = line[: end.start()] if end else line
     colors = []
     for match in _COLOR_WORD.finditer(line):
         color = _normalise_color(match.group(1))
