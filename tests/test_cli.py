@@ -15,17 +15,8 @@ from pathlib import Path
 
 import pytest
 
-# The finding codes are part of the interface (DESIGN.md "Response schema and finding codes").
-FINDING_CODES = (
-    "wrong_triage_color",
-    "missing_triage",
-    "triage_not_first",
-    "missing_do_not",
-    "wrong_vital_range",
-    "contraindicated_action",
-    "missing_reassessment",
-    "wrong_dose",
-)
+from align.checks.detectors import FINDING_CODES
+
 PAIR_FILES = ["eval.jsonl", "summary.json", "train.jsonl"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import fields
 
 import pytest
 
@@ -12,24 +13,10 @@ from align.checks.detectors import score_response
 from align.data.generator import MAX_CHARS, MIN_CHARS, SYSTEM_PROMPT, generate_gold
 from align.protocol.colors import PRIORITY
 from align.protocol.schema import parse_response
-from align.protocol.triage import triage
+from align.protocol.triage import Observation, triage
 from align.protocol.vitals import age_band_label
 
-OBSERVATION_FIELDS = {
-    "age_years",
-    "protocol",
-    "ambulatory",
-    "breathing",
-    "breathing_after_airway",
-    "peripheral_pulse",
-    "breathing_after_rescue_breaths",
-    "resp_rate",
-    "avpu",
-    "pain_response",
-    "radial_pulse",
-    "cap_refill_s",
-    "follows_commands",
-}
+OBSERVATION_FIELDS = {f.name for f in fields(Observation)}
 SCENARIO_FIELDS = OBSERVATION_FIELDS | {"weight_kg", "hazards", "second_patient"}
 FAMILIES = ("jumpstart", "start", "vitals", "dosing", "twopatient", "pfa")
 REFERENCE_FAMILIES = ("vitals", "dosing")
