@@ -11,12 +11,11 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/align data check
-	$(BIN)/align pairs
+	$(BIN)/align demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -120,6 +120,260 @@ def pairs_command(
     raise typer.Exit(run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share))
 
 
+# --- training -------------------------------------------------------------------------------
+# Every option defaults to None so that only flags actually given override the config file;
+# the help shows the real defaults (from the config dataclasses).
+
+
+def _default(command: str, name: str) -> str:
+    from align.train.config import DPOConfig, SFTConfig, defaults
+
+    value = defaults(SFTConfig if command == "sft" else DPOConfig)[name]
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _opt(command: str, name: str, help: str, *flags: str):
+    return typer.Option(
+        *(flags or ("--" + name.replace("_", "-"),)),
+        help=help,
+        show_default=_default(command, name),
+    )
+
+
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML or YAML file of options; flags given here override it."),
+]
+
+
+@app.command("sft")
+def sft_command(
+    config: ConfigFile = None,
+    base_model: Annotated[
+        str | None,
+        _opt("sft", "base_model", "Hub id, local folder, or 'toy' (the embedded default)."),
+    ] = None,
+    gold: Annotated[list[str] | None, _opt("sft", "gold", "Gold files or folders.")] = None,
+    output_dir: Annotated[
+        str | None, _opt("sft", "output_dir", "Run folder (default checkpoints/sft-<time>).")
+    ] = None,
+    overwrite: Annotated[
+        bool | None,
+        _opt(
+            "sft",
+            "overwrite",
+            "Replace an existing run folder (at the end).",
+            "--overwrite/--no-overwrite",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool | None,
+        _opt(
+            "sft",
+            "resume",
+            "Continue an interrupted run from its last checkpoint.",
+            "--resume/--no-resume",
+        ),
+    ] = None,
+    backend: Annotated[str | None, _opt("sft", "backend", "auto, transformers or unsloth.")] = None,
+    dtype: Annotated[str | None, _opt("sft", "dtype", "auto, float32, bfloat16, float16.")] = None,
+    load_in_4bit: Annotated[
+        bool | None,
+        _opt("sft", "load_in_4bit", "QLoRA (bitsandbytes).", "--load-in-4bit/--no-load-in-4bit"),
+    ] = None,
+    epochs: Annotated[float | None, _opt("sft", "epochs", "Training epochs.")] = None,
+    max_steps: Annotated[int | None, _opt("sft", "max_steps", "> 0 overrides epochs.")] = None,
+    learning_rate: Annotated[
+        float | None, _opt("sft", "learning_rate", "Peak learning rate.")
+    ] = None,
+    batch_size: Annotated[int | None, _opt("sft", "batch_size", "Per-device batch.")] = None,
+    grad_accum: Annotated[int | None, _opt("sft", "grad_accum", "Gradient accumulation.")] = None,
+    max_length: Annotated[int | None, _opt("sft", "max_length", "Max tokens per sequence.")] = None,
+    lora_r: Annotated[int | None, _opt("sft", "lora_r", "LoRA rank.")] = None,
+    lora_alpha: Annotated[int | None, _opt("sft", "lora_alpha", "LoRA alpha.")] = None,
+    lora_dropout: Annotated[float | None, _opt("sft", "lora_dropout", "LoRA dropout.")] = None,
+    target_modules: Annotated[
+        str | None, _opt("sft", "target_modules", "Comma-separated LoRA target modules.")
+    ] = None,
+    lr_scheduler: Annotated[str | None, _opt("sft", "lr_scheduler", "Schedule.")] = None,
+    warmup_ratio: Annotated[float | None, _opt("sft", "warmup_ratio", "Warmup share.")] = None,
+    optim: Annotated[str | None, _opt("sft", "optim", "Optimizer.")] = None,
+    seed: Annotated[int | None, _opt("sft", "seed", "Random seed.")] = None,
+    logging_steps: Annotated[int | None, _opt("sft", "logging_steps", "Log every N steps.")] = None,
+    save_steps: Annotated[
+        int | None, _opt("sft", "save_steps", "Checkpoint every N steps.")
+    ] = None,
+    report_to: Annotated[
+        str | None,
+        _opt(
+            "sft",
+            "report_to",
+            "auto (TensorBoard, + Trackio if installed), tensorboard, trackio, none.",
+        ),
+    ] = None,
+    gradient_checkpointing: Annotated[
+        bool | None,
+        _opt(
+            "sft",
+            "gradient_checkpointing",
+            "Recompute activations to save memory.",
+            "--gradient-checkpointing/--no-gradient-checkpointing",
+        ),
+    ] = None,
+):
+    """Train a LoRA SFT adapter on the gold conversations (loss on assistant tokens only)."""
+    flags = dict(locals())  # every option, None where not given
+    flags.pop("config")
+    flags["target_modules"] = _csv(target_modules)
+    from align.commands import run_training
+
+    raise typer.Exit(run_training("sft", config, flags))
+
+
+@app.command("dpo")
+def dpo_command(
+    config: ConfigFile = None,
+    adapter: Annotated[
+        str | None,
+        _opt(
+            "dpo",
+            "adapter",
+            "The SFT adapter to refine (folder or Hub id); it is also the frozen reference.",
+        ),
+    ] = None,
+    base_model: Annotated[
+        str | None,
+        _opt("dpo", "base_model", "Hub id, local folder, or 'toy' (the embedded default)."),
+    ] = None,
+    pairs: Annotated[
+        str | None, _opt("dpo", "pairs", "Folder with train.jsonl and eval.jsonl.")
+    ] = None,
+    output_dir: Annotated[
+        str | None, _opt("dpo", "output_dir", "Run folder (default checkpoints/dpo-<time>).")
+    ] = None,
+    overwrite: Annotated[
+        bool | None,
+        _opt(
+            "dpo",
+            "overwrite",
+            "Replace an existing run folder (at the end).",
+            "--overwrite/--no-overwrite",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool | None,
+        _opt(
+            "dpo",
+            "resume",
+            "Continue an interrupted run from its last checkpoint.",
+            "--resume/--no-resume",
+        ),
+    ] = None,
+    backend: Annotated[str | None, _opt("dpo", "backend", "auto, transformers or unsloth.")] = None,
+    dtype: Annotated[str | None, _opt("dpo", "dtype", "auto, float32, bfloat16, float16.")] = None,
+    load_in_4bit: Annotated[
+        bool | None,
+        _opt("dpo", "load_in_4bit", "QLoRA (bitsandbytes).", "--load-in-4bit/--no-load-in-4bit"),
+    ] = None,
+    beta: Annotated[float | None, _opt("dpo", "beta", "DPO beta.")] = None,
+    loss_type: Annotated[
+        str | None, _opt("dpo", "loss_type", "Comma-separated TRL loss types, e.g. sigmoid,sft.")
+    ] = None,
+    loss_weights: Annotated[
+        str | None, _opt("dpo", "loss_weights", "Comma-separated weights, one per loss type.")
+    ] = None,
+    precompute_ref_log_probs: Annotated[
+        bool | None,
+        _opt(
+            "dpo",
+            "precompute_ref_log_probs",
+            "Compute reference log-probs once before training.",
+            "--precompute-ref-log-probs/--no-precompute-ref-log-probs",
+        ),
+    ] = None,
+    perturbations: Annotated[
+        str | None,
+        _opt("dpo", "perturbations", "Comma-separated perturbation types to keep (default: all)."),
+    ] = None,
+    mix: Annotated[
+        str | None, _opt("dpo", "mix", "Share of each type's train pairs to keep: NAME=0..1,... ")
+    ] = None,
+    max_eval_pairs: Annotated[
+        int | None,
+        _opt("dpo", "max_eval_pairs", "Eval pairs per perturbation type (default: all)."),
+    ] = None,
+    eval_steps: Annotated[int | None, _opt("dpo", "eval_steps", "Evaluate every N steps.")] = None,
+    epochs: Annotated[float | None, _opt("dpo", "epochs", "Training epochs.")] = None,
+    max_steps: Annotated[int | None, _opt("dpo", "max_steps", "> 0 overrides epochs.")] = None,
+    learning_rate: Annotated[
+        float | None, _opt("dpo", "learning_rate", "Peak learning rate.")
+    ] = None,
+    batch_size: Annotated[int | None, _opt("dpo", "batch_size", "Per-device batch.")] = None,
+    grad_accum: Annotated[int | None, _opt("dpo", "grad_accum", "Gradient accumulation.")] = None,
+    max_length: Annotated[int | None, _opt("dpo", "max_length", "Max tokens per sequence.")] = None,
+    lr_scheduler: Annotated[str | None, _opt("dpo", "lr_scheduler", "Schedule.")] = None,
+    warmup_ratio: Annotated[float | None, _opt("dpo", "warmup_ratio", "Warmup share.")] = None,
+    optim: Annotated[str | None, _opt("dpo", "optim", "Optimizer.")] = None,
+    seed: Annotated[int | None, _opt("dpo", "seed", "Random seed.")] = None,
+    logging_steps: Annotated[int | None, _opt("dpo", "logging_steps", "Log every N steps.")] = None,
+    save_steps: Annotated[
+        int | None, _opt("dpo", "save_steps", "Checkpoint every N steps.")
+    ] = None,
+    report_to: Annotated[
+        str | None,
+        _opt(
+            "dpo",
+            "report_to",
+            "auto (TensorBoard, + Trackio if installed), tensorboard, trackio, none.",
+        ),
+    ] = None,
+    gradient_checkpointing: Annotated[
+        bool | None,
+        _opt(
+            "dpo",
+            "gradient_checkpointing",
+            "Recompute activations to save memory.",
+            "--gradient-checkpointing/--no-gradient-checkpointing",
+        ),
+    ] = None,
+):
+    """Refine the SFT adapter with DPO on the pairs; the reference is the frozen SFT policy."""
+    flags = dict(locals())  # every option, None where not given
+    flags.pop("config")
+    from align.commands import parse_mix, parse_weights, run_training
+
+    flags["loss_type"] = _csv(loss_type)
+    flags["perturbations"] = _csv(perturbations)
+    try:
+        flags["loss_weights"] = parse_weights(loss_weights)
+        flags["mix"] = parse_mix(mix)
+    except ValueError as error:
+        fail(str(error))
+    raise typer.Exit(run_training("dpo", config, flags))
+
+
+@app.command("demo")
+def demo_command(
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Two training steps per stage: checks the pipeline, trains nothing useful.",
+        ),
+    ] = False,
+):
+    """The whole pipeline offline on the toy default: gold, pairs, toy base, SFT, DPO."""
+    from align.commands import run_demo_command
+
+    raise typer.Exit(run_demo_command(quick))
+
+
 @data_app.command("check")
 def data_check_command(
     files: Annotated[

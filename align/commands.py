@@ -363,3 +363,139 @@ def print_loop_table(pair_set) -> None:
             str(pair_set.skipped.get(name, 0)),
         )
     Console().print(table)
+
+
+# --- align sft / align dpo ------------------------------------------------------------------
+
+
+def parse_weights(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--loss-weights {text}: expected comma-separated numbers") from None
+
+
+def parse_mix(text: str | None) -> dict[str, float] | None:
+    if text is None:
+        return None
+    mix = {}
+    for item in text.split(","):
+        name, _, share = item.partition("=")
+        try:
+            mix[name.strip()] = float(share)
+        except ValueError:
+            raise ValueError(f"--mix {item}: expected NAME=share with share from 0 to 1") from None
+    return mix
+
+
+def training_config(kind: str, config_file: Path | None, flags: dict):
+    """The effective config: defaults < config file < flags given on the command line."""
+    from align.train.config import DPOConfig, SFTConfig, build_config, load_config_file
+
+    config_class = SFTConfig if kind == "sft" else DPOConfig
+    file_values = load_config_file(config_file) if config_file else {}
+    return build_config(config_class, file_values, flags, source=str(config_file or "flags"))
+
+
+def run_training(kind: str, config_file: Path | None, flags: dict) -> int:
+    """Check everything that can be checked, train, and print where the run went."""
+    from align.data.io import DataError
+    from align.train.config import ConfigError
+
+    try:
+        config = training_config(kind, config_file, flags)
+    except ConfigError as error:
+        _err(f"error: {error}")
+        return 2
+    from align.train.loading import LoadError
+    from align.train.runs import RunError
+
+    try:
+        if kind == "sft":
+            from align.train.sft import DataError as GoldError
+            from align.train.sft import run_sft
+
+            try:
+                folder = run_sft(config)
+            except GoldError as error:
+                raise DataError("gold", None, None, str(error)) from error
+        else:
+            from align.train.dpo import run_dpo
+
+            folder = run_dpo(config)
+    except (ConfigError, LoadError, RunError, DataError) as error:
+        _err(f"error: {error}")
+        return 2
+    print_run_summary(kind, folder)
+    return 0
+
+
+def print_run_summary(kind: str, folder: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["final"]
+    console = Console()
+    console.print(
+        f"[bold]{kind}[/bold] run written to {folder} "
+        f"({metrics.get('global_step')} steps, train loss {metrics.get('train_loss'):.4f})"
+    )
+    table_rows = metrics.get("per_perturbation") or {}
+    if table_rows:
+        table = Table(title="DPO on the eval pairs, per perturbation type")
+        for column in ("perturbation", "reward accuracy", "reward margin"):
+            table.add_column(
+                column,
+                justify="left" if column == "perturbation" else "right",
+                no_wrap=column == "perturbation",
+            )
+        for name, row in table_rows.items():
+            accuracy, margin = row.get("reward_accuracy"), row.get("reward_margin")
+            table.add_row(
+                name,
+                "-" if accuracy is None else f"{accuracy:.2f}",
+                "-" if margin is None else f"{margin:.3f}",
+            )
+        console.print(table)
+        check = metrics.get("reference_check") or {}
+        if check:
+            console.print(
+                f"reference = SFT policy: {check.get('reference_is_sft_policy')} "
+                f"(largest |reward| before training: "
+                f"{check.get('max_abs_reward_before_training')})"
+            )
+
+
+# --- align demo -----------------------------------------------------------------------------
+
+
+def run_demo_command(quick: bool) -> int:
+    import time
+
+    from rich.console import Console
+
+    from align.data.io import DataError
+    from align.demo import DemoError, DemoSettings, run_demo
+    from align.train.config import ConfigError
+    from align.train.loading import LoadError
+    from align.train.runs import RunError
+
+    console = Console()
+    overrides = (
+        {"max_steps": 2, "save_steps": 1, "eval_steps": 1, "max_eval_pairs": 2} if quick else {}
+    )
+    started = time.perf_counter()
+    try:
+        result = run_demo(DemoSettings(overrides=overrides), console)
+    except (DemoError, ConfigError, LoadError, RunError, DataError) as error:
+        _err(f"error: {error}")
+        return 1
+    console.rule("[bold]summary")
+    for name in ("toy_base", "sft", "dpo"):
+        console.print(f"{name:9s} {result[name]}")
+    timings = ", ".join(f"{k} {v:.0f}s" for k, v in result["timings"].items())
+    console.print(f"time: {time.perf_counter() - started:.0f}s ({timings})")
+    print_run_summary("dpo", result["dpo"])
+    return 0

@@ -244,3 +244,61 @@ def in_repo(monkeypatch) -> Path:
     """Run from the repository root, where the committed data and default paths live."""
     monkeypatch.chdir(REPO_ROOT)
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    """A toy LFM2 base built from 40 gold records with 2 training steps: real architecture,
+    tokenizer and chat template, untrained weights. For the training tests (CPU, seconds)."""
+    from align.train.toy import ensure_toy_base
+
+    folder = tmp_path_factory.mktemp("tiny-base")
+    gold = folder / "gold.jsonl"
+    lines = (REPO_ROOT / "preference_data/gold/generated.jsonl").read_text().splitlines()
+    gold.write_text("\n".join(lines[:40]) + "\n")
+    return ensure_toy_base(folder / "model", gold=[gold], train_steps=2, progress=False)
+
+
+@pytest.fixture(scope="session")
+def sft_adapter(tiny_base, tmp_path_factory) -> Path:
+    """A LoRA adapter on ``tiny_base`` with random (non-zero) weights, so the SFT policy
+    differs measurably from the bare base (a fresh LoRA starts as the identity)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from align.train.config import LORA_TARGETS
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32)
+    config = LoraConfig(
+        r=8,
+        lora_alpha=16,
+        target_modules=list(LORA_TARGETS),
+        init_lora_weights=False,
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(model, config)
+    folder = tmp_path_factory.mktemp("sft-adapter")
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_base).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_pairs(tmp_path_factory) -> Path:
+    """A pairs folder with 6 train and 4 eval pairs of two perturbation types, short ones."""
+    import json
+
+    folder = tmp_path_factory.mktemp("pairs")
+    source = REPO_ROOT / "preference_data/pairs"
+    for split, per_type in (("train", 3), ("eval", 2)):
+        rows, seen = [], {}
+        for line in (source / f"{split}.jsonl").read_text().splitlines():
+            pair = json.loads(line)
+            kind = pair["perturbation"]
+            if kind in ("missing_do_not", "wrong_triage_color") and seen.get(kind, 0) < per_type:
+                seen[kind] = seen.get(kind, 0) + 1
+                rows.append(line)
+        (folder / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
+    return folder

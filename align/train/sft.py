@@ -1,0 +1,125 @@
+"""`align sft`: train the LoRA SFT adapter on the gold conversations (TRL SFTTrainer), loss on
+assistant tokens only (the chat template's ``{% generation %}`` markers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from align.train.common import finish_run, log, set_cpu_threads, start_run, trainer_kwargs
+from align.train.config import SFTConfig
+from align.train.runs import open_run_dir
+
+
+class DataError(ValueError):
+    pass
+
+
+def gold_dataset(paths: list[str]):
+    """The validated gold conversations as a datasets.Dataset of ``messages``."""
+    from datasets import Dataset
+
+    from align.data.gold import gold_files, load_gold
+
+    report = load_gold(paths)
+    if not report.ok:
+        first = report.problems[0]
+        raise DataError(
+            f"gold data has {len(report.problems)} problem(s), first: {first} "
+            "(run `align data check`)"
+        )
+    rows = [{"messages": record.messages} for record in report.records]
+    return Dataset.from_list(rows), gold_files(paths)
+
+
+def lora_config(config: SFTConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def sft_model(config: SFTConfig, backend: str):
+    """Base model wrapped with a fresh LoRA adapter, for either backend."""
+    from align.train.loading import load_base
+
+    model, tokenizer = load_base(
+        config.base_model,
+        dtype=config.dtype,
+        load_in_4bit=config.load_in_4bit,
+        backend=backend,
+        max_length=config.max_length,
+    )
+    if backend == "unsloth":
+        from unsloth import FastLanguageModel
+
+        model = FastLanguageModel.get_peft_model(
+            model,
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=list(config.target_modules),
+            bias="none",
+            use_gradient_checkpointing="unsloth" if config.gradient_checkpointing else False,
+            random_state=config.seed,
+        )
+        return model, tokenizer, None
+    return model, tokenizer, lora_config(config)
+
+
+def build_sft_trainer(config: SFTConfig, output_dir: Path, backend: str):
+    """(trainer, tokenizer, data files): everything ready, nothing trained yet."""
+    dataset, files = gold_dataset(config.gold)
+    model, tokenizer, peft_config = sft_model(config, backend)
+    from trl import SFTConfig as TRLSFTConfig
+    from trl import SFTTrainer
+
+    args = TRLSFTConfig(
+        **trainer_kwargs(config, output_dir),
+        assistant_only_loss=True,
+        packing=False,
+        dataset_num_proc=None,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
+    return trainer, tokenizer, files
+
+
+def run_sft(config: SFTConfig) -> Path:
+    """Train, save and return the run folder (adapter, tokenizer, metrics.json, manifest.json)."""
+    run, backend = start_run(config, "sft")
+    set_cpu_threads()
+    trainer, tokenizer, files = build_sft_trainer(config, run.work, backend)
+    open_run_dir(run, resume=config.resume)
+    log.info(
+        "sft: %d conversations, backend %s, output %s",
+        len(trainer.train_dataset),
+        backend,
+        run.final,
+    )
+    result = trainer.train(resume_from_checkpoint=True if config.resume else None)
+    metrics = {
+        "train_loss": result.training_loss,
+        "global_step": result.global_step,
+        "backend": backend,
+        **result.metrics,
+    }
+    return finish_run(
+        run,
+        command="sft",
+        config=config,
+        trainer=trainer,
+        tokenizer=tokenizer,
+        data_files=files,
+        metrics=metrics,
+    )
