@@ -146,14 +146,13 @@ def test_reference_log_probs_equal_base_plus_sft_not_the_bare_base(
     reference = data["ref_chosen_logps"]
 
     base = AutoModelForCausalLM.from_pretrained(tiny_base, dtype=torch.float32).eval()
-    bare = [_completion_logps(base, p, c) for p, c in zip(data["prompt_ids"], data["chosen_ids"])]
+    pairs = list(zip(data["prompt_ids"], data["chosen_ids"], strict=True))
+    bare = [_completion_logps(base, p, c) for p, c in pairs]
     sft = PeftModel.from_pretrained(base, str(sft_adapter)).eval()
-    with_sft = [
-        _completion_logps(sft, p, c) for p, c in zip(data["prompt_ids"], data["chosen_ids"])
-    ]
+    with_sft = [_completion_logps(sft, p, c) for p, c in pairs]
 
     assert reference == pytest.approx(with_sft, abs=1e-3)
-    assert not any(abs(r - b) < 1e-2 for r, b in zip(reference, bare))
+    assert not any(abs(r - b) < 1e-2 for r, b in zip(reference, bare, strict=True))
 
 
 def test_rewards_are_exactly_zero_before_the_first_update(

@@ -38,6 +38,9 @@ def start_run(config, command: str) -> tuple[RunDir, str]:
 def trainer_kwargs(config, output_dir: Path) -> dict:
     """Arguments common to TRL's SFTConfig and DPOConfig, from an align config."""
     dtype = resolve_dtype(config.dtype)
+    # TensorBoard's callback reads its folder from the environment when the trainer is built;
+    # without it, logs written before training starts (DPO's first evaluation) land in ./runs.
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(Path(output_dir) / "tensorboard")
     return {
         "output_dir": str(output_dir),
         "learning_rate": config.learning_rate,

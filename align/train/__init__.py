@@ -1,0 +1,1 @@
+"""Model loading, the embedded toy base model, SFT and DPO training."""
