@@ -134,3 +134,34 @@ def test_bad_gold_for_sft(capsys, tiny_base, tmp_path):
     gold.write_text('{"id": "x", "messages": []}\n')
     flags = {"base_model": str(tiny_base), "gold": [str(gold)], "output_dir": str(tmp_path / "run")}
     refused(capsys, tmp_path, "sft", flags, "gold", "messages")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["dpo", "--adapter", "x", "--loss-type", "sigmoid,kto"], "--loss-type"),
+        (["dpo", "--adapter", "x", "--loss-weights", "1,a"], "--loss-weights"),
+        (["dpo", "--adapter", "x", "--mix", "wrong_dose=2"], "--mix"),
+        (["dpo"], "--adapter"),
+        (["sft", "--learning-rate", "0"], "--learning-rate"),
+        (["sft", "--target-modules", ""], "--target-modules"),
+    ],
+)
+def test_command_line_options_reach_the_config_checks(run_align, args, fragment):
+    result = run_align(*args)
+    assert result.returncode == 2, result.stderr
+    assert fragment in result.stderr
+
+
+def test_flags_override_the_config_file_through_the_cli(run_align, tmp_path):
+    config = tmp_path / "dpo.toml"
+    config.write_text('adapter = "x"\nbeta = 0.5\nloss_type = ["kto"]\n')
+    result = run_align("dpo", "--config", str(config), "--loss-type", "sigmoid", "--beta", "-1")
+    assert result.returncode == 2
+    assert "--beta" in result.stderr  # the file's bad loss type was overridden by the flag
+
+
+def test_training_help_shows_defaults(run_align):
+    result = run_align("sft", "--help")
+    assert result.returncode == 0
+    assert "0.0002" in result.stdout and "3407" in result.stdout
