@@ -152,80 +152,79 @@ ConfigFile = Annotated[
 ]
 
 
+def _shared(name: str, kind, help: str, *flags: str):
+    """An option both training commands take, with the same default in both."""
+    return Annotated[kind | None, _opt("sft", name, help, *flags)]
+
+
+BaseModel = _shared("base_model", str, "Hub id, local folder, or 'toy' (the embedded default).")
+Overwrite = _shared(
+    "overwrite", bool, "Replace an existing run folder (at the end).", "--overwrite/--no-overwrite"
+)
+Resume = _shared(
+    "resume", bool, "Continue an interrupted run from its last checkpoint.", "--resume/--no-resume"
+)
+Backend = _shared("backend", str, "auto, transformers or unsloth.")
+Dtype = _shared("dtype", str, "auto, float32, bfloat16, float16.")
+LoadIn4bit = _shared(
+    "load_in_4bit", bool, "QLoRA (bitsandbytes).", "--load-in-4bit/--no-load-in-4bit"
+)
+MaxSteps = _shared("max_steps", int, "> 0 overrides epochs.")
+BatchSize = _shared("batch_size", int, "Per-device batch.")
+GradAccum = _shared("grad_accum", int, "Gradient accumulation.")
+MaxLength = _shared("max_length", int, "Max tokens per sequence.")
+LrScheduler = _shared("lr_scheduler", str, "Schedule.")
+WarmupRatio = _shared("warmup_ratio", float, "Warmup share.")
+Optim = _shared("optim", str, "Optimizer.")
+Seed = _shared("seed", int, "Random seed.")
+LoggingSteps = _shared("logging_steps", int, "Log every N steps.")
+SaveSteps = _shared("save_steps", int, "Checkpoint every N steps.")
+ReportTo = _shared(
+    "report_to", str, "auto (TensorBoard, + Trackio if installed), tensorboard, trackio, none."
+)
+GradientCheckpointing = _shared(
+    "gradient_checkpointing",
+    bool,
+    "Recompute activations to save memory.",
+    "--gradient-checkpointing/--no-gradient-checkpointing",
+)
+
+
 @app.command("sft")
 def sft_command(
     config: ConfigFile = None,
-    base_model: Annotated[
-        str | None,
-        _opt("sft", "base_model", "Hub id, local folder, or 'toy' (the embedded default)."),
-    ] = None,
+    base_model: BaseModel = None,
     gold: Annotated[list[str] | None, _opt("sft", "gold", "Gold files or folders.")] = None,
     output_dir: Annotated[
         str | None, _opt("sft", "output_dir", "Run folder (default checkpoints/sft-<time>).")
     ] = None,
-    overwrite: Annotated[
-        bool | None,
-        _opt(
-            "sft",
-            "overwrite",
-            "Replace an existing run folder (at the end).",
-            "--overwrite/--no-overwrite",
-        ),
-    ] = None,
-    resume: Annotated[
-        bool | None,
-        _opt(
-            "sft",
-            "resume",
-            "Continue an interrupted run from its last checkpoint.",
-            "--resume/--no-resume",
-        ),
-    ] = None,
-    backend: Annotated[str | None, _opt("sft", "backend", "auto, transformers or unsloth.")] = None,
-    dtype: Annotated[str | None, _opt("sft", "dtype", "auto, float32, bfloat16, float16.")] = None,
-    load_in_4bit: Annotated[
-        bool | None,
-        _opt("sft", "load_in_4bit", "QLoRA (bitsandbytes).", "--load-in-4bit/--no-load-in-4bit"),
-    ] = None,
+    overwrite: Overwrite = None,
+    resume: Resume = None,
+    backend: Backend = None,
+    dtype: Dtype = None,
+    load_in_4bit: LoadIn4bit = None,
     epochs: Annotated[float | None, _opt("sft", "epochs", "Training epochs.")] = None,
-    max_steps: Annotated[int | None, _opt("sft", "max_steps", "> 0 overrides epochs.")] = None,
+    max_steps: MaxSteps = None,
     learning_rate: Annotated[
         float | None, _opt("sft", "learning_rate", "Peak learning rate.")
     ] = None,
-    batch_size: Annotated[int | None, _opt("sft", "batch_size", "Per-device batch.")] = None,
-    grad_accum: Annotated[int | None, _opt("sft", "grad_accum", "Gradient accumulation.")] = None,
-    max_length: Annotated[int | None, _opt("sft", "max_length", "Max tokens per sequence.")] = None,
+    batch_size: BatchSize = None,
+    grad_accum: GradAccum = None,
+    max_length: MaxLength = None,
     lora_r: Annotated[int | None, _opt("sft", "lora_r", "LoRA rank.")] = None,
     lora_alpha: Annotated[int | None, _opt("sft", "lora_alpha", "LoRA alpha.")] = None,
     lora_dropout: Annotated[float | None, _opt("sft", "lora_dropout", "LoRA dropout.")] = None,
     target_modules: Annotated[
         str | None, _opt("sft", "target_modules", "Comma-separated LoRA target modules.")
     ] = None,
-    lr_scheduler: Annotated[str | None, _opt("sft", "lr_scheduler", "Schedule.")] = None,
-    warmup_ratio: Annotated[float | None, _opt("sft", "warmup_ratio", "Warmup share.")] = None,
-    optim: Annotated[str | None, _opt("sft", "optim", "Optimizer.")] = None,
-    seed: Annotated[int | None, _opt("sft", "seed", "Random seed.")] = None,
-    logging_steps: Annotated[int | None, _opt("sft", "logging_steps", "Log every N steps.")] = None,
-    save_steps: Annotated[
-        int | None, _opt("sft", "save_steps", "Checkpoint every N steps.")
-    ] = None,
-    report_to: Annotated[
-        str | None,
-        _opt(
-            "sft",
-            "report_to",
-            "auto (TensorBoard, + Trackio if installed), tensorboard, trackio, none.",
-        ),
-    ] = None,
-    gradient_checkpointing: Annotated[
-        bool | None,
-        _opt(
-            "sft",
-            "gradient_checkpointing",
-            "Recompute activations to save memory.",
-            "--gradient-checkpointing/--no-gradient-checkpointing",
-        ),
-    ] = None,
+    lr_scheduler: LrScheduler = None,
+    warmup_ratio: WarmupRatio = None,
+    optim: Optim = None,
+    seed: Seed = None,
+    logging_steps: LoggingSteps = None,
+    save_steps: SaveSteps = None,
+    report_to: ReportTo = None,
+    gradient_checkpointing: GradientCheckpointing = None,
 ):
     """Train a LoRA SFT adapter on the gold conversations (loss on assistant tokens only)."""
     flags = dict(locals())  # every option, None where not given
@@ -247,40 +246,18 @@ def dpo_command(
             "The SFT adapter to refine (folder or Hub id); it is also the frozen reference.",
         ),
     ] = None,
-    base_model: Annotated[
-        str | None,
-        _opt("dpo", "base_model", "Hub id, local folder, or 'toy' (the embedded default)."),
-    ] = None,
+    base_model: BaseModel = None,
     pairs: Annotated[
         str | None, _opt("dpo", "pairs", "Folder with train.jsonl and eval.jsonl.")
     ] = None,
     output_dir: Annotated[
         str | None, _opt("dpo", "output_dir", "Run folder (default checkpoints/dpo-<time>).")
     ] = None,
-    overwrite: Annotated[
-        bool | None,
-        _opt(
-            "dpo",
-            "overwrite",
-            "Replace an existing run folder (at the end).",
-            "--overwrite/--no-overwrite",
-        ),
-    ] = None,
-    resume: Annotated[
-        bool | None,
-        _opt(
-            "dpo",
-            "resume",
-            "Continue an interrupted run from its last checkpoint.",
-            "--resume/--no-resume",
-        ),
-    ] = None,
-    backend: Annotated[str | None, _opt("dpo", "backend", "auto, transformers or unsloth.")] = None,
-    dtype: Annotated[str | None, _opt("dpo", "dtype", "auto, float32, bfloat16, float16.")] = None,
-    load_in_4bit: Annotated[
-        bool | None,
-        _opt("dpo", "load_in_4bit", "QLoRA (bitsandbytes).", "--load-in-4bit/--no-load-in-4bit"),
-    ] = None,
+    overwrite: Overwrite = None,
+    resume: Resume = None,
+    backend: Backend = None,
+    dtype: Dtype = None,
+    load_in_4bit: LoadIn4bit = None,
     beta: Annotated[float | None, _opt("dpo", "beta", "DPO beta.")] = None,
     loss_type: Annotated[
         str | None, _opt("dpo", "loss_type", "Comma-separated TRL loss types, e.g. sigmoid,sft.")
@@ -302,7 +279,7 @@ def dpo_command(
         _opt("dpo", "perturbations", "Comma-separated perturbation types to keep (default: all)."),
     ] = None,
     mix: Annotated[
-        str | None, _opt("dpo", "mix", "Share of each type's train pairs to keep: NAME=0..1,... ")
+        str | None, _opt("dpo", "mix", "Share of each type's train pairs to keep: NAME=0..1,...")
     ] = None,
     max_eval_pairs: Annotated[
         int | None,
@@ -310,38 +287,21 @@ def dpo_command(
     ] = None,
     eval_steps: Annotated[int | None, _opt("dpo", "eval_steps", "Evaluate every N steps.")] = None,
     epochs: Annotated[float | None, _opt("dpo", "epochs", "Training epochs.")] = None,
-    max_steps: Annotated[int | None, _opt("dpo", "max_steps", "> 0 overrides epochs.")] = None,
+    max_steps: MaxSteps = None,
     learning_rate: Annotated[
         float | None, _opt("dpo", "learning_rate", "Peak learning rate.")
     ] = None,
-    batch_size: Annotated[int | None, _opt("dpo", "batch_size", "Per-device batch.")] = None,
-    grad_accum: Annotated[int | None, _opt("dpo", "grad_accum", "Gradient accumulation.")] = None,
-    max_length: Annotated[int | None, _opt("dpo", "max_length", "Max tokens per sequence.")] = None,
-    lr_scheduler: Annotated[str | None, _opt("dpo", "lr_scheduler", "Schedule.")] = None,
-    warmup_ratio: Annotated[float | None, _opt("dpo", "warmup_ratio", "Warmup share.")] = None,
-    optim: Annotated[str | None, _opt("dpo", "optim", "Optimizer.")] = None,
-    seed: Annotated[int | None, _opt("dpo", "seed", "Random seed.")] = None,
-    logging_steps: Annotated[int | None, _opt("dpo", "logging_steps", "Log every N steps.")] = None,
-    save_steps: Annotated[
-        int | None, _opt("dpo", "save_steps", "Checkpoint every N steps.")
-    ] = None,
-    report_to: Annotated[
-        str | None,
-        _opt(
-            "dpo",
-            "report_to",
-            "auto (TensorBoard, + Trackio if installed), tensorboard, trackio, none.",
-        ),
-    ] = None,
-    gradient_checkpointing: Annotated[
-        bool | None,
-        _opt(
-            "dpo",
-            "gradient_checkpointing",
-            "Recompute activations to save memory.",
-            "--gradient-checkpointing/--no-gradient-checkpointing",
-        ),
-    ] = None,
+    batch_size: BatchSize = None,
+    grad_accum: GradAccum = None,
+    max_length: MaxLength = None,
+    lr_scheduler: LrScheduler = None,
+    warmup_ratio: WarmupRatio = None,
+    optim: Optim = None,
+    seed: Seed = None,
+    logging_steps: LoggingSteps = None,
+    save_steps: SaveSteps = None,
+    report_to: ReportTo = None,
+    gradient_checkpointing: GradientCheckpointing = None,
 ):
     """Refine the SFT adapter with DPO on the pairs; the reference is the frozen SFT policy."""
     flags = dict(locals())  # every option, None where not given

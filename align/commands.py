@@ -281,7 +281,7 @@ def parse_counts(perturbations: str | None, count: list[str] | None) -> dict[str
 
 def run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share) -> int:
     from align.data.gold import gold_files, load_gold
-    from align.data.pairs import PairConfig, build_pairs, file_digest, write_pairs
+    from align.data.pairs import PairConfig, build_pairs, gold_file_entries, write_pairs
 
     try:
         config = PairConfig(
@@ -314,15 +314,7 @@ def run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share)
             )
         _err(f"error: {len(pair_set.violations)} closed-loop violation(s); nothing written")
         return 1
-    files = [
-        {
-            "path": str(p),
-            "sha256": file_digest(p),
-            "records": sum(r.path == str(p) for r in report.records),
-        }
-        for p in gold_files(gold)
-    ]
-    paths = write_pairs(pair_set, out, files)
+    paths = write_pairs(pair_set, out, gold_file_entries(report.records, gold_files(gold)))
     print(
         "wrote "
         + ", ".join(
@@ -414,13 +406,9 @@ def run_training(kind: str, config_file: Path | None, flags: dict) -> int:
 
     try:
         if kind == "sft":
-            from align.train.sft import DataError as GoldError
             from align.train.sft import run_sft
 
-            try:
-                folder = run_sft(config)
-            except GoldError as error:
-                raise DataError("gold", None, None, str(error)) from error
+            folder = run_sft(config)
         else:
             from align.train.dpo import run_dpo
 

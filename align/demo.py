@@ -32,8 +32,8 @@ def _step(console, number: int, title: str) -> float:
 
 def run_demo(settings: DemoSettings, console) -> dict:
     """Run every step, stop at the first failure; return the paths and the DPO summary."""
-    from align.data.gold import load_gold
-    from align.data.pairs import PairConfig, build_pairs, file_digest, write_pairs
+    from align.data.gold import gold_files, load_gold
+    from align.data.pairs import PairConfig, build_pairs, gold_file_entries, write_pairs
     from align.train.config import DPOConfig, SFTConfig, build_config, load_config_file
 
     timings = {}
@@ -50,11 +50,7 @@ def run_demo(settings: DemoSettings, console) -> dict:
     pair_set = build_pairs(report.records, PairConfig())
     if not pair_set.closed:
         raise DemoError(f"closed loop broken: {pair_set.violations[0]}")
-    gold_files = sorted({r.path for r in report.records})
-    files = [
-        {"path": p, "sha256": file_digest(p), "records": sum(r.path == p for r in report.records)}
-        for p in gold_files
-    ]
+    files = gold_file_entries(report.records, gold_files())
     paths = write_pairs(pair_set, "preference_data/pairs", files)
     console.print(f"{sum(len(s) for s in pair_set.splits.values())} pairs, closed loop holds")
     timings["pairs"] = time.perf_counter() - started

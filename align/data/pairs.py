@@ -192,6 +192,18 @@ def pair_lines(pairs: list[dict]) -> str:
 _SPLICED = ("prompt", "chosen", "rejected")
 
 
+def gold_file_entries(records: list[GoldRecord], paths: list[Path]) -> list[dict]:
+    """Provenance of the gold files in a pair set: path, sha256 and how many records each gave."""
+    return [
+        {
+            "path": str(p),
+            "sha256": file_digest(p),
+            "records": sum(r.path == str(p) for r in records),
+        }
+        for p in paths
+    ]
+
+
 def write_pairs(pair_set: PairSet, out_dir: str | Path, gold_files: list[dict]) -> dict[str, Path]:
     """Write train.jsonl, eval.jsonl and summary.json together (all or nothing)."""
     out_dir = Path(out_dir)

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from align.data.io import DataError
 from align.train.common import finish_run, log, set_cpu_threads, start_run, trainer_kwargs
 from align.train.config import SFTConfig
 from align.train.runs import open_run_dir
-
-
-class DataError(ValueError):
-    pass
 
 
 def gold_dataset(paths: list[str]):
@@ -24,8 +21,11 @@ def gold_dataset(paths: list[str]):
     if not report.ok:
         first = report.problems[0]
         raise DataError(
-            f"gold data has {len(report.problems)} problem(s), first: {first} "
-            "(run `align data check`)"
+            first.path,
+            first.line,
+            first.field,
+            f"{first.message} ({len(report.problems)} problem(s) in the gold data; "
+            "run `align data check`)",
         )
     rows = [{"messages": record.messages} for record in report.records]
     return Dataset.from_list(rows), gold_files(paths)
