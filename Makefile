@@ -7,11 +7,13 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint format bench clean
 
 # torch (needed from the training extra on) is pinned through constraints.txt so pip takes
-# the local CPU wheel and never a multi-GB CUDA build.
+# the local CPU wheel and never a multi-GB CUDA build. The gguf extra compiles llama.cpp
+# (~6 min, cached by pip afterwards), portable: the native build crashes on K-quants here.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[train,dev]'
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -q -c constraints.txt \
+		-e '.[train,gguf,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -34,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_light.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info build

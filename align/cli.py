@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from align import __version__
+from align.export.command import export_command
 
 app = typer.Typer(
     name="align",
@@ -118,6 +119,102 @@ def pairs_command(
     from align.commands import run_pairs
 
     raise typer.Exit(run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share))
+
+
+@app.command("gate")
+def gate_command(
+    report: Annotated[
+        Path | None, typer.Argument(help="report.json from `align eval`.", show_default=False)
+    ] = None,
+    thresholds: Annotated[
+        Path, typer.Option(help="Thresholds file (TOML): [max_rate], [min], [max_regression].")
+    ] = Path("configs/gate.toml"),
+    baseline: Annotated[
+        Path | None, typer.Option(help="A baseline report to compare against (regressions).")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
+    pairs: Annotated[
+        bool,
+        typer.Option(
+            "--pairs", help="No model: re-check the generator's closed loop on the pair files."
+        ),
+    ] = False,
+    pairs_dir: Annotated[Path, typer.Option(help="Pair folder for --pairs.")] = Path(
+        "preference_data/pairs"
+    ),
+    gold: Annotated[
+        list[Path] | None, typer.Option(help="Gold files or folders for --pairs.")
+    ] = None,
+):
+    """CI gate: exit 0 pass, 1 threshold breach or regression, 2 unreadable input."""
+    from align.commands import run_gate
+
+    raise typer.Exit(run_gate(report, thresholds, baseline, junit, pairs, pairs_dir, gold))
+
+
+@app.command("eval")
+def eval_command(
+    base_model: Annotated[
+        str, typer.Option(help="Hub id, local folder (merged models too), or 'toy'.")
+    ] = "toy",
+    adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder or Hub id.")] = None,
+    gguf: Annotated[
+        str | None, typer.Option(help="Judge this GGUF file with llama.cpp instead.")
+    ] = None,
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16, float16.")] = "auto",
+    gold: Annotated[
+        list[str] | None, typer.Option(help="Gold files or folders (eval split is used).")
+    ] = None,
+    pairs: Annotated[
+        str, typer.Option(help="Folder with eval.jsonl (preference metrics).")
+    ] = "preference_data/pairs",
+    heldout: Annotated[bool, typer.Option(help="Add the generated held-out scenario set.")] = True,
+    limit: Annotated[
+        int | None, typer.Option(help="At most N cases per source (quick checks).")
+    ] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Greedy decoding budget.")] = 512,
+    batch_size: Annotated[int, typer.Option(help="Prompts per generation batch.")] = 8,
+    preference: Annotated[
+        bool, typer.Option(help="Measure preference accuracy and margins on eval pairs.")
+    ] = True,
+    pairs_per_type: Annotated[
+        int, typer.Option(help="Eval pairs per perturbation type for preference metrics.")
+    ] = 32,
+    reference_adapter: Annotated[
+        str | None,
+        typer.Option(help="Reference for implicit rewards (default: a DPO run's SFT adapter)."),
+    ] = None,
+    beta: Annotated[
+        float | None, typer.Option(help="DPO beta for rewards (default: the run's, else 0.1).")
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="A baseline report.json: deltas per metric.")
+    ] = None,
+    out: Annotated[str, typer.Option(help="Report folder.")] = "eval/latest",
+):
+    """Generate on held-out scenarios, score every response, report rates (JSON, Markdown, PNG)."""
+    from align.commands import run_eval_command
+    from align.evaluation.run import EvalConfig
+
+    config = EvalConfig(
+        base_model=base_model,
+        adapter=adapter,
+        gguf=gguf,
+        dtype=dtype,
+        gold=gold or ["preference_data/gold"],
+        pairs=pairs,
+        heldout=heldout,
+        limit=limit,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        preference=preference,
+        pairs_per_type=pairs_per_type,
+        reference_adapter=reference_adapter,
+        beta=beta,
+        baseline=baseline,
+        output_dir=out,
+    )
+    raise typer.Exit(run_eval_command(config))
 
 
 # --- training -------------------------------------------------------------------------------
@@ -316,6 +413,11 @@ def dpo_command(
     except ValueError as error:
         fail(str(error))
     raise typer.Exit(run_training("dpo", config, flags))
+
+
+# The export command lives with its pipeline (align/export/command.py); Typer, pathlib and
+# typing are all it imports until it runs.
+app.command("export")(export_command)
 
 
 @app.command("demo")

@@ -460,30 +460,189 @@ def print_run_summary(kind: str, folder: Path) -> None:
 
 
 def run_demo_command(quick: bool) -> int:
+    """0: every step ran and the gate passed; 1: a step failed or the gate failed."""
     import time
 
     from rich.console import Console
 
     from align.data.io import DataError
     from align.demo import DemoError, DemoSettings, run_demo
+    from align.evaluation.backends import BackendError
+    from align.evaluation.gate import GateInputError
+    from align.evaluation.report import ReportError
+    from align.evaluation.run import EvalError
+    from align.export.common import ExportError
     from align.train.config import ConfigError
     from align.train.loading import LoadError
     from align.train.runs import RunError
 
     console = Console()
-    overrides = (
-        {"max_steps": 2, "save_steps": 1, "eval_steps": 1, "max_eval_pairs": 2} if quick else {}
-    )
+    settings = DemoSettings()
+    if quick:  # every step, at the smallest size that still runs it
+        settings = DemoSettings(
+            overrides={"max_steps": 2, "save_steps": 1, "eval_steps": 1, "max_eval_pairs": 2},
+            eval_limit=2,
+            max_new_tokens=48,
+            require_stop=False,  # two training steps do not teach the model to stop
+        )
     started = time.perf_counter()
     try:
-        result = run_demo(DemoSettings(overrides=overrides), console)
-    except (DemoError, ConfigError, LoadError, RunError, DataError) as error:
+        result = run_demo(settings, console)
+    except (
+        DemoError,
+        ConfigError,
+        LoadError,
+        RunError,
+        DataError,
+        EvalError,
+        BackendError,
+        ReportError,
+        GateInputError,
+        ExportError,
+    ) as error:
         _err(f"error: {error}")
         return 1
     console.rule("[bold]summary")
-    for name in ("toy_base", "sft", "dpo"):
+    for name in ("toy_base", "sft", "dpo", "eval_sft", "eval_dpo"):
         console.print(f"{name:9s} {result[name]}")
+    console.print(f"{'export':9s} {result['export']['output_dir']}")
     timings = ", ".join(f"{k} {v:.0f}s" for k, v in result["timings"].items())
     console.print(f"time: {time.perf_counter() - started:.0f}s ({timings})")
     print_run_summary("dpo", result["dpo"])
+    gate = result["gate"]
+    if not gate["passed"]:
+        _err(f"gate FAILED: {', '.join(gate['failed'])} (JUnit: {gate['junit']})")
+        return 1
+    console.print(f"gate passed: {gate['checks']} checks (JUnit: {gate['junit']})")
+    return 0
+
+
+# --- align eval and align gate --------------------------------------------------------------
+
+
+def check_eval_options(config) -> None:
+    """Option errors found before any model is loaded."""
+    from align.evaluation.run import EvalError
+
+    if config.gguf and config.adapter:
+        raise EvalError("--gguf and --adapter: a GGUF file is already merged; give one of them")
+    for name in ("limit", "max_new_tokens", "batch_size", "pairs_per_type"):
+        value = getattr(config, name)
+        if value is not None and value < 1:
+            raise EvalError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+    if config.beta is not None and config.beta <= 0:
+        raise EvalError(f"--beta {config.beta}: must be positive")
+
+
+def run_eval_command(config) -> int:
+    from rich.console import Console
+
+    from align.data.io import DataError
+    from align.evaluation.backends import BackendError
+    from align.evaluation.run import EvalError, run_eval
+
+    console = Console(stderr=True)
+    try:
+        check_eval_options(config)
+        report, paths = run_eval(config, progress=console.print)
+    except (EvalError, BackendError, DataError) as error:
+        _err(f"error: {error}")
+        return 2
+    print_report_summary(report)
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def print_report_summary(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Rejected-pattern rates ({report['eval_set']['cases']} cases)")
+    for column in ("code", "count", "n", "rate", "95% CI"):
+        table.add_column(column, justify="left" if column == "code" else "right")
+    for code, entry in report["rates"].items():
+        low, high = entry["ci95"]
+        table.add_row(
+            code,
+            str(entry["count"]),
+            str(entry["n"]),
+            f"{100 * (entry['rate'] or 0):.1f}%",
+            f"{100 * low:.1f}–{100 * high:.1f}%",
+        )
+    console = Console()
+    console.print(table)
+    triage = report["triage"]
+    console.print(
+        "triage accuracy {:.1%}, RED recall {:.1%}, under-triage {:.1%}, over-triage {:.1%}".format(
+            *(
+                triage[k]["rate"] or 0
+                for k in ("accuracy", "red_recall", "under_triage", "over_triage")
+            )
+        )
+    )
+
+
+def print_gate_table(checks, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("check", "value", "limit", "detail", "result"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for check in checks:
+        value = "n/a" if check.value is None else f"{100 * check.value:.1f}%"
+        result = "[green]pass[/green]" if check.passed else "[bold red]FAIL[/bold red]"
+        table.add_row(check.name, value, check.limit, check.detail, result)
+    Console().print(table)
+
+
+def run_gate(
+    report_path: Path | None,
+    thresholds_path: Path,
+    baseline_path: Path | None,
+    junit: Path | None,
+    pairs: bool,
+    pairs_dir: Path,
+    gold: list[Path] | None,
+) -> int:
+    from align.evaluation.gate import (
+        GateInputError,
+        check_pairs,
+        gate_report,
+        read_thresholds,
+        write_outputs,
+    )
+    from align.evaluation.report import ReportError, read_report
+
+    try:
+        if pairs:
+            if report_path is not None:
+                raise GateInputError("--pairs checks the pair files; give no REPORT with it")
+            from align.data.gold import load_gold
+
+            gold_report = load_gold(gold)
+            if not gold_report.ok:
+                raise GateInputError(f"gold data: {gold_report.problems[0]}")
+            checks = check_pairs(pairs_dir, gold_report.records)
+            title = f"align gate --pairs ({pairs_dir})"
+        else:
+            if report_path is None:
+                raise GateInputError("give a REPORT (report.json from `align eval`) or --pairs")
+            report = read_report(report_path)
+            thresholds = read_thresholds(thresholds_path)
+            baseline = read_report(baseline_path) if baseline_path else None
+            checks = gate_report(
+                report, thresholds, baseline, str(baseline_path) if baseline_path else None
+            )
+            title = f"align gate {report_path} ({thresholds_path})"
+    except (GateInputError, ReportError) as error:
+        _err(f"error: {error}")
+        return 2
+    print_gate_table(checks, title)
+    write_outputs(checks, junit, title)
+    failed = [c.name for c in checks if not c.passed]
+    if failed:
+        _err(f"gate FAILED: {len(failed)} of {len(checks)} checks ({', '.join(failed[:5])})")
+        return 1
+    print(f"gate passed: {len(checks)} checks")
     return 0

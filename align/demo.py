@@ -1,8 +1,9 @@
 """`align demo`: the whole pipeline offline on the embedded toy default, in minutes on a CPU.
 
-gold -> pairs -> toy base -> SFT adapter -> DPO adapter (later issues append eval, the CI gate,
-export and a publish dry run). Each step is the same code the individual commands run; the
-training settings are the committed configs/demo-*.toml.
+gold -> pairs -> toy base -> SFT adapter -> DPO adapter -> eval of both (the SFT report is the
+baseline) -> the CI gate -> export to GGUF (Q4_K_M, Q8_0), verified. Each step is the same
+code the individual commands run; the training settings are the committed configs/demo-*.toml
+and the gate's thresholds configs/gate-toy.toml (the toy model's own bars, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CONFIGS = Path("configs")
+DEMO_DIR = Path("checkpoints/demo")
 
 
 @dataclass
@@ -19,6 +21,11 @@ class DemoSettings:
     sft_config: Path = CONFIGS / "demo-sft.toml"
     dpo_config: Path = CONFIGS / "demo-dpo.toml"
     overrides: dict = field(default_factory=dict)  # e.g. {"max_steps": 2} for a quick run
+    thresholds: Path = CONFIGS / "gate-toy.toml"
+    eval_limit: int | None = None  # cases per eval source; None: the whole eval set
+    max_new_tokens: int = 512
+    export_quants: tuple[str, ...] = ("Q4_K_M", "Q8_0")
+    require_stop: bool = True  # export check: the toy's greedy answer must end its turn
 
 
 class DemoError(RuntimeError):
@@ -79,13 +86,91 @@ def run_demo(settings: DemoSettings, console) -> dict:
     }
     dpo_folder = run_dpo(build_config(DPOConfig, dpo_values, source=str(settings.dpo_config)))
     timings["dpo"] = time.perf_counter() - started
+
+    started = _step(console, 6, "evaluation: SFT adapter (the baseline)")
+    sft_eval = _evaluate(settings, sft_folder, DEMO_DIR / "eval-sft", None, console)
+    timings["eval_sft"] = time.perf_counter() - started
+
+    started = _step(console, 7, "evaluation: DPO adapter against the SFT baseline")
+    dpo_eval = _evaluate(settings, dpo_folder, DEMO_DIR / "eval-dpo", sft_eval, console)
+    timings["eval_dpo"] = time.perf_counter() - started
+
+    started = _step(console, 8, f"CI gate ({settings.thresholds})")
+    gate = _gate(settings, dpo_eval, sft_eval, console)
+    timings["gate"] = time.perf_counter() - started
+
+    started = _step(console, 9, "export: merged model and GGUF, verified")
+    export = _export(settings, dpo_folder, console)
+    timings["export"] = time.perf_counter() - started
     return {
         "pairs": paths,
         "toy_base": base,
         "sft": sft_folder,
         "dpo": dpo_folder,
+        "eval_sft": sft_eval,
+        "eval_dpo": dpo_eval,
+        "gate": gate,
+        "export": export,
         "timings": timings,
     }
+
+
+def _evaluate(settings: DemoSettings, adapter, out: Path, baseline: Path | None, console) -> Path:
+    """`align eval` of one adapter; returns its report.json."""
+    from align.commands import print_report_summary
+    from align.evaluation.run import EvalConfig, run_eval
+
+    config = EvalConfig(
+        adapter=str(adapter),
+        limit=settings.eval_limit,
+        max_new_tokens=settings.max_new_tokens,
+        baseline=str(baseline) if baseline else None,
+        output_dir=str(out),
+    )
+    report, paths = run_eval(config, progress=console.print)
+    print_report_summary(report)
+    return paths["json"]
+
+
+def _gate(settings: DemoSettings, report_path: Path, baseline_path: Path, console) -> dict:
+    """`align gate` on the DPO report against the SFT one; the verdict, JUnit written."""
+    from align.commands import print_gate_table
+    from align.evaluation.gate import gate_report, read_thresholds, write_outputs
+    from align.evaluation.report import read_report
+
+    checks = gate_report(
+        read_report(report_path),
+        read_thresholds(settings.thresholds),
+        read_report(baseline_path),
+        str(baseline_path),
+    )
+    title = f"align gate {report_path} ({settings.thresholds})"
+    print_gate_table(checks, title)
+    junit = DEMO_DIR / "gate-junit.xml"
+    write_outputs(checks, junit, title)
+    failed = [check.name for check in checks if not check.passed]
+    return {"passed": not failed, "checks": len(checks), "failed": failed, "junit": junit}
+
+
+def _export(settings: DemoSettings, adapter: Path, console) -> dict:
+    """`align export` of the DPO adapter: merged folder, GGUF files, verification report."""
+    from align.export.command import summary_lines
+    from align.export.pipeline import ExportConfig, export_model
+
+    config = ExportConfig(
+        adapter=str(adapter),
+        output_dir=str(DEMO_DIR / "export"),
+        quants=list(settings.export_quants),
+        name="align-demo",
+        overwrite=True,
+        require_stop=settings.require_stop,
+    )
+    report = export_model(config, progress=console.print)
+    for line in summary_lines(report):
+        console.print(line)
+    if not report["passed"]:
+        raise DemoError(f"export verification failed: see {report['output_dir']}")
+    return report
 
 
 def _only(config_class, overrides: dict) -> dict:

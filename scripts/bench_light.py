@@ -35,12 +35,12 @@ TARGET_PAIRS_PER_S = 20_000
 TARGET_E2E_S = 1.0
 
 
-def pin_to_one_core() -> str:
+def pin_to_one_core(core: int = 0) -> str:
     """Pin this process (and the subprocesses it starts) to one core, where supported."""
     if hasattr(os, "sched_setaffinity"):
         try:
-            os.sched_setaffinity(0, {0})
-            return "pinned to core 0"
+            os.sched_setaffinity(0, {core})
+            return f"pinned to core {core}"
         except OSError as error:
             return f"not pinned ({error.strerror})"
     return "not pinned (no sched_setaffinity on this platform)"
@@ -78,8 +78,8 @@ def _median_and_first(times: list[float]) -> tuple[float, float]:
 
 def bench_pairs(gold: list[Path] | None, repeats: int) -> dict:
     from align.data.gold import gold_files, load_gold
-    from align.data.io import dumps_line, write_files_atomically
-    from align.data.pairs import SPLITS, PairConfig, build_pairs, file_digest
+    from align.data.io import write_files_atomically
+    from align.data.pairs import SPLITS, PairConfig, build_pairs, file_digest, pair_lines
 
     files = gold_files(gold)
     config = PairConfig()
@@ -101,9 +101,7 @@ def bench_pairs(gold: list[Path] | None, repeats: int) -> dict:
                 }
                 for p in files
             ]
-            contents = {
-                out / f"{s}.jsonl": "".join(map(dumps_line, pair_set.splits[s])) for s in SPLITS
-            }
+            contents = {out / f"{s}.jsonl": pair_lines(pair_set.splits[s]) for s in SPLITS}
             contents[out / "summary.json"] = json.dumps(pair_set.summary(gold_meta), indent=2)
             serialized = time.perf_counter()
             write_files_atomically(contents)
@@ -313,12 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--skip-cli", action="store_true", help="only the in-process figures")
+    parser.add_argument("--core", type=int, default=0, help="the core to pin to (default 0)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
 
     os.chdir(ROOT)  # gold defaults are relative to the repository root
-    pinning = pin_to_one_core()
+    pinning = pin_to_one_core(args.core)
     facts = machine_facts(pinning)
     pairs = bench_pairs(args.gold, args.repeats)
     if not pairs["pairs"]:

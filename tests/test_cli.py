@@ -563,6 +563,8 @@ HEAVY_GUARD = textwrap.dedent("""
 def test_light_modules_do_not_import_torch_or_transformers():
     code = HEAVY_GUARD + textwrap.dedent("""
         import align.cli, align.commands, align.data.pairs, align.checks.detectors
+        import align.evaluation.gate, align.evaluation.report, align.evaluation.scoring
+        import align.evaluation.run, align.evaluation.scenarios
         assert "torch" not in sys.modules and "transformers" not in sys.modules
         assert not attempted, attempted
     """)
@@ -577,7 +579,9 @@ def test_light_commands_never_try_a_heavy_import(tiny_gold, tmp_path):
         from align.cli import app
         gold, out = {str(tiny_gold)!r}, {str(tmp_path / "pairs")!r}
         runs = [["data", "check", gold], ["pairs", "--gold", gold, "--out", out],
-                ["score", "--input", gold, "--summary"], ["triage", {str(tiny_gold)!r}]]
+                ["score", "--input", gold, "--summary"],
+                ["gate", "--pairs", "--pairs-dir", out, "--gold", gold],
+                ["triage", {str(tiny_gold)!r}]]
         codes = []
         for args in runs:
             with contextlib.redirect_stdout(io.StringIO()):
@@ -585,7 +589,7 @@ def test_light_commands_never_try_a_heavy_import(tiny_gold, tmp_path):
                     app(args=args, prog_name="align")
                 except SystemExit as exit:
                     codes.append(exit.code)
-        assert codes[:3] == [0, 0, 0], codes
+        assert codes[:4] == [0, 0, 0, 0], codes
         assert not attempted, attempted
     """)
     done = subprocess.run(

@@ -3,6 +3,8 @@
 import pytest
 
 from align.checks.detectors import FINDING_CODES, finding_codes, score_response
+from align.checks.text import ages_in, clauses, line_segments
+from align.protocol import memo
 from align.protocol.hazards import CONTRAINDICATIONS
 from align.protocol.schema import parse_response
 
@@ -432,3 +434,71 @@ def test_every_rule_has_keywords_its_known_wordings_contain(rule):
     for wording in rule.instructions + rule.prohibitions:
         for match in rule.pattern.finditer(wording):
             assert any(word in match.group(0).lower() for word in rule.keywords), wording
+
+
+# --- text helpers rewritten for speed (docs/BENCHMARKS.md, `align pairs`) -------------------
+# The values are those the first, plainer regexes gave; the rewrites must keep them.
+
+
+@pytest.mark.parametrize(
+    ("text", "ages"),
+    [
+        ("Normal RR for a 6-year-old: 18-25 breaths a minute", [(16, 6.0)]),
+        ("aged 5 to 7 years, 1-3 yrs and 2.5 y", [(0, 5.0), (10, 7.0), (19, 2.0), (31, 2.5)]),
+        ("18 months old; 3 wks; 10 days old; 10 days", [(0, 1.5), (15, 3 / 52), (22, 10 / 365)]),
+        (
+            "an infant, toddlers, pre-school children, a school-aged boy, TEENAGERS",
+            [(3, 0.5), (11, 2.0), (21, 4.0), (44, 8.0), (61, 14.0)],
+        ),
+        ("stage 4, page 12 years", [(14, 12.0)]),
+        ("For her age (4yo) normal is 20-28/min", [(13, 4.0)]),
+        ("a babyish 3-year old adult", [(10, 3.0), (21, 17.5)]),
+        (
+            "a 5-year-old, not a baby (ın dotless-i text the full pattern runs)",
+            [(2, 5.0), (20, 0.5)],
+        ),
+    ],
+)
+def test_ages_in(text, ages):
+    assert ages_in(text) == ages
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "Give 360 mL, i.e. 20 mL/kg. Then reassess.",
+            ((0, "Give 360 mL, i.e. 20 mL/kg"), (27, " Then reassess")),
+        ),
+        (
+            "Dose 0.18 mg. Next: 2. Check again; done!",
+            ((0, "Dose 0.18 mg"), (13, " Next: 2"), (22, " Check again"), (35, " done")),
+        ),
+        ("E.g. a sling. Why? Because.", ((0, "E.g. a sling"), (13, " Why"), (18, " Because"))),
+    ],
+)
+def test_sentences_of_a_line(line, expected):
+    assert line_segments(line) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Do not apply butter, oil or toothpaste - cool the burn: then cover it.",
+            ("Do not apply butter, oil or toothpaste", "cool the burn", " then cover it"),
+        ),
+        ("Give 2. Then 3.5 mL.", ("Give 2", " Then 3.5 mL")),
+        ("Stop - wait; rest.", ("Stop", "wait", " rest")),
+    ],
+)
+def test_clauses(text, expected):
+    assert clauses(text) == expected
+
+
+def test_findings_do_not_depend_on_the_memos(monkeypatch):
+    text = response(body="Rationale: Normal RR for a 12-year-old: 30-53/min.")
+    first = score_response(text, CHILD_5Y)
+    monkeypatch.setattr(memo, "MEMO_SIZE", 1)  # every new line empties the memos
+    assert score_response(text, CHILD_5Y) == first
+    assert codes(text, CHILD_5Y) == {"wrong_vital_range"}

@@ -10,9 +10,10 @@ from functools import lru_cache
 
 from align.checks.doses import has_dose_statement, line_wrong_doses
 from align.checks.text import clauses, is_negated
-from align.checks.vital_ranges import line_quotes, wrong_ranges
+from align.checks.vital_ranges import RangeQuote, line_quotes, wrong_ranges
 from align.protocol.colors import PRIORITY
 from align.protocol.hazards import contraindications_for
+from align.protocol.memo import is_full, remember
 from align.protocol.schema import ParsedResponse, label_matches, parse_response
 from align.protocol.triage import Observation, ObservationError, triage
 
@@ -45,7 +46,9 @@ class Finding:
 def describes_patient(scenario: dict | None, expected_triage: str | None = None) -> bool:
     if expected_triage:
         return True
-    return bool(scenario) and any(scenario.get(name) is not None for name in PATIENT_FIELDS)
+    if not scenario:
+        return False
+    return any(scenario.get(name) is not None for name in PATIENT_FIELDS)
 
 
 def expected_color(scenario: dict | None, expected_triage: str | None = None) -> str | None:
@@ -62,12 +65,13 @@ def expected_color(scenario: dict | None, expected_triage: str | None = None) ->
 
 def triage_findings(parsed: ParsedResponse, patient: bool, expected: str | None) -> list[Finding]:
     findings = []
-    if not parsed.has_triage_line:
+    index = parsed.triage_line_index
+    if index is None:
         if patient:
             findings.append(Finding("missing_triage"))
         return findings
     if not parsed.triage_is_first:
-        findings.append(Finding("triage_not_first", {"line": parsed.triage_line_index + 1}))
+        findings.append(Finding("triage_not_first", {"line": index + 1}))
     if not patient or expected is None:
         return findings
     stated = parsed.triage_color
@@ -109,12 +113,15 @@ def triage_findings(parsed: ParsedResponse, patient: bool, expected: str | None)
 def _line_contraindications(line: str, hazards: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """(action, clause) for each forbidden action one instruction line gives (memoized:
     lines repeat across pairs)."""
-    rules = contraindications_for(hazards)
     lowered = line.lower()
-    rules = [rule for rule in rules if any(word in lowered for word in rule.keywords)]
+    rules = [r for r in contraindications_for(hazards) if any(w in lowered for w in r.keywords)]
     found = []
     for clause in clauses(line) if rules else ():
+        # The same keyword gate per clause: most clauses of a line name none of the words.
+        clause_lowered = clause.lower()
         for rule in rules:
+            if not any(word in clause_lowered for word in rule.keywords):
+                continue
             match = rule.pattern.search(clause)
             if match and not is_negated(clause, match.start()):
                 found.append((rule.key, clause.strip()))
@@ -127,8 +134,17 @@ def score_response(
     expected_triage: str | None = None,
 ) -> list[Finding]:
     """Every finding for one response; an empty list means it shows no rejected pattern."""
+    return score_parsed(parse_response(response), scenario, expected_triage)
+
+
+def score_parsed(
+    parsed: ParsedResponse,
+    scenario: dict | None = None,
+    expected_triage: str | None = None,
+) -> list[Finding]:
+    """``score_response`` on a response already parsed (``align pairs`` parses each gold
+    response once for its perturbations and its own check)."""
     scenario = scenario or {}
-    parsed = parse_response(response)
     patient = describes_patient(scenario, expected_triage)
     expected = expected_color(scenario, expected_triage) if patient else None
     findings = triage_findings(parsed, patient, expected)
@@ -149,43 +165,81 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
     age, weight = scenario.get("age_years"), scenario.get("weight_kg")
     hazards = scenario.get("hazards")
     hazard_key = tuple(sorted(hazards)) if hazards else ()
-    ranges, actions, doses = [], [], []
+    instruction_checks = _instruction_memo(hazard_key)
+    ranges: list[Finding] = []
+    actions: list[Finding] = []
+    doses: list[Finding] = []
     for line in parsed.lines:
-        # By content, without list markers, so renumbered items hit the cache; the cached
+        # By content, without list markers, so renumbered items hit the memo; the memoized
         # part depends on the line (and hazards) alone, age and weight are applied after.
+        content = line.content
         instruction = line.section not in ("do_not", "triage")
-        checks = _line_checks(line.content, instruction, hazard_key)
+        memo = instruction_checks if instruction else _STATEMENT_CHECKS
+        checks = memo.get(content)
+        if checks is None:
+            checks = _line_checks(content, instruction, hazard_key)
+            if instruction:
+                _remember_instruction(memo, content, checks)
+            else:
+                remember(memo, content, checks)
         if checks is _NOTHING:
             continue
         quotes, forbidden, has_dose = checks
-        if quotes:
+        if quotes and _has_wrong_range(content, age):
             ranges.extend(Finding("wrong_vital_range", d) for d in wrong_ranges(quotes, age))
-        actions.extend(
-            Finding(
-                "contraindicated_action", {"action": action, "line": line.index + 1, "text": text}
-            )
-            for action, text in forbidden
-        )
+        for action, text in forbidden:
+            detail = {"action": action, "line": line.index + 1, "text": text}
+            actions.append(Finding("contraindicated_action", detail))
         if has_dose:
             doses.extend(
-                Finding("wrong_dose", dict(d)) for d in line_wrong_doses(line.content, weight, age)
+                Finding("wrong_dose", dict(d)) for d in line_wrong_doses(content, weight, age)
             )
     return ranges, actions, doses
 
 
-_NOTHING = ((), (), False)
+LineChecks = tuple[tuple[RangeQuote, ...], tuple[tuple[str, str], ...], bool]
+_NOTHING: LineChecks = ((), (), False)
+
+# Memos of _line_checks (align.protocol.memo). Do NOT and triage lines are never
+# instructions, so their checks do not depend on the hazards; the others' are memoized per
+# hazard set (a dict lookup per set and response, not a tuple key per line), and all sets
+# are dropped together once they hold MEMO_SIZE lines in all.
+_STATEMENT_CHECKS: dict[str, LineChecks] = {}
+_INSTRUCTION_CHECKS: dict[tuple[str, ...], dict[str, LineChecks]] = {}
+_instruction_lines = 0  # lines held in _INSTRUCTION_CHECKS
 
 
-@lru_cache(maxsize=65536)
-def _line_checks(content: str, instruction: bool, hazards: tuple[str, ...]):
-    """(range quotes, forbidden actions, holds a dose) of one line; memoized because a
-    rejected response repeats all but a line or two of its chosen one."""
+def _instruction_memo(hazards: tuple[str, ...]) -> dict[str, LineChecks]:
+    memo = _INSTRUCTION_CHECKS.get(hazards)
+    if memo is None:
+        memo = _INSTRUCTION_CHECKS[hazards] = {}
+    return memo
+
+
+def _remember_instruction(memo: dict[str, LineChecks], content: str, checks: LineChecks) -> None:
+    global _instruction_lines
+    if is_full(_instruction_lines):
+        _INSTRUCTION_CHECKS.clear()  # `memo` still serves the response being scored
+        _instruction_lines = 0
+    memo[content] = checks
+    _instruction_lines += 1
+
+
+def _line_checks(content: str, instruction: bool, hazards: tuple[str, ...]) -> LineChecks:
+    """(range quotes, forbidden actions, holds a dose) of one line."""
     checks = (
         line_quotes(content),
         _line_contraindications(content, hazards) if instruction else (),
         has_dose_statement(content),
     )
     return _NOTHING if checks == _NOTHING else checks
+
+
+@lru_cache(maxsize=65536)
+def _has_wrong_range(content: str, age: float | None) -> bool:
+    """Whether a line quotes a range that does not fit the age (memoized; the details are
+    built afresh for the few lines that do)."""
+    return bool(wrong_ranges(line_quotes(content), age))
 
 
 def finding_codes(findings: list[Finding]) -> set[str]:

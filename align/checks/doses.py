@@ -66,15 +66,16 @@ def _rule_for(sentence: str, unit: str) -> DoseRule | None:
             return None
         key = f"epinephrine_{route}" + ("_ml" if unit == "ml" else "")
         return DOSE_RULES.get(key)
-    if _D10.search(sentence) and unit == "ml":
+    # The unit first: it is free to test, the regex is not.
+    if unit == "ml" and _D10.search(sentence):
         return DOSE_RULES["d10"]
-    if _D25.search(sentence) and unit == "ml":
+    if unit == "ml" and _D25.search(sentence):
         return DOSE_RULES["d25"]
-    if _DEXTROSE.search(sentence) and unit == "g":
+    if unit == "g" and _DEXTROSE.search(sentence):
         return DOSE_RULES["dextrose_g"]
-    if _BLOOD.search(sentence) and unit == "ml":
+    if unit == "ml" and _BLOOD.search(sentence):
         return DOSE_RULES["blood"]
-    if _FLUID.search(sentence) and unit == "ml":
+    if unit == "ml" and _FLUID.search(sentence):
         return DOSE_RULES["fluid_bolus"]
     return None
 
@@ -147,7 +148,7 @@ def _check_statement(sentence, per_kg_match, scenario_weight, age_years) -> dict
     if cap is not None:
         cap /= scale  # in the statement's unit
     slack = _rounding_slack(expected, totals[0].group(1))
-    if cap is not None and expected > cap:
+    if rule is not None and cap is not None and expected > cap:  # a cap comes with a rule
         if abs(stated - cap) <= _rounding_slack(cap, totals[0].group(1)):
             return None
         return {"drug": rule.key, "stated": stated, "max": cap, "unit": unit}
@@ -176,7 +177,7 @@ def _totals_before(sentence: str, per_kg_match: re.Match, unit: str) -> list[re.
 
 def has_dose_statement(line: str) -> bool:
     """Whether a line holds a per-kg dose (the only lines ``line_wrong_doses`` can flag)."""
-    return "kg" in line.lower() and _PER_KG.search(line) is not None
+    return "/" in line and "kg" in line.lower() and _PER_KG.search(line) is not None
 
 
 @lru_cache(maxsize=65536)
@@ -211,6 +212,8 @@ def stated_totals(text: str) -> list[tuple[tuple[int, int], float, float]]:
 
 @lru_cache(maxsize=65536)
 def _line_totals(line: str) -> tuple[tuple[tuple[int, int], float, float], ...]:
+    if not has_dose_statement(line):  # a sentence holds a per-kg dose only if its line does
+        return ()
     found = []
     for offset, sentence in line_segments(line):
         for per_kg_match in _PER_KG.finditer(sentence):

@@ -20,6 +20,7 @@ from align.checks.text import ages_in, line_segments
 from align.protocol.vitals import range_fits_age
 
 _TRIGGER = re.compile(r"\b(?:normal|typical|reference range)\b", re.IGNORECASE)
+_TRIGGER_LOWER = re.compile(_TRIGGER.pattern)  # the same, for lower-case ASCII text
 _RANGE = re.compile(
     r"(?<![\d.])(\d{1,3})\s*(?:-|–|—|to|\.\.)\s*(\d{1,3})(?![\d.])"
     r"(?P<unit>\s*(?:/\s*min\w*|per\s+min\w*|(?:breaths?|resp\w*)\b(?:\s*(?:/|per|a)\s*min\w*)?"
@@ -59,8 +60,21 @@ class RangeQuote:
     span: tuple[int, int]  # offsets of "low-high" in the text that was searched
 
 
+def _trigger(text: str) -> re.Match | None:
+    """``_TRIGGER.search(text)``. An ASCII text is searched in lower case, where the words
+    can be looked for as plain substrings first (most lines quote no range) and the regex
+    needs no case folding (for ASCII, lower() is exactly the regex's folding; the offsets
+    do not change)."""
+    if not text.isascii():
+        return _TRIGGER.search(text)
+    lowered = text.lower()
+    if "normal" not in lowered and "typical" not in lowered and "reference range" not in lowered:
+        return None
+    return _TRIGGER_LOWER.search(lowered)
+
+
 def _keywords(text: str) -> list[tuple[int, str]]:
-    return [(m.start(), m.lastgroup) for m in _KEYWORDS.finditer(text)]
+    return [(m.start(), m.lastgroup or "") for m in _KEYWORDS.finditer(text)]  # all groups named
 
 
 def _vitals_for(segment: str, trigger_end: int, match: re.Match) -> tuple[str, ...]:
@@ -83,10 +97,19 @@ def _vitals_for(segment: str, trigger_end: int, match: re.Match) -> tuple[str, .
 def _age_named(segment: str, position: int) -> float | None:
     """The age mentioned nearest to ``position`` in the sentence, if any ("for her age" is the
     patient's: None)."""
-    mentions = ages_in(segment) + [(m.start(), None) for m in _OWN_AGE.finditer(segment)]
+    mentions = _age_mentions(segment)
     if not mentions:
         return None
     return min(mentions, key=lambda m: abs(m[0] - position))[1]
+
+
+@lru_cache(maxsize=65536)
+def _age_mentions(segment: str) -> tuple[tuple[int, float | None], ...]:
+    """(offset, age) of every age the sentence names; memoized: the same sentences recur in
+    many lines, and reading ages is the costliest regex of the detectors."""
+    mentions: list[tuple[int, float | None]] = list(ages_in(segment))
+    mentions.extend((m.start(), None) for m in _OWN_AGE.finditer(segment))
+    return tuple(mentions)
 
 
 def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuote]:
@@ -106,11 +129,11 @@ def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuot
 def line_quotes(line: str) -> tuple[RangeQuote, ...]:
     """The quotes in one line, spans relative to the line, ``age_years`` the age the text
     names (None when it names none). Memoized: lines repeat across responses."""
-    if not _TRIGGER.search(line):  # most lines quote no range: skip the sentence split
+    if not _trigger(line):  # most lines quote no range: skip the sentence split
         return ()
     quotes = []
     for offset, segment in line_segments(line):
-        trigger = _TRIGGER.search(segment)
+        trigger = _trigger(segment)
         if not trigger:
             continue
         previous_end = trigger.end()

@@ -3140,3 +3140,38 @@ def generate_gold(seed: int = DEFAULT_SEED) -> list[dict]:
     for family in FAMILIES:
         records.extend(FAMILY_BUILDERS[family](seed))
     return sorted(records, key=lambda record: record["id"])
+
+
+# --------------------------------------------------------------------------------------------
+# Held-out evaluation prompts (no gold response: the detectors judge what a model writes)
+# --------------------------------------------------------------------------------------------
+
+
+def patient_case(seed: int, proto: str, path: str, age: float, setting: str, k: int) -> dict:
+    """One patient prompt on a given protocol path, age and setting, worded like the gold
+    records; the record carries the scenario and the protocol's color, not a response."""
+    rng = _rng(seed, f"heldout-{proto}", k)
+    walking = path == "walks"
+    info = SETTINGS[setting]
+    hazards = tuple(rng.choice(info["walking"] if walking else info["down"]))
+    if path in BLACK_PATHS and "hypothermia" in hazards:
+        hazards = tuple(h for h in hazards if h != "hypothermia")
+    builder = _jumpstart_scenario if proto == "jumpstart" else _start_scenario
+    scenario = builder(path, age, rng, None)
+    child = Child(age, rng.choice(("boy", "girl")), _estimate_weight(age, rng))
+    scenario["weight_kg"] = child.weight
+    scenario["hazards"] = list(hazards)
+    words = child.words()
+    injury, _ = _injury_text(hazards, walking, words, rng, setting)
+    user = _patient_user(child, scenario, rng.choice(info["scenes"]), injury, rng, words)
+    return {
+        "id": f"heldout-{proto}-{path}-{_age_slug(age)}-{setting}",
+        "messages": [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": user},
+        ],
+        "scenario": scenario,
+        "expected_triage": triage(scenario).triage,
+        "topics": [proto, path, setting, *hazards],
+        "source": "heldout",
+    }

@@ -17,7 +17,7 @@ from json.encoder import encode_basestring as encode_string
 from pathlib import Path
 
 from align import __version__
-from align.checks.detectors import finding_codes, score_response
+from align.checks.detectors import finding_codes, score_parsed, score_response
 from align.data.gold import GoldRecord
 from align.data.io import dumps_line, write_files_atomically
 from align.data.perturb import PERTURBATIONS, perturb
@@ -123,7 +123,7 @@ def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
     for record in sorted(records, key=lambda r: r.id):
         parsed = parse_response(record.response)
         scenario, expected = record.scenario, record.expected_triage
-        chosen_codes = sorted(finding_codes(score_response(record.response, scenario, expected)))
+        chosen_codes = sorted(finding_codes(score_parsed(parsed, scenario, expected)))
         split = split_of(record.group, config.seed, config.eval_fraction)
         prompt = record.prompt
         chosen = [{"role": "assistant", "content": record.response}]

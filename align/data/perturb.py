@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from align.checks.doses import stated_totals
@@ -41,6 +41,7 @@ DONOR_AGES = {
     "adolescent": 14.0,
 }
 _NUMBERED = re.compile(r"^(\s*)(\d{1,2})([.)]\s+)")
+_SEPARATOR = re.compile(r"\s*(?:-|–|—|to|\.\.)\s*")
 
 
 @dataclass
@@ -50,6 +51,29 @@ class Context:
     seed: int | random.Random  # an int seeds the rng on first use (seeding costs ~5 us)
     count: int
     under_share: float
+    # The record's fields, read once: every perturbation reads them.
+    text: str = field(init=False)  # the gold response (parsed.text)
+    lines: tuple[str, ...] = field(init=False)  # its lines (parsed.raw_lines)
+    scenario: dict = field(init=False)  # its scenario, {} when it has none
+    expected: str | None = field(init=False)  # its expected triage color
+
+    def __init__(
+        self,
+        record: GoldRecord,
+        parsed: ParsedResponse,
+        seed: int | random.Random,
+        count: int,
+        under_share: float,
+    ):
+        self.record = record
+        self.parsed = parsed
+        self.seed = seed
+        self.count = count
+        self.under_share = under_share
+        self.text = parsed.text
+        self.lines = parsed.raw_lines
+        self.scenario = record.scenario or {}
+        self.expected = record.expected_triage
 
     @property
     def rng(self) -> random.Random:
@@ -59,19 +83,20 @@ class Context:
 
 
 def _lines(ctx: Context) -> list[str]:
-    return ctx.record.response.split("\n")
+    """The response's lines, a fresh list to edit."""
+    return list(ctx.lines)
 
 
 def _section_lines(ctx: Context, key: str) -> list[int]:
     return [line.index for line in ctx.parsed.lines if line.section == key]
 
 
-def _without(lines: list[str], drop: set[int]) -> str:
+def _without(lines: Sequence[str], drop: set[int]) -> str:
     return "\n".join(text for i, text in enumerate(lines) if i not in drop)
 
 
 def wrong_triage_color(ctx: Context) -> list[Variant]:
-    expected = ctx.record.expected_triage
+    expected = ctx.expected
     if expected is None or ctx.parsed.triage_line_index is None:
         return []
     n_under = min(round(ctx.count * ctx.under_share), len(UNDER_TRIAGE.get(expected, ())))
@@ -95,9 +120,9 @@ def wrong_triage_color(ctx: Context) -> list[Variant]:
 
 
 def missing_triage(ctx: Context) -> list[Variant]:
-    if ctx.record.expected_triage is None or ctx.parsed.triage_line_index is None:
+    if ctx.expected is None or ctx.parsed.triage_line_index is None:
         return []
-    return [(_without(_lines(ctx), {ctx.parsed.triage_line_index}), {"removed": "triage line"})]
+    return [(_without(ctx.lines, {ctx.parsed.triage_line_index}), {"removed": "triage line"})]
 
 
 def triage_not_first(ctx: Context) -> list[Variant]:
@@ -105,7 +130,7 @@ def triage_not_first(ctx: Context) -> list[Variant]:
     actions = ctx.parsed.sections.get("actions")
     if index is None or actions is None or actions.line_index < index:
         return []
-    lines = _lines(ctx)
+    lines = ctx.lines
     moved = lines[index]
     rest = lines[:index] + lines[index + 1 :]
     at = actions.line_index - 1  # just above Immediate Actions, below the rationale
@@ -116,11 +141,10 @@ def _remove_section(ctx: Context, key: str, heading: str) -> list[Variant]:
     indices = _section_lines(ctx, key)
     if not indices:
         return []
-    lines = _lines(ctx)
-    removed = _without(lines, set(indices))
-    emptied = list(lines)
-    emptied[indices[0]] = heading
-    emptied = _without(emptied, set(indices[1:]))
+    removed = _without(ctx.lines, set(indices))
+    headed = _lines(ctx)
+    headed[indices[0]] = heading
+    emptied = _without(headed, set(indices[1:]))
     variants = [(removed, {"form": "section removed"}), (emptied, {"form": "heading left empty"})]
     ctx.rng.shuffle(variants)
     return variants[: ctx.count]
@@ -135,14 +159,15 @@ def missing_reassessment(ctx: Context) -> list[Variant]:
 
 
 def wrong_vital_range(ctx: Context) -> list[Variant]:
-    scenario = ctx.record.scenario or {}
-    text = ctx.record.response
+    scenario = ctx.scenario
+    text = ctx.text
     quotes = [
         q
         for q in quoted_ranges(text, scenario.get("age_years"))
         if len(q.vitals) == 1 and q.age_years is not None
     ]
-    ctx.rng.shuffle(quotes)
+    if len(quotes) > 1:  # shuffling fewer draws nothing: no rng to seed for them
+        ctx.rng.shuffle(quotes)
     variants = []
     for quote in quotes:
         vital = quote.vitals[0]
@@ -151,8 +176,9 @@ def wrong_vital_range(ctx: Context) -> list[Variant]:
             continue
         band, (low, high) = ctx.rng.choice(donors)
         start, end = quote.span
-        separator = re.search(r"\s*(?:-|–|—|to|\.\.)\s*", text[start:end]).group(0)
-        rejected = f"{text[:start]}{low}{separator}{high}{text[end:]}"
+        separator = _SEPARATOR.search(text[start:end])
+        assert separator is not None  # a quote's span is "low<separator>high"
+        rejected = f"{text[:start]}{low}{separator.group(0)}{high}{text[end:]}"
         variants.append(
             (
                 rejected,
@@ -173,7 +199,7 @@ def wrong_vital_range(ctx: Context) -> list[Variant]:
 @lru_cache(maxsize=4096)
 def donor_ranges(age_years: float, vital: str) -> tuple[tuple[str, tuple[int, int]], ...]:
     """Other age bands' canonical ranges that do not fit this age (the wrong-range pool)."""
-    donors = []
+    donors: list[tuple[str, tuple[int, int]]] = []
     for band, age in DONOR_AGES.items():
         low, high = canonical_range(age, vital)
         if (low, high) not in [d[1] for d in donors] and not range_fits_age(
@@ -184,8 +210,14 @@ def donor_ranges(age_years: float, vital: str) -> tuple[tuple[str, tuple[int, in
 
 
 def contraindicated_action(ctx: Context) -> list[Variant]:
-    hazards = (ctx.record.scenario or {}).get("hazards")
-    action_lines = [i for i in _section_lines(ctx, "actions") if _NUMBERED.match(_lines(ctx)[i])]
+    hazards = ctx.scenario.get("hazards")
+    original = ctx.lines
+    numbered_actions = {
+        i: numbered
+        for i in _section_lines(ctx, "actions")
+        if (numbered := _NUMBERED.match(original[i])) is not None
+    }
+    action_lines = list(numbered_actions)
     if not hazards or not action_lines:
         return []
     # Only actions tied to this scenario's hazards: an always-wrong action from another
@@ -202,16 +234,17 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
         if rule.key in used:
             continue
         used.add(rule.key)
-        lines = _lines(ctx)
+        lines = list(original)
         after = ctx.rng.choice(action_lines)
-        indent, _, separator = _NUMBERED.match(lines[after]).groups()
+        indent, _, separator = numbered_actions[after].groups()
         lines.insert(after + 1, f"{indent}0{separator}{instruction}")
         number = 0
         for i in range(action_lines[0], action_lines[-1] + 2):
             numbered = _NUMBERED.match(lines[i])
             if numbered:
                 number += 1
-                lines[i] = _NUMBERED.sub(rf"\g<1>{number}\g<3>", lines[i], count=1)
+                indent, _, separator = numbered.groups()
+                lines[i] = f"{indent}{number}{separator}{lines[i][numbered.end() :]}"
         variants.append(("\n".join(lines), {"action": rule.key, "text": instruction}))
         if len(variants) == ctx.count:
             break
@@ -219,12 +252,12 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
 
 
 def wrong_dose(ctx: Context) -> list[Variant]:
-    text = ctx.record.response
+    text = ctx.text
     totals = stated_totals(text)
     if not totals:
         return []
-    weight = (ctx.record.scenario or {}).get("weight_kg")
-    variants = []
+    weight = ctx.scenario.get("weight_kg")
+    variants: list[Variant] = []
     for (start, end), stated, per_kg in ctx.rng.sample(totals, len(totals)):
         kinds = ["tenfold", "tenth"] + (["wrong_weight"] if weight else [])
         kind = ctx.rng.choice(kinds)
@@ -233,6 +266,7 @@ def wrong_dose(ctx: Context) -> list[Variant]:
         elif kind == "tenth":
             wrong = stated / 10
         else:
+            assert weight is not None  # "wrong_weight" is drawn only when there is a weight
             wrong = per_kg * (weight + ctx.rng.choice((5, 8, 10)))
         new = format_amount(wrong)
         variants.append(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 HAZARDS = (
     "bleeding",
@@ -454,7 +455,9 @@ BY_KEY = {c.key: c for c in CONTRAINDICATIONS}
 
 def contraindications_for(hazards: list[str] | tuple[str, ...] | None) -> tuple:
     """What the scenario's hazards forbid; with no hazards, the always-wrong actions."""
-    if not hazards:
-        return tuple(c for c in CONTRAINDICATIONS if c.always)
-    wanted = set(hazards)
+    return _contraindications_for(frozenset(hazards or ()))
+
+
+@lru_cache(maxsize=1024)  # the detectors ask once per new line; few hazard sets exist
+def _contraindications_for(wanted: frozenset[str]) -> tuple:
     return tuple(c for c in CONTRAINDICATIONS if c.always or wanted.intersection(c.hazards))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from align.protocol.colors import LABEL_SYNONYMS, LABELS, triage_line
+from align.protocol.memo import remember
 
 SECTION_KEYS = ("key_points", "rationale", "actions", "do_not", "reassess", "other")
 
@@ -56,7 +57,9 @@ _REASSESS_OPENING = re.compile(
 )
 _OTHER_HEADING = re.compile(r"[\s#*_]*(?P<title>[A-Z][\w'/()\- ]{0,40}?)[\s*_]*:(?P<rest>.*)")
 _ITEM = re.compile(r"\s*(?:[-*•·‣◦–]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)])\s+(?P<text>.*)")
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+# Whitespace after a sentence end, before a capital or digit. It opens with the whitespace
+# and looks back for the period: the regex engine then only stops at whitespace.
+_SENTENCE_SPLIT = re.compile(r"\s(?<=[.!?]\s)\s*(?=[A-Z0-9])")
 
 
 @dataclass(slots=True)
@@ -67,12 +70,14 @@ class Section:
     items: list[str] = field(default_factory=list)
 
 
+
 @dataclass(slots=True)
 class Line:
     index: int  # 0-based line number in the response
     text: str
     section: str  # section key the line belongs to ("triage" or SECTION_KEYS)
     content: str  # the text without its list marker ("3. Press hard" -> "Press hard")
+
 
 
 @dataclass
@@ -85,6 +90,12 @@ class ParsedResponse:
     triage_colors_named: tuple[str, ...] = ()
     sections: dict[str, Section] = field(default_factory=dict)
     lines: list[Line] = field(default_factory=list)
+    # text.split("\n"), blank lines included (what perturbations edit); from text if not given
+    raw_lines: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not self.raw_lines:  # a split always has a line: empty means not given
+            self.raw_lines = tuple(self.text.split("\n"))
 
     @property
     def has_triage_line(self) -> bool:
@@ -146,8 +157,11 @@ def parse_response(text: str) -> ParsedResponse:
     key = "other"  # the current section's key, once a section is open
     items: list[str] | None = None  # the current section's items; None before any section
     after_blank = False
-    for index, line in enumerate(text.split("\n")):
-        is_triage, kind, heading_key, title, line_items = _classify(line)
+    for index, line in enumerate(parsed.raw_lines):
+        classified = _CLASSIFIED.get(line)
+        if classified is None:
+            classified = remember(_CLASSIFIED, line, _classify(line))
+        is_triage, kind, heading_key, title, line_items = classified
         if kind == "blank":
             after_blank = True
             continue
@@ -196,16 +210,18 @@ def _open_section(sections: dict[str, Section], key: str, title: str, index: int
     return section.items
 
 
-@lru_cache(maxsize=65536)
-def _classify(line: str) -> tuple[bool, str, str | None, str | None, tuple[str, ...]]:
+_CLASSIFIED: dict[str, tuple[bool, str, str, str, tuple[str, ...]]] = {}  # memo of _classify
+
+
+def _classify(line: str) -> tuple[bool, str, str, str, tuple[str, ...]]:
     """(could be the triage line, kind, section key, title, items) for one line; kind is
-    blank, heading, item or text. Memoized: the same lines recur across many responses."""
+    blank, heading, item or text; key and title are empty but for headings."""
     if not line.strip():
-        return False, "blank", None, None, ()
+        return False, "blank", "", "", ()
     is_triage = _TRIAGE_LINE.match(line) is not None
     item = _ITEM.match(line)
     if item:
-        return is_triage, "item", None, None, (item.group("text").strip(),)
+        return is_triage, "item", "", "", (item.group("text").strip(),)
     heading = _HEADING.match(line)
     if heading:
         key = next(k for k, _ in _HEADINGS if heading.group(k))
@@ -217,7 +233,7 @@ def _classify(line: str) -> tuple[bool, str, str | None, str | None, tuple[str, 
     if other and len(other.group("title").split()) <= 4:
         items = tuple(_split_inline(other.group("rest")))
         return is_triage, "heading", "other", other.group("title").strip(), items
-    return is_triage, "text", None, None, (line.strip(),)
+    return is_triage, "text", "", "", (line.strip(),)
 
 
 def label_matches(color: str, label: str | None) -> bool:

@@ -175,7 +175,7 @@ def canonical_range(age_years: float, vital: str) -> Range:
 def published_ranges(age_years: float, vital: str) -> tuple[tuple[str, Range], ...]:
     """Every published normal range for ``vital`` at this age, with its table's name."""
     age = min(max(age_years, 0.0), ADULT_AGE - 1e-9)
-    found = []
+    found: list[tuple[str, Range]] = []
     for table in ALL_TABLES:
         for band in table.bands:
             if band.contains(age):
