@@ -1,9 +1,10 @@
 """`align demo`: the whole pipeline offline on the embedded toy default, in minutes on a CPU.
 
 gold -> pairs -> toy base -> SFT adapter -> DPO adapter -> eval of both (the SFT report is the
-baseline) -> the CI gate -> export to GGUF (Q4_K_M, Q8_0), verified. Each step is the same
-code the individual commands run; the training settings are the committed configs/demo-*.toml
-and the gate's thresholds configs/gate-toy.toml (the toy model's own bars, docs/BENCHMARKS.md).
+baseline) -> the CI gate -> export to GGUF (Q4_K_M, Q8_0), verified -> a publish dry run.
+Each step is the same code the individual commands run; the training settings are the
+committed configs/demo-*.toml and the gate's thresholds configs/gate-toy.toml (the toy
+model's own bars, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ def run_demo(settings: DemoSettings, console) -> dict:
     started = _step(console, 9, "export: merged model and GGUF, verified")
     export = _export(settings, dpo_folder, console)
     timings["export"] = time.perf_counter() - started
+
+    started = _step(console, 10, "publish dry run (nothing is uploaded)")
+    publish = _publish_dry_run(settings, dpo_folder, export, dpo_eval, sft_eval, console)
+    timings["publish"] = time.perf_counter() - started
     return {
         "pairs": paths,
         "toy_base": base,
@@ -111,6 +116,7 @@ def run_demo(settings: DemoSettings, console) -> dict:
         "eval_dpo": dpo_eval,
         "gate": gate,
         "export": export,
+        "publish_dry_run": publish,
         "timings": timings,
     }
 
@@ -178,3 +184,23 @@ def _only(config_class, overrides: dict) -> dict:
 
     names = set(field_names(config_class))
     return {k: v for k, v in overrides.items() if k in names}
+
+
+def _publish_dry_run(
+    settings: DemoSettings, adapter: Path, export: dict, report: Path, baseline: Path, console
+) -> int:
+    """`align publish --dry-run` on the demo's folders: the plan and the cards, no upload.
+    1 means the safety rails would refuse (a failing gate); other failures stop the demo."""
+    from align.hub.command import publish_dry_run
+
+    status = publish_dry_run(
+        adapter=adapter,
+        export=export["output_dir"],
+        eval_report=report,
+        baseline=baseline,
+        thresholds=settings.thresholds,
+        say=lambda text: console.print(text, markup=False, highlight=False),
+    )
+    if status not in (0, 1):
+        raise DemoError(f"publish dry run failed (exit {status}); see the message above")
+    return status

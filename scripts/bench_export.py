@@ -23,26 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-# LiquidAI/LFM2-1.2B's published config, which LFM2.5-1.2B-Instruct shares
-# (scripts/gpu_real_base_check.py uses the same).
-LFM2_1_2B = dict(
-    vocab_size=65536,
-    hidden_size=2048,
-    intermediate_size=12288,
-    num_hidden_layers=16,
-    num_attention_heads=32,
-    num_key_value_heads=8,
-    max_position_embeddings=128000,
-    norm_eps=1e-5,
-    conv_bias=False,
-    conv_L_cache=3,
-    block_multiple_of=256,
-    block_ffn_dim_multiplier=1.0,
-    block_auto_adjust_ff_dim=True,
-    rope_theta=1e6,
-    full_attn_idxs=[2, 5, 8, 10, 12, 14],
-    tie_word_embeddings=True,
-)
 THREADS = 2
 GENERATED_TOKENS = 64
 
@@ -57,7 +37,7 @@ def build(work: Path) -> dict:
     from peft import LoraConfig, get_peft_model
     from transformers import GenerationConfig, Lfm2Config, Lfm2ForCausalLM
 
-    from align.train.config import LORA_TARGETS
+    from align.train.config import LFM2_1_2B, LORA_TARGETS
     from align.train.toy import build_tokenizer, conversation_texts, load_conversations
 
     base, adapter = work / "base", work / "adapter"

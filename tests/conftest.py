@@ -246,6 +246,18 @@ def in_repo(monkeypatch) -> Path:
     return REPO_ROOT
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures(...)``): on the
+    shared 2-core machine a second thread mostly waits (about 3x slower)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory) -> Path:
     """A toy LFM2 base built from 40 gold records with 2 training steps: real architecture,
@@ -302,3 +314,31 @@ def tiny_pairs(tmp_path_factory) -> Path:
                 rows.append(line)
         (folder / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_dpo_config(tiny_base, sft_adapter, tiny_pairs):
+    """tiny_dpo_config(folder, **values) -> DPOConfig: one step of DPO on the tiny model, run
+    folder and reference-log-prob cache under ``folder``; ``values`` override."""
+    from align.train.config import DPOConfig, build_config
+
+    def build(folder: Path, **values):
+        base = {
+            "base_model": str(tiny_base),
+            "adapter": str(sft_adapter),
+            "pairs": str(tiny_pairs),
+            "output_dir": str(folder / "dpo"),
+            "ref_cache_dir": str(folder / "ref-cache"),
+            "max_steps": 1,
+            "batch_size": 2,
+            "grad_accum": 1,
+            "report_to": "none",
+            "logging_steps": 1,
+            "save_steps": 1,
+            "max_length": 768,
+            "optim": "adamw_torch",
+            "eval_steps": 1,
+        }
+        return build_config(DPOConfig, {**base, **values})
+
+    return build

@@ -1,7 +1,7 @@
 """`align demo` end to end (quick mode: two training steps per stage, two eval cases per
 source, short generations): every stage runs, the summary names the runs and the
 per-perturbation DPO result, the gate gives a verdict and the toy GGUFs are written and
-verified."""
+verified, and the publish dry run prints its plan."""
 
 import json
 import subprocess
@@ -36,6 +36,7 @@ def test_quick_demo_runs_every_stage(in_repo):
         "evaluation: DPO adapter",
         "CI gate",
         "export",
+        "publish dry run",
         "summary",
     ):
         assert stage in result.stdout, stage

@@ -37,24 +37,16 @@ from align.export.quantize import quant_blockers, quantize_gguf
 from align.export.verify import greedy_generate, hf_reference, verify_exports, verify_gguf
 from align.train.loading import LoadError
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.usefixtures("one_torch_thread"),
+]
 
 THREADS = 1  # llama.cpp threads: the CI machine is shared; one thread never waits on another
 
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures: one merge, one conversion, two quants, shared by the module
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One torch thread: on the shared 2-core machine a second one mostly waits (3x slower)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -176,8 +176,20 @@ def test_preference_accuracy_regression_is_checked_per_perturbation(baseline):
     after["preference"] = {"by_perturbation": {"missing_do_not": {"accuracy": 0.8}}}
     limits = {"max_regression": {"preference_accuracy": 0.05}}
     assert failed(regression_checks(after, before, limits)) == {
-        "regression preference.missing_do_not.accuracy"
+        "regression preference.missing_do_not.logprob_accuracy"
     }
+
+
+def test_preference_accuracies_of_different_margins_are_never_compared(baseline):
+    """Implicit reward (a DPO run against its reference) vs log-prob margin (no reference)."""
+    before, after = json.loads(json.dumps(baseline)), json.loads(json.dumps(baseline))
+    before["preference"] = {"by_perturbation": {"wrong_dose": {"accuracy": 0.9}}}
+    after["preference"] = {
+        "reference": "checkpoints/sft",
+        "by_perturbation": {"wrong_dose": {"accuracy": 0.3}},
+    }
+    limits = {"max_regression": {"preference_accuracy": 0.05}}
+    assert not [c.name for c in regression_checks(after, before, limits) if "preference" in c.name]
 
 
 # --- input the gate cannot trust -----------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from align.train.config import DPOConfig, SFTConfig, build_config
+from align.train.config import SFTConfig, build_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -30,25 +30,6 @@ def sft_config(tiny_base, tmp_path, **values):
         "optim": "adamw_torch",
     }
     return build_config(SFTConfig, {**base, **values})
-
-
-def dpo_config(tiny_base, sft_adapter, tiny_pairs, tmp_path, **values):
-    base = {
-        "base_model": str(tiny_base),
-        "adapter": str(sft_adapter),
-        "pairs": str(tiny_pairs),
-        "output_dir": str(tmp_path / "dpo"),
-        "max_steps": 1,
-        "batch_size": 2,
-        "grad_accum": 1,
-        "report_to": "none",
-        "logging_steps": 1,
-        "save_steps": 1,
-        "max_length": 768,
-        "optim": "adamw_torch",
-        "eval_steps": 1,
-    }
-    return build_config(DPOConfig, {**base, **values})
 
 
 # --- SFT ----------------------------------------------------------------------------------------
@@ -133,14 +114,14 @@ def _completion_logps(model, prompt_ids, completion_ids):
 
 
 def test_reference_log_probs_equal_base_plus_sft_not_the_bare_base(
-    tiny_base, sft_adapter, tiny_pairs, tmp_path
+    tiny_base, sft_adapter, tiny_dpo_config, tmp_path
 ):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     from align.train.dpo import build_dpo_trainer
 
-    config = dpo_config(tiny_base, sft_adapter, tiny_pairs, tmp_path, precompute_ref_log_probs=True)
+    config = tiny_dpo_config(tmp_path, precompute_ref_log_probs=True)
     trainer, _, _, _ = build_dpo_trainer(config, tmp_path / "work", "transformers")
     data = trainer.train_dataset
     reference = data["ref_chosen_logps"]
@@ -155,12 +136,10 @@ def test_reference_log_probs_equal_base_plus_sft_not_the_bare_base(
     assert not any(abs(r - b) < 1e-2 for r, b in zip(reference, bare, strict=True))
 
 
-def test_rewards_are_exactly_zero_before_the_first_update(
-    tiny_base, sft_adapter, tiny_pairs, tmp_path
-):
+def test_rewards_are_exactly_zero_before_the_first_update(tiny_dpo_config, tmp_path):
     from align.train.dpo import build_dpo_trainer, reference_check
 
-    config = dpo_config(tiny_base, sft_adapter, tiny_pairs, tmp_path)
+    config = tiny_dpo_config(tmp_path)
     trainer, _, names, _ = build_dpo_trainer(config, tmp_path / "work", "transformers")
     assert "ref" in trainer.model.peft_config  # TRL's frozen copy of the SFT adapter
     check = reference_check(trainer.evaluate(), names)
@@ -168,15 +147,10 @@ def test_rewards_are_exactly_zero_before_the_first_update(
 
 
 @pytest.mark.slow
-def test_dpo_run_saves_the_adapter_without_the_reference_copy(
-    tiny_base, sft_adapter, tiny_pairs, tmp_path
-):
+def test_dpo_run_saves_the_adapter_without_the_reference_copy(tiny_dpo_config, tmp_path):
     from align.train.dpo import run_dpo
 
-    config = dpo_config(
-        tiny_base,
-        sft_adapter,
-        tiny_pairs,
+    config = tiny_dpo_config(
         tmp_path,
         learning_rate=1e-3,
         loss_type=["sigmoid", "sft"],

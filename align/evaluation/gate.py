@@ -85,33 +85,24 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+def bound_check(name: str, entry: dict, limit: float, at_most: bool) -> Check:
+    """One rate against a maximum (``at_most``) or a minimum. A rate with nothing to measure
+    (no RED case at all for RED recall) fails: never a silent pass."""
+    rate = entry["rate"]
+    within = rate is not None and (rate <= limit if at_most else rate >= limit)
+    sign = "<=" if at_most else ">="
+    return Check(name, rate, f"{sign} {_pct(limit)}", within, f"{entry['count']}/{entry['n']}")
+
+
 def threshold_checks(report: dict, thresholds: dict) -> list[Check]:
-    checks = []
-    for code, limit in thresholds.get("max_rate", {}).items():
-        entry = report["rates"][code]
-        rate = entry["rate"]
-        checks.append(
-            Check(
-                f"rate {code}",
-                rate,
-                f"<= {_pct(limit)}",
-                rate is not None and rate <= limit,
-                f"{entry['count']}/{entry['n']}",
-            )
-        )
-    for name, limit in thresholds.get("min", {}).items():
-        entry = report["triage"][name]
-        rate = entry["rate"]
-        # No RED case at all cannot show RED recall: that is a failure, never a silent pass.
-        checks.append(
-            Check(
-                f"triage {name}",
-                rate,
-                f">= {_pct(limit)}",
-                rate is not None and rate >= limit,
-                f"{entry['count']}/{entry['n']}",
-            )
-        )
+    checks = [
+        bound_check(f"rate {code}", report["rates"][code], limit, at_most=True)
+        for code, limit in thresholds.get("max_rate", {}).items()
+    ]
+    checks += [
+        bound_check(f"triage {name}", report["triage"][name], limit, at_most=False)
+        for name, limit in thresholds.get("min", {}).items()
+    ]
     return checks
 
 

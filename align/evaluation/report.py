@@ -50,8 +50,12 @@ def compared_metrics(report: dict) -> dict[str, float | None]:
     triage = report["triage"]
     for name in ("accuracy", "under_triage", "over_triage", "missing_color", "red_recall"):
         metrics[f"triage.{name}"] = triage[name]["rate"]
-    for name, entry in report.get("preference", {}).get("by_perturbation", {}).items():
-        metrics[f"preference.{name}.accuracy"] = entry["accuracy"]
+    # The margin's kind is in the name: an implicit-reward accuracy (against a reference) and
+    # a log-probability one (no reference) measure different things and are never compared.
+    preference = report.get("preference", {})
+    kind = "reward_accuracy" if preference.get("reference") else "logprob_accuracy"
+    for name, entry in preference.get("by_perturbation", {}).items():
+        metrics[f"preference.{name}.{kind}"] = entry["accuracy"]
     return metrics
 
 
@@ -64,7 +68,7 @@ def compare(report: dict, baseline: dict) -> dict[str, dict]:
         if value is None or before is None:
             continue
         delta = value - before
-        higher_better = name in HIGHER_IS_BETTER or name.endswith(".accuracy")
+        higher_better = name in HIGHER_IS_BETTER or name.endswith("accuracy")
         deltas[name] = {
             "value": value,
             "baseline": before,

@@ -70,14 +70,12 @@ class Section:
     items: list[str] = field(default_factory=list)
 
 
-
 @dataclass(slots=True)
 class Line:
     index: int  # 0-based line number in the response
     text: str
     section: str  # section key the line belongs to ("triage" or SECTION_KEYS)
     content: str  # the text without its list marker ("3. Press hard" -> "Press hard")
-
 
 
 @dataclass

@@ -13,11 +13,33 @@ from pathlib import Path
 from typing import Any
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj", "in_proj", "w1", "w2", "w3")
+# The reference base's architecture (LiquidAI/LFM2-1.2B's published config, which
+# LFM2.5-1.2B-Instruct shares): what the benchmarks build with random weights, since no
+# checkpoint can be downloaded here. transformers.Lfm2Config(**LFM2_1_2B, <token ids>).
+LFM2_1_2B = dict(
+    vocab_size=65536,
+    hidden_size=2048,
+    intermediate_size=12288,
+    num_hidden_layers=16,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+    max_position_embeddings=128000,
+    norm_eps=1e-5,
+    conv_bias=False,
+    conv_L_cache=3,
+    block_multiple_of=256,
+    block_ffn_dim_multiplier=1.0,
+    block_auto_adjust_ff_dim=True,
+    rope_theta=1e6,
+    full_attn_idxs=[2, 5, 8, 10, 12, 14],
+    tie_word_embeddings=True,
+)
 BACKENDS = ("auto", "transformers", "unsloth")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts")
 OPTIMIZERS = ("adamw_8bit", "adamw_torch", "paged_adamw_8bit", "sgd")
 REPORTERS = ("auto", "tensorboard", "trackio", "none")
+SWITCHES = ("auto", "on", "off")
 # TRL 1.15 DPOConfig.loss_type values (its docstring); a test checks this list against TRL so an
 # upgrade that adds or drops one is noticed. TRL itself only rejects an unknown name inside the
 # loss computation, i.e. after training has started, hence the early check here.
@@ -88,6 +110,17 @@ class DPOConfig(ModelArguments, TrainingArguments):
     eval_steps: int = 50
     learning_rate: float = 5e-6
     epochs: float = 1.0
+    # GPU speed (align/train/fast_dpo.py); none of these changes the loss or the metrics.
+    # fast_path auto: on with a CUDA GPU and the transformers backend: cached precomputed
+    # reference log-probs, length-grouped batches, padding trimmed per sub-batch, gradient
+    # accumulation folded into the micro-batch where the loss is per pair.
+    fast_path: str = "auto"
+    torch_compile: str = "auto"  # compile the decoder layers; auto: off (see BENCHMARKS.md)
+    fast_lora: str = "auto"  # LoRA in the activations' dtype, fused add; auto: off until measured
+    ref_cache_dir: str | None = "checkpoints/ref-logps"  # reference log-prob cache; None: off
+    # None (auto): on when the micro-batch's activations would not fit a quarter of the GPU
+    # (CUDA fast path), else off; true/false force it.
+    gradient_checkpointing: bool | None = None
 
 
 def field_names(config_class) -> list[str]:
@@ -210,8 +243,10 @@ def validate(config) -> None:
     _choice(config, "lr_scheduler", SCHEDULERS)
     _choice(config, "optim", OPTIMIZERS)
     _choice(config, "report_to", REPORTERS)
-    for name in ("load_in_4bit", "overwrite", "resume", "gradient_checkpointing"):
+    for name in ("load_in_4bit", "overwrite", "resume"):
         _bool(config, name)
+    if not (isinstance(config, DPOConfig) and config.gradient_checkpointing is None):
+        _bool(config, "gradient_checkpointing")
     _check(
         not (config.overwrite and config.resume), "resume", "cannot be combined with --overwrite"
     )
@@ -304,3 +339,11 @@ def _validate_dpo(config: DPOConfig) -> None:
     if config.max_eval_pairs is not None:
         _number(config, "max_eval_pairs", low=1, integer=True)
     _number(config, "eval_steps", low=1, integer=True)
+    _choice(config, "fast_path", SWITCHES)
+    _choice(config, "torch_compile", SWITCHES)
+    _choice(config, "fast_lora", SWITCHES)
+    _check(
+        config.ref_cache_dir is None or isinstance(config.ref_cache_dir, str),
+        "ref_cache_dir",
+        "must be a folder or null",
+    )

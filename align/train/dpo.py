@@ -158,9 +158,11 @@ def per_perturbation(metrics: dict, names: list[str]) -> dict[str, dict]:
     return table
 
 
-def reference_check(before: dict, names: list[str]) -> dict:
+def reference_check(before: dict, names: list[str], tolerance: float = 0.0) -> dict:
     """Rewards measure policy against reference; before any update they must be exactly 0,
-    which holds only when the reference is the SFT policy itself."""
+    which holds only when the reference is the SFT policy itself. ``tolerance`` allows for
+    kernels that round differently between the reference pass and the evaluation (compiled
+    layers on the GPU); a bare-base reference is off by orders of magnitude more."""
     rewards = [
         abs(value)
         for name in names
@@ -170,26 +172,103 @@ def reference_check(before: dict, names: list[str]) -> dict:
     largest = max(rewards, default=None)
     return {
         "max_abs_reward_before_training": largest,
-        "reference_is_sft_policy": largest is not None and largest == 0.0,
+        "reference_is_sft_policy": largest is not None and largest <= tolerance,
     }
 
 
+CHECKPOINT_SHARE = 0.25  # checkpoint when a micro-batch's activations exceed this share of the GPU
+
+
+def speed_settings(config: DPOConfig, backend: str) -> dict:
+    """The resolved speed settings: none of them changes the loss or the metrics. Gradient
+    checkpointing left on auto is decided once the data is tokenized (``_auto_checkpointing``)."""
+    import torch
+
+    from align.train import fast_dpo
+
+    fast = fast_dpo.fast_path_enabled(config, backend)
+    cuda = torch.cuda.is_available()
+    batch, accum = config.batch_size, config.grad_accum
+    if fast:
+        batch, accum = fast_dpo.folded_batch(batch, accum, config.loss_type)
+    checkpointing = config.gradient_checkpointing
+    if checkpointing is None and not (fast and cuda):
+        checkpointing = False
+    compile_layers = config.torch_compile == "on" or (
+        config.torch_compile == "auto" and fast and cuda and fast_dpo.COMPILE_BY_DEFAULT
+    )
+    lora_layers = fast and (
+        config.fast_lora == "on" or (config.fast_lora == "auto" and fast_dpo.FAST_LORA_BY_DEFAULT)
+    )
+    return {
+        "fast_path": fast,
+        "fast_lora": lora_layers,
+        "batch_size": batch,
+        "grad_accum": accum,
+        "gradient_checkpointing": checkpointing,
+        "precompute_ref_log_probs": fast or config.precompute_ref_log_probs,
+        "ref_cache_dir": config.ref_cache_dir if fast else None,
+        "torch_compile": compile_layers,
+    }
+
+
+def _auto_checkpointing(trainer, model, batch_size: int) -> bool:
+    """On only when the longest micro-batch's activations would exceed CHECKPOINT_SHARE of the
+    GPU's memory (the trainer enables it when training starts)."""
+    import torch
+
+    from align.train import fast_dpo
+
+    data = trainer.train_dataset
+    longest = max(
+        len(p) + max(len(c), len(r))
+        for p, c, r in zip(
+            data["prompt_ids"], data["chosen_ids"], data["rejected_ids"], strict=True
+        )
+    )
+    longest = min(longest, trainer.args.max_length or longest)
+    total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+    return fast_dpo.needs_checkpointing(model.config, batch_size, longest, total, CHECKPOINT_SHARE)
+
+
 def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
-    """(trainer, tokenizer, eval set names, data files): ready, nothing trained yet."""
+    """(trainer, tokenizer, eval set names, data files): ready, nothing trained yet. The
+    resolved speed settings are on ``trainer.align_speed``."""
     train_set, eval_sets, files = pair_datasets(config)
     model, tokenizer = dpo_model(config, backend)
     from trl import DPOConfig as TRLDPOConfig
 
+    speed = speed_settings(config, backend)
+    kwargs = trainer_kwargs(config, output_dir)
+    kwargs.update(
+        per_device_train_batch_size=speed["batch_size"],
+        per_device_eval_batch_size=speed["batch_size"],
+        gradient_accumulation_steps=speed["grad_accum"],
+        gradient_checkpointing=bool(speed["gradient_checkpointing"]),
+    )
     args = TRLDPOConfig(
-        **trainer_kwargs(config, output_dir),
+        **kwargs,
         beta=config.beta,
         loss_type=list(config.loss_type),
         loss_weights=config.loss_weights,
-        precompute_ref_log_probs=config.precompute_ref_log_probs,
+        precompute_ref_log_probs=speed["precompute_ref_log_probs"],
         eval_strategy="steps" if eval_sets else "no",
         eval_steps=config.eval_steps,
     )
-    trainer = dpo_trainer_class()(
+    trainer_class = dpo_trainer_class()
+    if speed["fast_path"]:
+        from align.train import fast_dpo
+
+        trainer_class = fast_dpo.fast_trainer_class(
+            trainer_class, ref_cache_dir=speed["ref_cache_dir"]
+        )
+        if speed["fast_lora"]:
+            speed["fast_lora"] = fast_dpo.fast_lora_layers(model)
+        if speed["torch_compile"]:
+            fast_dpo.compile_layers(model)
+            trainer_class.align_compiled = True
+    log.info("dpo: speed settings %s", speed)
+    trainer = trainer_class(
         model=model,
         ref_model=None,
         args=args,
@@ -197,6 +276,10 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
         eval_dataset=eval_sets or None,
         processing_class=tokenizer,
     )
+    if speed["gradient_checkpointing"] is None:
+        speed["gradient_checkpointing"] = _auto_checkpointing(trainer, model, speed["batch_size"])
+        trainer.args.gradient_checkpointing = speed["gradient_checkpointing"]
+    trainer.align_speed = speed
     return trainer, tokenizer, sorted(eval_sets), files
 
 
@@ -209,7 +292,8 @@ def run_dpo(config: DPOConfig) -> Path:
     open_run_dir(run, resume=config.resume)
     check = {}
     if names and not config.resume:
-        check = reference_check(trainer.evaluate(), names)
+        tolerance = 1e-3 if trainer.align_speed["fast_path"] else 0.0
+        check = reference_check(trainer.evaluate(), names, tolerance)
         log.info("dpo: reference check %s", check)
     log.info(
         "dpo: %d train pairs, eval types %s, backend %s", len(trainer.train_dataset), names, backend
@@ -220,6 +304,7 @@ def run_dpo(config: DPOConfig) -> Path:
         "train_loss": result.training_loss,
         "global_step": result.global_step,
         "backend": backend,
+        "speed": trainer.align_speed,
         "reference_check": check,
         "per_perturbation": per_perturbation(final_eval, names),
         **result.metrics,

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from align.data.gold import gold_files, load_gold
+from align.train.runs import file_sha256
 
 if TYPE_CHECKING:
     from transformers import Lfm2ForCausalLM, PreTrainedTokenizerFast
@@ -372,7 +373,7 @@ def train_toy(
 def toy_fingerprint(gold: Sequence[Path], steps: int) -> dict[str, Any]:
     """What the build depends on: gold bytes, TOY_VERSION, model/tokenizer/training settings.
     ``fingerprint`` is the sha256 over all of it."""
-    files = [{"name": Path(p).name, "sha256": _sha256_file(p)} for p in gold]
+    files = [{"name": Path(p).name, "sha256": file_sha256(Path(p))} for p in gold]
     settings = {
         "toy_version": TOY_VERSION,
         "gold_sha256": [f["sha256"] for f in files],
@@ -387,14 +388,6 @@ def toy_fingerprint(gold: Sequence[Path], steps: int) -> dict[str, Any]:
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     return {"fingerprint": digest, "gold_files": files, **settings}
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 REQUIRED_FILES = (

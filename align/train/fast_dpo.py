@@ -1,0 +1,489 @@
+"""The fast path of `align dpo` (default on CUDA): the same DPO loss and metrics as TRL's
+DPOTrainer, computed with less work.
+
+What it changes, and why the result does not change:
+
+- **Reference log-probs are computed once** (TRL's ``precompute_ref_log_probs``) and kept in an
+  on-disk cache keyed by the tokenized data, the weights of the base and of the reference
+  adapter, the maximum length and the software/GPU, so a second run on the same data and
+  adapter skips even that pass. The reference is still the frozen SFT adapter ("ref").
+- **Length-grouped batches**: pairs of similar length are drawn into the same batch (shuffled
+  megabatches sorted by length, batch order shuffled), so batches carry little padding. Each
+  pair's loss is the same; only which pairs share a batch changes (as any shuffle does).
+- **Padding trimmed per sub-batch**: the 2B sequences of a batch (B chosen, B rejected) are
+  split, by length, into at most a few sub-batches, each cut to its own longest sequence, and run
+  one after the other before a single loss and backward. With right padding and causal layers
+  (attention and LFM2's short convolution both look only backwards), the cut positions never
+  influence the kept ones, so per-token log-probs are those of the padded batch. Nothing is
+  packed: sequences never share a row, so nothing leaks across sequence boundaries.
+- **Gradient accumulation folded into the micro-batch** when every loss term is per pair (the
+  mean over one batch of 8 equals the mean of 4 means over batches of 2).
+- **Gradient checkpointing only when the activations would not fit** a share of GPU memory.
+- **torch.compile of the decoder layers** (optional; see DPOConfig.torch_compile).
+
+The pure helpers (sampler, sub-batch planning, cache key) import no torch at module level so
+that tests can use them cheaply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+from pathlib import Path
+from types import SimpleNamespace
+
+log = logging.getLogger("align.train")
+
+# Loss terms TRL computes per pair; folding gradient accumulation into the micro-batch leaves
+# them unchanged. "sft" averages over the tokens of a batch, "aot*" sort across the batch.
+PER_PAIR_LOSSES = {
+    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard",
+    "apo_zero", "apo_down", "discopop", "sigmoid_norm",
+}  # fmt: skip
+# Whether ``torch_compile = "auto"`` compiles the decoder layers on the CUDA fast path (set from
+# the measurement in docs/BENCHMARKS.md, "DPO speed on one GPU").
+COMPILE_BY_DEFAULT = False
+# Whether ``fast_lora = "auto"`` routes LoRA layers through ``_lora_forward`` on the fast path:
+# equal on the CPU test, not yet measured on the GPU (the one run ran out of time), so off.
+FAST_LORA_BY_DEFAULT = False
+MAX_FOLDED_BATCH = 64
+# What one more sub-batch forward costs, in padded tokens (launches, smaller matrix products).
+SUB_BATCH_OVERHEAD_TOKENS = 1024  # pairs per micro-batch when folding gradient accumulation
+OUTPUT_FIELDS = ("log_probs", "entropy", "mean_logits", "is_top1", "log_sum_sq_probs")
+CACHE_FORMAT = 1
+
+
+# --- decisions -----------------------------------------------------------------------------------
+
+
+def fast_path_enabled(config, backend: str) -> bool:
+    """``fast_path`` auto -> on with a CUDA GPU and the transformers backend (Unsloth patches the
+    same trainer methods this path overrides)."""
+    if config.fast_path == "off":
+        return False
+    if config.fast_path == "on":
+        return backend != "unsloth"
+    import torch
+
+    return torch.cuda.is_available() and backend == "transformers"
+
+
+def folded_batch(batch_size: int, grad_accum: int, loss_types) -> tuple[int, int]:
+    """(micro-batch, accumulation) with accumulation folded in where that changes nothing."""
+    per_pair = set(loss_types) <= PER_PAIR_LOSSES
+    if grad_accum > 1 and per_pair and batch_size * grad_accum <= MAX_FOLDED_BATCH:
+        return batch_size * grad_accum, 1
+    return batch_size, grad_accum
+
+
+def activation_bytes_per_token(model_config) -> int:
+    """Activations a decoder layer keeps for backward, per token, without checkpointing (bf16),
+    summed over layers. Calibrated on the LFM2-1.2B shape (TRL, no checkpointing: 56.8 GiB for
+    28,672 tokens, about 2 MB per token)."""
+    cfg = (
+        model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+    )
+    hidden = cfg.hidden_size
+    inter = getattr(cfg, "intermediate_size", 4 * hidden)
+    if getattr(cfg, "block_auto_adjust_ff_dim", False):
+        inter = int(2 * inter / 3)
+    return cfg.num_hidden_layers * 2 * (14 * hidden + 4 * inter)
+
+
+def needs_checkpointing(
+    model_config, pairs: int, max_length: int, total_memory: int, share: float
+) -> bool:
+    """Checkpoint only when the worst-case micro-batch's activations exceed ``share`` of the GPU."""
+    tokens = 2 * pairs * max_length
+    return tokens * activation_bytes_per_token(model_config) > share * total_memory
+
+
+# --- batching ------------------------------------------------------------------------------------
+
+
+def pair_lengths(dataset) -> list[int]:
+    """Tokens a pair puts through the model: prompt twice, chosen and rejected once each."""
+    return [
+        2 * len(p) + len(c) + len(r)
+        for p, c, r in zip(
+            dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"], strict=True
+        )
+    ]
+
+
+def length_grouped_order(
+    lengths: list[int], batch_size: int, seed: int, epoch: int = 0, megabatch: int = 64
+) -> list[int]:
+    """A permutation of range(len(lengths)): shuffled, cut into megabatches of
+    ``batch_size * megabatch`` sorted by length and cut into batches; full batches are shuffled,
+    a short last batch (if any) stays last so batch boundaries fall on multiples of batch_size."""
+    rng = random.Random(f"align-length-groups:{seed}:{epoch}")
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    span = batch_size * megabatch
+    batches: list[list[int]] = []
+    for start in range(0, len(order), span):
+        group = sorted(order[start : start + span], key=lambda i: -lengths[i])
+        batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
+    full = [b for b in batches if len(b) == batch_size]
+    short = [b for b in batches if len(b) != batch_size]
+    rng.shuffle(full)
+    return [i for batch in full + short for i in batch]
+
+
+class LengthGroupedSampler:
+    """torch Sampler over ``length_grouped_order``; ``set_epoch`` reshuffles (the Trainer calls it,
+    which keeps resumed runs on the same order)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed, self.epoch = lengths, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        return iter(length_grouped_order(self.lengths, self.batch_size, self.seed, self.epoch))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def plan_sub_batches(
+    lengths: list[int], max_groups: int = 4, overhead_tokens: int = 2048, multiple: int = 8
+) -> list[list[int]]:
+    """Split row indices into at most ``max_groups`` groups of similar length, minimising padded
+    tokens plus ``overhead_tokens`` per extra forward call (sorted rows, contiguous groups;
+    a small dynamic programme). Each group is padded to a multiple of ``multiple``."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    n = len(order)
+    if n == 0:
+        return []
+    padded = [-(-lengths[i] // multiple) * multiple for i in order]
+    inf = math.inf
+    # best[k][j]: least cost of the first j rows in k groups (a group's cost is rows x its max)
+    best = [[inf] * (n + 1) for _ in range(max_groups + 1)]
+    cut = [[0] * (n + 1) for _ in range(max_groups + 1)]
+    best[0][0] = 0
+    for k in range(1, max_groups + 1):
+        for j in range(1, n + 1):
+            for i in range(k - 1, j):
+                if best[k - 1][i] == inf:
+                    continue
+                cost = best[k - 1][i] + (j - i) * padded[i] + overhead_tokens
+                if cost < best[k][j]:
+                    best[k][j], cut[k][j] = cost, i
+    k = min(range(1, max_groups + 1), key=lambda g: best[g][n])
+    groups, j = [], n
+    while k > 0:
+        i = cut[k][j]
+        groups.append(order[i:j])
+        j, k = i, k - 1
+    return [sorted(g) for g in reversed(groups)]
+
+
+# --- the forward on sub-batches ------------------------------------------------------------------
+
+
+class SubBatchForward:
+    """Stands in for the model in TRL's ``_compute_loss``: a fused-head call on a right-padded
+    batch runs as a few trimmed sub-batches and the per-token outputs are put back in place
+    (zeros, like TRL's fused head gives masked positions). Other calls go to the model."""
+
+    def __init__(self, model, max_groups: int = 4, overhead_tokens: int | None = None):
+        self.model, self.max_groups, self.overhead_tokens = model, max_groups, overhead_tokens
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def __call__(self, *args, **kwargs):
+        if args or not kwargs.get("fused_lm_head") or kwargs.get("attention_mask") is None:
+            return self.model(*args, **kwargs)
+        import torch
+        import torch.nn.functional as F
+
+        input_ids = kwargs.pop("input_ids")
+        mask = kwargs.pop("attention_mask")
+        labels = kwargs.pop("labels")
+        rows, width = input_ids.shape
+        lengths = mask.sum(dim=1).tolist()
+        overhead = self.overhead_tokens
+        if overhead is None:
+            overhead = SUB_BATCH_OVERHEAD_TOKENS
+        groups = plan_sub_batches(lengths, self.max_groups, overhead)
+        pieces: dict[str, list] = {}
+        for group in groups:
+            index = torch.tensor(group, device=input_ids.device)
+            cut = min(width, -(-max(lengths[i] for i in group) // 8) * 8)
+            sub_mask = mask[index, :cut]
+            out = self.model(
+                input_ids=input_ids[index, :cut],
+                attention_mask=sub_mask,
+                labels=labels[index, :cut],
+                **kwargs,
+            )
+            for name in OUTPUT_FIELDS:
+                value = getattr(out, name, None)
+                if value is not None:
+                    pad = width - 1 - value.shape[1]
+                    pieces.setdefault(name, []).append(F.pad(value, (0, pad)) if pad else value)
+        order = torch.tensor([i for g in groups for i in g], device=input_ids.device)
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(rows, device=order.device)
+        merged = {name: torch.cat(parts)[inverse] for name, parts in pieces.items()}
+        return SimpleNamespace(
+            loss=None, aux_loss=None, **{n: merged.get(n) for n in OUTPUT_FIELDS}
+        )
+
+
+# --- reference log-prob cache --------------------------------------------------------------------
+
+
+def data_digest(dataset) -> str:
+    """Hash of the tokenized pairs, in order (prompt, chosen and rejected token ids)."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for column in ("prompt_ids", "chosen_ids", "rejected_ids"):
+        values = dataset[column]
+        h.update(np.asarray([len(v) for v in values], dtype=np.int64).tobytes())
+        flat = [t for v in values for t in v]
+        h.update(np.asarray(flat, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def weights_digest(model) -> str:
+    """Hash of the base weights and of the reference adapter ("ref", else "default"), bytes as
+    stored. The trainable adapter's other copies are left out: they change while training."""
+    import torch
+
+    names = dict(model.named_parameters())
+    adapters = set(getattr(model, "peft_config", {}) or {})
+    reference = "ref" if "ref" in adapters else "default"
+    skip = {a for a in adapters if a != reference}
+    h = hashlib.blake2b(digest_size=32)
+    for name in sorted(names):
+        if any(f".{a}." in name for a in skip):
+            continue
+        tensor = names[name].detach()
+        h.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        raw = tensor.contiguous().view(-1)
+        if raw.dtype.itemsize == 2:
+            raw = raw.view(torch.int16)
+        elif raw.dtype.itemsize == 4:
+            raw = raw.view(torch.int32)
+        h.update(raw.cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def cache_key(data: str, weights: str, settings: dict) -> str:
+    text = json.dumps({"format": CACHE_FORMAT, "data": data, "weights": weights, **settings})
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def load_cached(folder: Path, key: str):
+    file = Path(folder) / f"{key}.json"
+    if not file.is_file():
+        return None
+    try:
+        stored = json.loads(file.read_text(encoding="utf-8"))
+        return stored["chosen"], stored["rejected"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def store_cached(folder: Path, key: str, chosen: list, rejected: list, meta: dict) -> None:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{key}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps({"chosen": chosen, "rejected": rejected, "meta": meta}))
+    os.replace(tmp, folder / f"{key}.json")
+
+
+# --- the trainer ---------------------------------------------------------------------------------
+
+
+def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: int = 65536):
+    """``base_class`` (align's DPOTrainer subclass) with the fast path's overrides."""
+    import torch
+    import trl.trainer.dpo_trainer as trl_dpo
+
+    class FastDPOTrainer(base_class):
+        align_ref_cache_dir = ref_cache_dir
+        align_compiled = False
+
+        def __init__(self, *args, **kwargs):
+            # TRL hashes every weight in fp32 on the CPU for its own (in-memory) cache; the
+            # cache here is keyed by ``weights_digest`` instead, so skip that pass.
+            original = trl_dpo.hash_module
+            trl_dpo.hash_module = lambda module: ""
+            self._align_weights = None
+            self.align_precompute_seconds = 0.0
+            self.align_cache_hits: list[tuple[str, bool]] = []
+            try:
+                super().__init__(*args, **kwargs)
+            finally:
+                trl_dpo.hash_module = original
+
+        # -- batching
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            return LengthGroupedSampler(
+                pair_lengths(dataset), self.args.per_device_train_batch_size, self.args.seed
+            )
+
+        def _compute_loss(self, model, inputs, return_outputs):
+            return super()._compute_loss(SubBatchForward(model), inputs, return_outputs)
+
+        # -- reference log-probs
+        def _reference_logps(self, batch):
+            """Summed completion log-probs of the reference adapter, as ``_compute_loss``
+            computes the policy's (same sub-batches, same kernels)."""
+            unwrapped = self.accelerator.unwrap_model(self.model)
+            adapters = getattr(unwrapped, "peft_config", {}) or {}
+            adapter = trl_dpo.use_adapter(unwrapped, "ref" if "ref" in adapters else None)
+            labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
+            with (
+                torch.no_grad(),
+                trl_dpo.disable_gradient_checkpointing(
+                    self.model, self.args.gradient_checkpointing_kwargs
+                ),
+                adapter,
+                self.compute_loss_context_manager(),
+            ):
+                out = SubBatchForward(self.model)(
+                    input_ids=batch["input_ids"],
+                    attention_mask=batch["attention_mask"],
+                    labels=labels,
+                    use_cache=False,
+                    fused_lm_head=True,
+                )
+            return out.log_probs.sum(dim=1).float().chunk(2)
+
+        def _precompute_ref_logps(self, dataset, name, batch_size):
+            if "ref_chosen_logps" in dataset.column_names:
+                return dataset
+            if self.ld_alpha is not None or (self.ref_model is not None):
+                return super()._precompute_ref_logps(dataset, name, batch_size)
+            import time
+
+            started = time.perf_counter()
+            if self._align_weights is None:
+                self._align_weights = weights_digest(self.accelerator.unwrap_model(self.model))
+            train = name == "train"
+            settings = {
+                "max_length": self.args.max_length,
+                "truncation": self.args.truncation_mode,
+                # eval sets run in the eval batches (so rewards before training are exactly 0)
+                "batches": "sorted" if train else self.args.per_device_eval_batch_size,
+                "torch": torch.__version__,
+                "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+                "compiled": self.align_compiled,
+            }
+            key = cache_key(data_digest(dataset), self._align_weights, settings)
+            cached = (
+                load_cached(self.align_ref_cache_dir, key) if self.align_ref_cache_dir else None
+            )
+            self.align_cache_hits.append((name, cached is not None))
+            if cached is None:
+                chosen, rejected = self._compute_reference(dataset, train)
+                if self.align_ref_cache_dir:
+                    store_cached(
+                        self.align_ref_cache_dir, key, chosen, rejected, {"set": name, **settings}
+                    )
+            else:
+                chosen, rejected = cached
+            dataset = dataset.add_column("ref_chosen_logps", chosen)
+            dataset = dataset.add_column("ref_rejected_logps", rejected)
+            self.align_precompute_seconds += time.perf_counter() - started
+            log.info(
+                "dpo: reference log-probs for %s (%d pairs) %s", name, len(chosen),
+                "from cache" if cached is not None else "computed",
+            )  # fmt: skip
+            return dataset
+
+        def _compute_reference(self, dataset, train: bool):
+            n = len(dataset)
+            if train:  # longest first, batches up to a token budget
+                lengths = pair_lengths(dataset)
+                order = sorted(range(n), key=lambda i: -lengths[i])
+                batches, current = [], []
+                for i in order:
+                    width = lengths[current[0]] if current else lengths[i]
+                    if current and (len(current) + 1) * width > token_budget:
+                        batches.append(current)
+                        current = []
+                    current.append(i)
+                if current:
+                    batches.append(current)
+            else:  # exactly the eval dataloader's batches
+                size = self.args.per_device_eval_batch_size
+                batches = [list(range(s, min(n, s + size))) for s in range(0, n, size)]
+            chosen, rejected = [0.0] * n, [0.0] * n
+            columns = {c: dataset[c] for c in ("prompt_ids", "chosen_ids", "rejected_ids")}
+            for rows in batches:
+                examples = [{c: values[i] for c, values in columns.items()} for i in rows]
+                batch = self._prepare_inputs(self.data_collator(examples))
+                c, r = self._reference_logps(batch)
+                for i, vc, vr in zip(rows, c.tolist(), r.tolist(), strict=True):
+                    chosen[i], rejected[i] = vc, vr
+            return chosen, rejected
+
+    return FastDPOTrainer
+
+
+def _lora_forward(self, x, *args, **kwargs):
+    """PEFT's LoRA Linear forward for plain LoRA (no dropout, bias or variant): the adapter
+    matrices are cast to the activations' dtype (they are tiny) instead of the activations to the
+    adapter's float32, and the scaled update is added by the matrix product itself (addmm). Same
+    sum as PEFT's ``result + B(A(x)) * scaling``; on the GPU it saves the float32 copies of every
+    LoRA input and the separate multiply and add over each output."""
+    import torch
+
+    if args or kwargs or self.disable_adapters or self.merged:
+        return type(self).forward(self, x, *args, **kwargs)
+    result = self.base_layer(x)
+    for name in self.active_adapters:
+        if name not in self.lora_A:
+            continue
+        a, b = self.lora_A[name], self.lora_B[name]
+        if (
+            name in self.lora_variant
+            or b.bias is not None
+            or not isinstance(self.lora_dropout[name], torch.nn.Identity)
+        ):
+            return type(self).forward(self, x, *args, **kwargs)
+        dtype = result.dtype
+        down = x.reshape(-1, x.shape[-1]).to(dtype) @ a.weight.to(dtype).t()
+        up = (b.weight * self.scaling[name]).to(dtype).t()
+        result = torch.addmm(result.reshape(-1, result.shape[-1]), down, up).view(result.shape)
+    return result
+
+
+def fast_lora_layers(model) -> int:
+    """Route PEFT's LoRA Linear layers through ``_lora_forward``; returns how many."""
+    import types
+
+    import torch
+    from peft.tuners.lora.layer import Linear
+
+    count = 0
+    for module in model.modules():
+        if isinstance(module, Linear) and type(module.base_layer) is torch.nn.Linear:
+            module.forward = types.MethodType(_lora_forward, module)
+            count += 1
+    return count
+
+
+def compile_layers(model) -> int:
+    """torch.compile each decoder layer (dynamic shapes); returns how many were compiled."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    layers = getattr(getattr(base, "model", None), "layers", None)
+    if layers is None:
+        return 0
+    for layer in layers:
+        layer.compile(dynamic=True)
+    return len(layers)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# DPO speed benchmark on the GPU machine (issue 7), from the project root, with the wheels of
+# shared/gpu/fetch-wheels.sh repacked into .whl/all (bitsandbytes without its other CUDA builds,
+# unsloth without its studio front end: trl + datasets + bitsandbytes + unsloth fit one call):
+#   device run, carry [".whl/all"]:  bash scripts/gpu_bench_dpo.sh [bench_dpo.py options]
+set -uo pipefail
+OUT=${OUT:-/tmp/bench-out}
+mkdir -p "$OUT"
+export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
+  TQDM_DISABLE=1 PYTHONUNBUFFERED=1 HF_DATASETS_CACHE=/tmp/hf-datasets TOKENIZERS_PARALLELISM=false
+python3 -c "import trl, unsloth_zoo, bitsandbytes" 2>/dev/null || \
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/all/*.whl
+nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv
+python3 scripts/bench_dpo.py --out "$OUT" "$@" 2>&1 | tee "$OUT/bench.log"

@@ -1,0 +1,170 @@
+"""The fast DPO path (align/train/fast_dpo.py, default on CUDA) computes what the plain path
+computes: same loss, metrics and gradients on a batch, per-pair values independent of which
+pairs share a batch, a reference-log-prob cache that is hit only for the same data and
+weights, and rewards exactly 0 before training. Run on the CPU with the tiny toy LFM2."""
+
+import pytest
+import torch
+
+from align.train import fast_dpo
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+# --- pure helpers --------------------------------------------------------------------------------
+
+
+def test_length_grouped_order_is_a_deterministic_permutation_with_full_batches_first():
+    lengths = [(i * 37) % 101 + 200 for i in range(203)]
+    order = fast_dpo.length_grouped_order(lengths, batch_size=8, seed=3, megabatch=4)
+    assert sorted(order) == list(range(203))
+    assert order == fast_dpo.length_grouped_order(lengths, batch_size=8, seed=3, megabatch=4)
+    assert order != fast_dpo.length_grouped_order(lengths, 8, seed=3, epoch=1, megabatch=4)
+    batches = [order[i : i + 8] for i in range(0, len(order), 8)]
+    spread = [max(lengths[j] for j in b) - min(lengths[j] for j in b) for b in batches[:-1]]
+    assert sum(spread) / len(spread) < 30  # random batches would spread ~90
+
+
+def test_sub_batch_plan_covers_every_row_once_and_cuts_padding():
+    lengths = [450, 300, 310, 460, 120, 125, 305, 455]
+    groups = fast_dpo.plan_sub_batches(lengths, max_groups=4, overhead_tokens=64)
+    assert sorted(i for g in groups for i in g) == list(range(8))
+    assert 1 < len(groups) <= 4
+    padded = sum(len(g) * max(lengths[i] for i in g) for g in groups)
+    assert padded < len(lengths) * max(lengths) * 0.8
+    assert fast_dpo.plan_sub_batches([100] * 6) == [list(range(6))]
+
+
+def test_grad_accumulation_is_folded_only_for_per_pair_losses():
+    assert fast_dpo.folded_batch(2, 4, ["sigmoid"]) == (8, 1)
+    assert fast_dpo.folded_batch(2, 4, ["sigmoid", "sft"]) == (2, 4)
+    assert fast_dpo.folded_batch(32, 4, ["ipo"]) == (32, 4)
+
+
+# --- equivalence on the tiny model ---------------------------------------------------------------
+
+
+def _loss_and_metrics(trainer, rows):
+    examples = [trainer.train_dataset[i] for i in rows]
+    inputs = trainer._prepare_inputs(trainer.data_collator(examples))
+    trainer.model.train()
+    trainer.model.zero_grad()
+    trainer._metrics["train"].clear()
+    loss = trainer.compute_loss(trainer.model, inputs)
+    loss.backward()
+    grads = {
+        name: p.grad.detach().clone()
+        for name, p in trainer.model.named_parameters()
+        if p.grad is not None
+    }
+    metrics = {k: v[-1] for k, v in trainer._metrics["train"].items() if k != "num_tokens"}
+    return loss.item(), metrics, grads
+
+
+@pytest.fixture(scope="module")
+def trainers(tiny_dpo_config, tmp_path_factory):
+    from align.train.dpo import build_dpo_trainer
+
+    tmp = tmp_path_factory.mktemp("fast")
+    plain_config = tiny_dpo_config(tmp, batch_size=4, fast_path="off")
+    fast_config = tiny_dpo_config(tmp, batch_size=4, fast_path="on", fast_lora="on")
+    torch.manual_seed(0)
+    plain, _, names, _ = build_dpo_trainer(plain_config, tmp / "plain", "transformers")
+    fast, _, _, _ = build_dpo_trainer(fast_config, tmp / "fast", "transformers")
+    return plain, fast, names, fast_config, tmp
+
+
+def test_fast_path_settings_on_cpu(trainers):
+    plain, fast, _, _, _ = trainers
+    assert plain.align_speed["fast_path"] is False
+    assert plain.align_speed["precompute_ref_log_probs"] is False
+    assert fast.align_speed["fast_path"] is True
+    assert fast.align_speed["precompute_ref_log_probs"] is True
+    assert fast.align_speed["gradient_checkpointing"] is False  # no GPU: never needed
+    assert fast.align_speed["fast_lora"] > 0  # LoRA Linear layers routed through _lora_forward
+    assert "ref_chosen_logps" in fast.train_dataset.column_names
+    assert fast.align_cache_hits == [("train", False)] + [
+        (name, False) for name in sorted(fast.eval_dataset)
+    ]
+
+
+def test_same_loss_metrics_and_gradients_as_the_plain_path(trainers, monkeypatch):
+    plain, fast, _, _, _ = trainers
+    rows = [0, 3, 1, 4]  # mixed lengths, so sub-batches and padding differ
+    monkeypatch.setattr(fast_dpo, "SUB_BATCH_OVERHEAD_TOKENS", 0)  # split as much as allowed
+    loss_p, metrics_p, grads_p = _loss_and_metrics(plain, rows)
+    loss_f, metrics_f, grads_f = _loss_and_metrics(fast, rows)
+    assert loss_f == pytest.approx(loss_p, abs=1e-5)
+    assert metrics_f.keys() == metrics_p.keys()
+    for key in metrics_p:
+        assert metrics_f[key] == pytest.approx(metrics_p[key], rel=1e-4, abs=1e-4), key
+    trained = [n for n in grads_p if ".default." in n]
+    assert trained and set(trained) <= set(grads_f)
+    for name in trained:
+        torch.testing.assert_close(grads_f[name], grads_p[name], rtol=1e-3, atol=1e-6)
+
+
+def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers):
+    _, fast, _, _, _ = trainers
+    forward = fast_dpo.SubBatchForward(fast.model, overhead_tokens=0)
+
+    def per_row(rows):
+        examples = [fast.train_dataset[i] for i in rows]
+        batch = fast._prepare_inputs(fast.data_collator(examples))
+        labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
+        with torch.no_grad():
+            out = forward(
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                labels=labels,
+                use_cache=False,
+                fused_lm_head=True,
+            )
+        sums = out.log_probs.sum(dim=1)
+        n = len(rows)
+        return {r: (sums[i].item(), sums[n + i].item()) for i, r in enumerate(rows)}
+
+    together = per_row([0, 1, 2, 3, 4, 5])
+    apart = {**per_row([5, 2]), **per_row([4, 0, 3]), **per_row([1])}
+    for row, (chosen, rejected) in together.items():
+        assert apart[row][0] == pytest.approx(chosen, abs=1e-3)
+        assert apart[row][1] == pytest.approx(rejected, abs=1e-3)
+
+
+def test_cached_reference_equals_the_live_reference(trainers):
+    plain, fast, _, _, _ = trainers
+    data = fast.train_dataset
+    for start in range(0, len(data), 2):
+        rows = list(range(start, min(len(data), start + 2)))
+        batch = plain._prepare_inputs(plain.data_collator([plain.train_dataset[i] for i in rows]))
+        chosen, rejected = plain.compute_ref_log_probs(plain.model, batch)
+        assert data["ref_chosen_logps"][start : start + 2] == pytest.approx(
+            chosen.tolist(), abs=1e-3
+        )
+        assert data["ref_rejected_logps"][start : start + 2] == pytest.approx(
+            rejected.tolist(), abs=1e-3
+        )
+
+
+def test_cache_is_reused_for_the_same_data_and_weights_only(trainers, tmp_path):
+    from align.train.dpo import build_dpo_trainer
+
+    _, fast, _, config, tmp = trainers
+    again, _, _, _ = build_dpo_trainer(config, tmp / "again", "transformers")
+    assert all(hit for _, hit in again.align_cache_hits)
+    assert again.train_dataset["ref_chosen_logps"] == fast.train_dataset["ref_chosen_logps"]
+    model = again.model
+    before = fast_dpo.weights_digest(model)
+    with torch.no_grad():
+        next(p for n, p in model.named_parameters() if ".ref." in n).add_(1e-3)
+    assert fast_dpo.weights_digest(model) != before
+
+
+def test_rewards_are_exactly_zero_before_training_on_the_fast_path(trainers):
+    from align.train.dpo import reference_check
+
+    # the eval sets' reference log-probs were computed in the eval batches, so the policy's
+    # evaluation repeats exactly the same arithmetic
+    _, fast, names, _, _ = trainers
+    check = reference_check(fast.evaluate(), names)
+    assert check == {"max_abs_reward_before_training": 0.0, "reference_is_sft_policy": True}
