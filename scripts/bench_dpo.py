@@ -391,10 +391,12 @@ RUNS = [
     ("b-unsloth", "unsloth", "realistic", {}),
     ("b-align", "align", "realistic", {}),
     ("b-align-compile", "align", "realistic", {"torch_compile": "on"}),
+    ("b-align-fastlora", "align", "realistic", {"fast_lora": "on"}),
     ("a-trl", "trl", "uniform", {}),
     ("a-unsloth", "unsloth", "uniform", {}),
     ("a-align", "align", "uniform", {}),
     ("a-align-compile", "align", "uniform", {"torch_compile": "on"}),
+    ("a-align-fastlora", "align", "uniform", {"fast_lora": "on"}),
     ("b-align-nogc", "align", "realistic", {"gradient_checkpointing": False}),
     ("b-align-cached", "align", "realistic", {}),
 ]

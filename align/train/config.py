@@ -116,7 +116,7 @@ class DPOConfig(ModelArguments, TrainingArguments):
     # accumulation folded into the micro-batch where the loss is per pair.
     fast_path: str = "auto"
     torch_compile: str = "auto"  # compile the decoder layers; auto: off (see BENCHMARKS.md)
-    fast_lora: str = "auto"  # LoRA in the activations' dtype, fused add; auto: off until measured
+    fast_lora: str = "auto"  # LoRA in the activations' dtype, fused add; auto: on the fast path
     ref_cache_dir: str | None = "checkpoints/ref-logps"  # reference log-prob cache; None: off
     # None (auto): on when the micro-batch's activations would not fit a quarter of the GPU
     # (CUDA fast path), else off; true/false force it.
