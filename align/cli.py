@@ -382,7 +382,8 @@ def dpo_command(
         str | None, _opt("dpo", "torch_compile", "Compile decoder layers: auto (off), on, off.")
     ] = None,
     fast_lora: Annotated[
-        str | None, _opt("dpo", "fast_lora", "bf16 LoRA with fused add: auto (on the fast path), on, off.")
+        str | None,
+        _opt("dpo", "fast_lora", "bf16 LoRA with fused add: auto (on the fast path), on, off."),
     ] = None,
     ref_cache_dir: Annotated[
         str | None, _opt("dpo", "ref_cache_dir", "Folder caching reference log-probs.")
