@@ -11,12 +11,14 @@ from pathlib import Path
 
 import torch
 
+from align.train import distributed
 from align.train.loading import resolve_backend, resolve_dtype
 from align.train.runs import (
     RunDir,
     check_run_dir,
     default_output_dir,
     finalize_run,
+    open_run_dir,
     report_to,
     write_manifest,
 )
@@ -26,13 +28,27 @@ log = logging.getLogger("align.train")
 
 def start_run(config, command: str) -> tuple[RunDir, str]:
     """Resolve the backend and check the run folder; both fail here, before anything is
-    loaded, and nothing is created yet (``open_run_dir`` does that before training)."""
+    loaded, and nothing is created yet (``open_run`` does that before training). Under several
+    processes each makes the same checks on the same files, so all fail alike."""
     backend = resolve_backend(config.backend)
-    output_dir = config.output_dir or default_output_dir(command)
+    distributed.init()
+    # Each process would name a default folder after its own clock: take the main one's.
+    output_dir = distributed.main_value(config.output_dir or str(default_output_dir(command)))
     config.output_dir = str(output_dir)
     run = check_run_dir(output_dir, overwrite=config.overwrite, resume=config.resume)
     torch.manual_seed(config.seed)
     return run, backend
+
+
+def open_run(run: RunDir, *, resume: bool) -> None:
+    """The main process creates the work folder; the others wait until it exists."""
+    error = None
+    if distributed.is_main():
+        try:
+            open_run_dir(run, resume=resume)
+        except OSError as caught:
+            error = caught
+    distributed.check_all(error, f"creating {run.work}")
 
 
 def trainer_kwargs(config, output_dir: Path) -> dict:
@@ -65,20 +81,26 @@ def trainer_kwargs(config, output_dir: Path) -> dict:
         "gradient_checkpointing": config.gradient_checkpointing,
         "use_cpu": not torch.cuda.is_available(),
         "dataloader_num_workers": 0,
+        # DDP: every trainable (LoRA) weight takes part in every forward, so skip the search
+        # for unused parameters the Trainer turns on for a PEFT model (a graph pass per step).
+        "ddp_find_unused_parameters": False,
     }
 
 
 def set_cpu_threads() -> None:
-    """Use every core on CPU (PyTorch's default can be lower in containers)."""
+    """Use every core on CPU (PyTorch's default can be lower in containers), shared between
+    the processes of this machine when there are several."""
     if not torch.cuda.is_available():
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // distributed.local_world_size()))
 
 
-def save_adapter(model, folder: Path) -> None:
-    """The trained adapter only: TRL's DPO adds a frozen "ref" copy that must not ship."""
+def save_adapter(model, folder: Path, state_dict: dict | None = None) -> None:
+    """The trained adapter only: TRL's DPO adds a frozen "ref" copy that must not ship.
+    ``state_dict``: the full weights gathered from a sharded (FSDP) model."""
     adapters = list(getattr(model, "peft_config", {}) or {})
     selected = [name for name in adapters if name != "ref"] or None
-    model.save_pretrained(str(folder), selected_adapters=selected)
+    extra = {} if state_dict is None else {"state_dict": state_dict}
+    model.save_pretrained(str(folder), selected_adapters=selected, **extra)
     ref_folder = folder / "ref"
     if ref_folder.exists():  # older PEFT ignores selected_adapters for subfolders
         import shutil
@@ -90,8 +112,25 @@ def finish_run(
     run: RunDir, *, command: str, config, trainer, tokenizer, data_files: list[Path], metrics: dict
 ) -> Path:
     """Write adapter, tokenizer, metrics and manifest into the work folder, then move it into
-    place. Returns the final folder."""
-    save_adapter(trainer.model, run.work)
+    place. Returns the final folder. Under several processes only the main one writes; the
+    others wait for it (and all fail if it fails)."""
+    state_dict = None
+    if getattr(trainer, "is_fsdp_enabled", False):
+        # Gathering a sharded model's weights takes every process; writing them only one.
+        state_dict = trainer.accelerator.get_state_dict(trainer.model)
+    error = None
+    if distributed.is_main():
+        try:
+            _write_run(run, command, config, trainer, tokenizer, data_files, metrics, state_dict)
+        except Exception as caught:  # reported to the other processes, then re-raised
+            error = caught
+    distributed.check_all(error, f"writing the run folder {run.final}")
+    return run.final
+
+
+def _write_run(run, command, config, trainer, tokenizer, data_files, metrics, state_dict):
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    save_adapter(model, run.work, state_dict)
     tokenizer.save_pretrained(str(run.work))
     history = trainer.state.log_history
     (run.work / "metrics.json").write_text(
@@ -105,4 +144,4 @@ def finish_run(
         data_files=data_files,
         extra={"metrics": metrics, "global_step": trainer.state.global_step},
     )
-    return finalize_run(run)
+    finalize_run(run)

@@ -15,9 +15,16 @@ import random
 from pathlib import Path
 
 from align.data.io import DataError, iter_jsonl
-from align.train.common import finish_run, log, set_cpu_threads, start_run, trainer_kwargs
+from align.train import distributed
+from align.train.common import (
+    finish_run,
+    log,
+    open_run,
+    set_cpu_threads,
+    start_run,
+    trainer_kwargs,
+)
 from align.train.config import DPOConfig
-from align.train.runs import open_run_dir
 
 PAIR_FIELDS = ("prompt", "chosen", "rejected", "perturbation")
 
@@ -139,6 +146,43 @@ def dpo_trainer_class():
                 logs.update({f"{prefix}_{key}": sum(v) / len(v) for key, v in stored.items() if v})
                 stored.clear()
             super().log(logs, start_time)
+
+        def _precompute_ref_logps(self, dataset, name, batch_size):
+            """TRL's precomputation under several processes, kept in memory. TRL's own has
+            each process compute its shard, gathers the results, and lets the main process
+            write them to a file next to the dataset that the others then read; our datasets
+            live in memory, so that file lands in the main process's private temporary folder
+            and the other processes cannot find it. Same shards, same gather, no file."""
+            several = self.accelerator.num_processes > 1
+            if not several or dataset.cache_files or self.is_deepspeed_enabled:
+                return super()._precompute_ref_logps(dataset, name, batch_size)
+            if "ref_chosen_logps" in dataset.column_names:
+                return dataset
+            import torch
+            from torch.utils.data import DataLoader
+
+            loader = self.accelerator.prepare(
+                DataLoader(
+                    dataset,
+                    batch_size=batch_size,
+                    collate_fn=self.data_collator,
+                    num_workers=self.args.dataloader_num_workers,
+                    shuffle=False,
+                )
+            )
+            model = self.ref_model or self.model
+            chosen, rejected = [], []
+            for batch in loader:
+                ref_chosen, ref_rejected = self.compute_ref_log_probs(model, batch)
+                # gather_for_metrics puts the shards back in dataset order and drops the
+                # samples repeated to even out the last batch.
+                ref_chosen, ref_rejected = self.accelerator.gather_for_metrics(
+                    (ref_chosen, ref_rejected)
+                )
+                chosen.append(ref_chosen.float().cpu())
+                rejected.append(ref_rejected.float().cpu())
+            dataset = dataset.add_column("ref_chosen_logps", torch.cat(chosen).tolist())
+            return dataset.add_column("ref_rejected_logps", torch.cat(rejected).tolist())
 
     return AlignDPOTrainer
 
@@ -288,8 +332,18 @@ def run_dpo(config: DPOConfig) -> Path:
     tokenizer, metrics.json with per-perturbation eval, manifest.json)."""
     run, backend = start_run(config, "dpo")
     set_cpu_threads()
+    # Under several processes all check in before loading: if one has failed so far, all stop
+    # here with an error instead of waiting for it at the Trainer's first collective call.
+    error = None
+    try:
+        distributed.fail_if_injected("loading")
+    except Exception as caught:
+        error = caught
+    distributed.check_all(error, "starting")
     trainer, tokenizer, names, files = build_dpo_trainer(config, run.work, backend)
-    open_run_dir(run, resume=config.resume)
+    if (hook := distributed.injected_failure_callback()) is not None:
+        trainer.add_callback(hook)
+    open_run(run, resume=config.resume)
     check = {}
     if names and not config.resume:
         tolerance = 1e-3 if trainer.align_speed["fast_path"] else 0.0

@@ -36,6 +36,8 @@ import random
 from pathlib import Path
 from types import SimpleNamespace
 
+from align.train import distributed
+
 log = logging.getLogger("align.train")
 
 # Loss terms TRL computes per pair; folding gradient accumulation into the micro-batch leaves
@@ -384,14 +386,21 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
                 "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
                 "compiled": self.align_compiled,
             }
-            key = cache_key(data_digest(dataset), self._align_weights, settings)
+            # Under several processes: the main process's key, used only when every process
+            # finds the entry; else all compute their share together and only the main
+            # process writes the entry.
+            key = distributed.main_value(
+                cache_key(data_digest(dataset), self._align_weights, settings)
+            )
             cached = (
                 load_cached(self.align_ref_cache_dir, key) if self.align_ref_cache_dir else None
             )
+            if not all(distributed.gather([cached is not None])):
+                cached = None
             self.align_cache_hits.append((name, cached is not None))
             if cached is None:
                 chosen, rejected = self._compute_reference(dataset, train)
-                if self.align_ref_cache_dir:
+                if self.align_ref_cache_dir and self.accelerator.is_main_process:
                     store_cached(
                         self.align_ref_cache_dir, key, chosen, rejected, {"set": name, **settings}
                     )
@@ -425,12 +434,17 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
                 batches = [list(range(s, min(n, s + size))) for s in range(0, n, size)]
             chosen, rejected = [0.0] * n, [0.0] * n
             columns = {c: dataset[c] for c in ("prompt_ids", "chosen_ids", "rejected_ids")}
-            for rows in batches:
+            # Under several processes each takes every world_size-th batch (as the eval
+            # dataloader deals them out) and all exchange their results.
+            mine = []
+            share = slice(self.accelerator.process_index, None, self.accelerator.num_processes)
+            for rows in batches[share]:
                 examples = [{c: values[i] for c, values in columns.items()} for i in rows]
                 batch = self._prepare_inputs(self.data_collator(examples))
                 c, r = self._reference_logps(batch)
-                for i, vc, vr in zip(rows, c.tolist(), r.tolist(), strict=True):
-                    chosen[i], rejected[i] = vc, vr
+                mine.extend(zip(rows, c.tolist(), r.tolist(), strict=True))
+            for i, vc, vr in distributed.gather(mine):
+                chosen[i], rejected[i] = vc, vr
             return chosen, rejected
 
     return FastDPOTrainer

@@ -31,9 +31,28 @@ def resolve_base_model(base_model: str) -> str:
 
 
 def resolve_backend(requested: str) -> str:
-    """``auto`` -> Unsloth when a CUDA GPU and the package are present, else transformers."""
+    """``auto`` -> Unsloth when a CUDA GPU and the package are present, else transformers.
+    Under several processes (accelerate launch) only transformers+PEFT: align does not rely on
+    Unsloth's multi-GPU support, so ``unsloth`` is refused and ``auto`` picks transformers."""
+    from align.train import distributed
+
     cuda = torch.cuda.is_available()
     unsloth = importlib.util.find_spec("unsloth") is not None
+    if distributed.several():
+        if requested == "unsloth":
+            raise LoadError(
+                f"--backend unsloth: not supported under several processes "
+                f"(WORLD_SIZE={distributed.world_size()}); align trains on several GPUs with "
+                "--backend transformers (DDP or FSDP through accelerate launch), or use "
+                "Unsloth on one GPU without accelerate launch."
+            )
+        if cuda and unsloth:
+            import logging
+
+            logging.getLogger("align.train").warning(
+                "backend auto: transformers+PEFT under several processes (not Unsloth)"
+            )
+        return "transformers"
     if requested == "unsloth":
         if not cuda:
             raise LoadError(

@@ -6,9 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from align.data.io import DataError
-from align.train.common import finish_run, log, set_cpu_threads, start_run, trainer_kwargs
+from align.train.common import (
+    finish_run,
+    log,
+    open_run,
+    set_cpu_threads,
+    start_run,
+    trainer_kwargs,
+)
 from align.train.config import SFTConfig
-from align.train.runs import open_run_dir
 
 
 def gold_dataset(paths: list[str]):
@@ -100,7 +106,7 @@ def run_sft(config: SFTConfig) -> Path:
     run, backend = start_run(config, "sft")
     set_cpu_threads()
     trainer, tokenizer, files = build_sft_trainer(config, run.work, backend)
-    open_run_dir(run, resume=config.resume)
+    open_run(run, resume=config.resume)
     log.info(
         "sft: %d conversations, backend %s, output %s",
         len(trainer.train_dataset),
