@@ -608,11 +608,10 @@ def run_gate(
     from align.evaluation.gate import (
         GateInputError,
         check_pairs,
-        gate_report,
-        read_thresholds,
+        gate_report_files,
         write_outputs,
     )
-    from align.evaluation.report import ReportError, read_report
+    from align.evaluation.report import ReportError
 
     try:
         if pairs:
@@ -628,12 +627,7 @@ def run_gate(
         else:
             if report_path is None:
                 raise GateInputError("give a REPORT (report.json from `align eval`) or --pairs")
-            report = read_report(report_path)
-            thresholds = read_thresholds(thresholds_path)
-            baseline = read_report(baseline_path) if baseline_path else None
-            checks = gate_report(
-                report, thresholds, baseline, str(baseline_path) if baseline_path else None
-            )
+            checks = gate_report_files(report_path, thresholds_path, baseline_path)
             title = f"align gate {report_path} ({thresholds_path})"
     except (GateInputError, ReportError) as error:
         _err(f"error: {error}")

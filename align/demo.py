@@ -141,15 +141,9 @@ def _evaluate(settings: DemoSettings, adapter, out: Path, baseline: Path | None,
 def _gate(settings: DemoSettings, report_path: Path, baseline_path: Path, console) -> dict:
     """`align gate` on the DPO report against the SFT one; the verdict, JUnit written."""
     from align.commands import print_gate_table
-    from align.evaluation.gate import gate_report, read_thresholds, write_outputs
-    from align.evaluation.report import read_report
+    from align.evaluation.gate import gate_report_files, write_outputs
 
-    checks = gate_report(
-        read_report(report_path),
-        read_thresholds(settings.thresholds),
-        read_report(baseline_path),
-        str(baseline_path),
-    )
+    checks = gate_report_files(report_path, settings.thresholds, baseline_path)
     title = f"align gate {report_path} ({settings.thresholds})"
     print_gate_table(checks, title)
     junit = DEMO_DIR / "gate-junit.xml"

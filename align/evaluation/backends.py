@@ -61,9 +61,9 @@ class TransformersGenerator:
         }
 
     def prompt_ids(self, prompt: list[dict]) -> list[int]:
-        return self.tokenizer.apply_chat_template(
-            prompt, add_generation_prompt=True, tokenize=True, return_dict=False
-        )
+        from align.export.common import chat_ids
+
+        return chat_ids(self.tokenizer, prompt)
 
     def generate(self, prompts: list[list[dict]]) -> list[str]:
         """One greedy response per prompt, in order; batches sorted by length (less padding)."""

@@ -149,6 +149,19 @@ def gate_report(
     return checks
 
 
+def gate_report_files(
+    report_path: str | Path, thresholds_path: str | Path, baseline_path: str | Path | None
+) -> list[Check]:
+    """`align gate REPORT`: the files read (ReportError or GateInputError when one cannot be
+    trusted) and the report checked."""
+    from align.evaluation.report import read_report
+
+    report = read_report(report_path)
+    thresholds = read_thresholds(thresholds_path)
+    baseline = read_report(baseline_path) if baseline_path else None
+    return gate_report(report, thresholds, baseline, str(baseline_path) if baseline_path else None)
+
+
 def junit_xml(checks: list[Check], suite: str = "align-gate") -> str:
     """JUnit XML, one test case per check, for CI test-report viewers."""
     failures = sum(not c.passed for c in checks)

@@ -52,10 +52,10 @@ def select_pairs(pairs: list[dict], per_type: int | None) -> list[dict]:
 
 
 def _completion_ids(tokenizer, prompt: list[dict], completion: list[dict]) -> tuple[list, list]:
-    prompt_ids = tokenizer.apply_chat_template(
-        prompt, add_generation_prompt=True, tokenize=True, return_dict=False
-    )
-    full_ids = tokenizer.apply_chat_template(prompt + completion, tokenize=True, return_dict=False)
+    from align.export.common import chat_ids
+
+    prompt_ids = chat_ids(tokenizer, prompt)
+    full_ids = chat_ids(tokenizer, prompt + completion)
     if full_ids[: len(prompt_ids)] != prompt_ids:
         raise ValueError("the chat template renders the prompt differently inside a conversation")
     return prompt_ids, full_ids[len(prompt_ids) :]
