@@ -170,6 +170,9 @@ def eval_command(
         str, typer.Option(help="Folder with eval.jsonl (preference metrics).")
     ] = "preference_data/pairs",
     heldout: Annotated[bool, typer.Option(help="Add the generated held-out scenario set.")] = True,
+    heldout_draws: Annotated[
+        int, typer.Option(help="Draws of the held-out grid (74 cases each, new values).")
+    ] = 1,
     limit: Annotated[
         int | None, typer.Option(help="At most N cases per source (quick checks).")
     ] = None,
@@ -207,6 +210,7 @@ def eval_command(
         gold=gold or ["preference_data/gold"],
         pairs=pairs,
         heldout=heldout,
+        heldout_draws=heldout_draws,
         limit=limit,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
@@ -295,6 +299,15 @@ def sft_command(
     config: ConfigFile = None,
     base_model: BaseModel = None,
     gold: Annotated[list[str] | None, _opt("sft", "gold", "Gold files or folders.")] = None,
+    train_split_only: Annotated[
+        bool | None,
+        _opt(
+            "sft",
+            "train_split_only",
+            "Train on the train side of `align pairs`' split only (eval gold stays unseen).",
+            "--train-split-only/--all-gold",
+        ),
+    ] = None,
     output_dir: Annotated[
         str | None, _opt("sft", "output_dir", "Run folder (default checkpoints/sft-<time>).")
     ] = None,

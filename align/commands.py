@@ -526,7 +526,7 @@ def check_eval_options(config) -> None:
 
     if config.gguf and config.adapter:
         raise EvalError("--gguf and --adapter: a GGUF file is already merged; give one of them")
-    for name in ("limit", "max_new_tokens", "batch_size", "pairs_per_type"):
+    for name in ("limit", "heldout_draws", "max_new_tokens", "batch_size", "pairs_per_type"):
         value = getattr(config, name)
         if value is not None and value < 1:
             raise EvalError(f"--{name.replace('_', '-')} {value}: must be at least 1")

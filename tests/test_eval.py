@@ -137,6 +137,7 @@ def test_bad_eval_input_exits_2_and_writes_nothing(
     for extra, message in (
         (["--gguf", tmp_path / "missing.gguf"], "missing.gguf"),
         (["--limit", "0"], "--limit 0: must be at least 1"),
+        (["--heldout-draws", "0"], "--heldout-draws 0: must be at least 1"),
         (["--no-heldout", "--baseline", evaluated["folder"] / "first/report.json"], "another"),
     ):
         args = eval_args(tiny_base, sft_adapter, tiny_pairs, other_set, *extra)

@@ -238,7 +238,7 @@ def test_interrupted_rebuild_keeps_the_previous_model(toy_copy, gold_file, monke
     def interrupted(*args, **kwargs):
         raise error("interrupted during training")
 
-    monkeypatch.setattr(toy, "train_toy", interrupted)
+    monkeypatch.setattr(toy, "pretrain", interrupted)
     before = {p.name: p.read_bytes() for p in toy_copy.iterdir()}
     with pytest.raises(error):
         build(toy_copy, gold_file, rebuild=True)
@@ -250,7 +250,7 @@ def test_interrupted_first_build_leaves_nothing(gold_file, tmp_path, monkeypatch
     def interrupted(*args, **kwargs):
         raise RuntimeError("interrupted during training")
 
-    monkeypatch.setattr(toy, "train_toy", interrupted)
+    monkeypatch.setattr(toy, "pretrain", interrupted)
     out_dir = tmp_path / "checkpoints" / "toy-base"
     with pytest.raises(RuntimeError):
         build(out_dir, gold_file)
@@ -265,11 +265,11 @@ def test_concurrent_caller_waits_for_the_build_and_reuses_it(
     lines = gold_file.read_text(encoding="utf-8").splitlines()
     gold.write_text("\n".join(lines[1:]) + "\n", encoding="utf-8")
     trainings, errors = [], []
-    train_toy = toy.train_toy
+    pretrain = toy.pretrain
 
     def counted(*args, **kwargs):
         trainings.append(1)
-        return train_toy(*args, **kwargs)
+        return pretrain(*args, **kwargs)
 
     def second_caller():
         try:
@@ -277,7 +277,7 @@ def test_concurrent_caller_waits_for_the_build_and_reuses_it(
         except BaseException as error:  # surfaced by the assertion below
             errors.append(error)
 
-    monkeypatch.setattr(toy, "train_toy", counted)
+    monkeypatch.setattr(toy, "pretrain", counted)
     waiter = threading.Thread(target=second_caller)
     fingerprint = toy.toy_fingerprint([gold], 2)
     with toy.build_lock(toy_copy, progress=False):  # a first caller, mid-build

@@ -35,6 +35,7 @@ class EvalConfig:
     gold: list[str] = field(default_factory=lambda: ["preference_data/gold"])
     pairs: str = "preference_data/pairs"
     heldout: bool = True
+    heldout_draws: int = 1  # draws of the held-out grid (74 cases each)
     limit: int | None = None  # cases per source (gold eval, held-out), for quick checks
     max_new_tokens: int = 512
     batch_size: int = 16  # docs/BENCHMARKS.md "Evaluation": 5.6x the tokens/s of batch 1
@@ -56,7 +57,7 @@ def eval_cases(config: EvalConfig):
     if not report.ok:
         raise EvalError(f"gold data: {report.problems[0]} (run `align data check`)")
     gold = gold_eval_cases(report.records, PairConfig())
-    heldout = heldout_cases() if config.heldout else []
+    heldout = heldout_cases(draws=config.heldout_draws) if config.heldout else []
     if config.limit is not None:
         gold, heldout = gold[: config.limit], heldout[: config.limit]
     if not gold and not heldout:

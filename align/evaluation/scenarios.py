@@ -35,28 +35,35 @@ class EvalCase:
     tags: tuple[str, ...] = ()
 
 
-def heldout_cases(seed: int = HELDOUT_SEED) -> list[EvalCase]:
-    """Every protocol path at every age band (infants do not walk), settings in rotation."""
+def heldout_cases(seed: int = HELDOUT_SEED, draws: int = 1) -> list[EvalCase]:
+    """Every protocol path at every age band (infants do not walk), settings in rotation.
+
+    ``draws`` > 1 adds more draws of the same grid with seeds ``seed + 1``, ``seed + 2``, ...
+    (new values and wording; ids end in ``-d<n>``) for tighter intervals.
+    """
+    if draws < 1:
+        raise ValueError("draws must be >= 1")
     cases = []
-    k = 0
-    for proto, paths in PROTOCOL_PATHS.items():
-        for band, age in HELDOUT_AGES[proto].items():
-            for path in paths:
-                if path == "walks" and age < 1:
-                    continue
-                setting = SETTING_NAMES[k % len(SETTING_NAMES)]
-                record = patient_case(seed, proto, path, age, setting, k)
-                k += 1
-                cases.append(
-                    EvalCase(
-                        id=record["id"],
-                        prompt=record["messages"],
-                        scenario=record["scenario"],
-                        expected_triage=record["expected_triage"],
-                        source="heldout",
-                        tags=(proto, path, band),
+    for draw in range(draws):
+        k = 0
+        for proto, paths in PROTOCOL_PATHS.items():
+            for band, age in HELDOUT_AGES[proto].items():
+                for path in paths:
+                    if path == "walks" and age < 1:
+                        continue
+                    setting = SETTING_NAMES[k % len(SETTING_NAMES)]
+                    record = patient_case(seed + draw, proto, path, age, setting, k)
+                    k += 1
+                    cases.append(
+                        EvalCase(
+                            id=record["id"] + (f"-d{draw}" if draw else ""),
+                            prompt=record["messages"],
+                            scenario=record["scenario"],
+                            expected_triage=record["expected_triage"],
+                            source="heldout",
+                            tags=(proto, path, band),
+                        )
                     )
-                )
     return cases
 
 

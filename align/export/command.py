@@ -72,7 +72,7 @@ def export_command(
     max_new_tokens: Annotated[
         int | None,
         typer.Option(
-            "--max-new-tokens", help="Token limit of the verification's generation (default: 256)."
+            "--max-new-tokens", help="Token limit of the verification's generation (default: 512)."
         ),
     ] = None,
     require_stop: Annotated[

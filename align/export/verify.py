@@ -58,7 +58,7 @@ LOGIT_BOUNDS = {
 }
 # general.file_type (llama_ftype) -> the names used here.
 FILE_TYPES = {1: "F16", 32: "BF16", 7: "Q8_0", 17: "Q5_K_M", 15: "Q4_K_M"}
-MAX_NEW_TOKENS = 256
+MAX_NEW_TOKENS = 512  # as `align eval`: a full structured answer runs 250-400 tokens
 TEXT_SHOWN = 400  # characters of the generated text kept in the report
 
 

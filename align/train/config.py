@@ -88,6 +88,9 @@ class SFTConfig(ModelArguments, TrainingArguments):
     """`align sft`: train a LoRA SFT adapter on gold conversations (seed 000's recipe)."""
 
     gold: list[str] = field(default_factory=lambda: ["preference_data/gold"])
+    # Train only on the gold records `align pairs` puts on the train side of its split, so the
+    # gold cases `align eval` judges stay unseen; off: every gold record.
+    train_split_only: bool = True
     lora_r: int = 16
     lora_alpha: int = 16
     lora_dropout: float = 0.0

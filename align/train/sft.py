@@ -17,11 +17,13 @@ from align.train.common import (
 from align.train.config import SFTConfig
 
 
-def gold_dataset(paths: list[str]):
-    """The validated gold conversations as a datasets.Dataset of ``messages``."""
+def gold_dataset(paths: list[str], train_split_only: bool = True):
+    """The validated gold conversations as a datasets.Dataset of ``messages``; with
+    ``train_split_only``, only those on the train side of `align pairs`' split."""
     from datasets import Dataset
 
     from align.data.gold import gold_files, load_gold
+    from align.data.pairs import PairConfig, split_of
 
     report = load_gold(paths)
     if not report.ok:
@@ -33,7 +35,13 @@ def gold_dataset(paths: list[str]):
             f"{first.message} ({len(report.problems)} problem(s) in the gold data; "
             "run `align data check`)",
         )
-    rows = [{"messages": record.messages} for record in report.records]
+    split = PairConfig()
+    rows = [
+        {"messages": record.messages}
+        for record in report.records
+        if not train_split_only
+        or split_of(record.group, split.seed, split.eval_fraction) == "train"
+    ]
     return Dataset.from_list(rows), gold_files(paths)
 
 
@@ -80,7 +88,7 @@ def sft_model(config: SFTConfig, backend: str):
 
 def build_sft_trainer(config: SFTConfig, output_dir: Path, backend: str):
     """(trainer, tokenizer, data files): everything ready, nothing trained yet."""
-    dataset, files = gold_dataset(config.gold)
+    dataset, files = gold_dataset(config.gold, config.train_split_only)
     model, tokenizer, peft_config = sft_model(config, backend)
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer

@@ -13,7 +13,7 @@ The build is one function per step::
     conversations = load_conversations(gold)        # validated gold records -> message lists
     tokenizer = build_tokenizer(conversation_texts(conversations))
     model = build_model()                           # Lfm2ForCausalLM(Lfm2Config(**TOY_CONFIG))
-    train_toy(model, tokenizer, conversations, steps)
+    pretrain(model, tokenizer, conversations, steps)
     save_toy(model, tokenizer, folder, fingerprint)
 
 ``ensure_toy_base()`` runs it once into a temporary sibling folder, renames that into place, and
@@ -109,11 +109,25 @@ TOY_CONFIG: dict[str, Any] = {
     "eos_token_id": SPECIAL_TOKENS.index(IM_END),
 }
 MLP_WIDTH = 512  # what LFM2 makes of intermediate_size 768; checked in build_model
+
+
+def lfm2_mlp_width(config: dict[str, Any]) -> int:
+    """The MLP width ``Lfm2MLP`` builds from a config (its ``block_auto_adjust_ff_dim`` rule)."""
+    width = config["intermediate_size"]
+    if config.get("block_auto_adjust_ff_dim", True):
+        width = int(2 * width / 3)
+        if config.get("block_ffn_dim_multiplier") is not None:
+            width = int(config["block_ffn_dim_multiplier"] * width)
+        multiple = config.get("block_multiple_of", 256)
+        width = multiple * ((width + multiple - 1) // multiple)
+    return width
+
+
 # The modules align's LoRA adapters target (the real LFM2.5-1.2B has the same names).
 LORA_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "out_proj", "in_proj", "w1", "w2", "w3")
 
 # ---------------------------------------------------------------------------------------------
-# Training settings (measured on the 2-core CPU dev machine; see train_toy)
+# Training settings (measured on the 2-core CPU dev machine; see pretrain)
 
 TOY_TRAINING: dict[str, Any] = {
     "steps": 120,
@@ -215,20 +229,23 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = VOCAB_SIZE) -> PreTr
 # Step 3: model
 
 
-def build_model(seed: int = TOY_TRAINING["seed"]) -> Lfm2ForCausalLM:
-    """A freshly initialised ``Lfm2ForCausalLM`` with the toy config (fp32), checked for the
-    shapes K-quants need and for the LoRA target modules."""
+def build_model(
+    seed: int = TOY_TRAINING["seed"], config: dict[str, Any] | None = None
+) -> Lfm2ForCausalLM:
+    """A freshly initialised ``Lfm2ForCausalLM`` (fp32) with ``config`` (default: the toy's),
+    checked for the shapes K-quants need and for the LoRA target modules."""
     import torch
     from transformers import GenerationConfig, Lfm2Config, Lfm2ForCausalLM
 
+    config = json.loads(json.dumps(config or TOY_CONFIG))
     torch.manual_seed(seed)
-    model = Lfm2ForCausalLM(Lfm2Config(**toy_config_kwargs()))
+    model = Lfm2ForCausalLM(Lfm2Config(**config))
     model.generation_config = GenerationConfig(
-        bos_token_id=TOY_CONFIG["bos_token_id"],
-        eos_token_id=TOY_CONFIG["eos_token_id"],
-        pad_token_id=TOY_CONFIG["pad_token_id"],
+        bos_token_id=config["bos_token_id"],
+        eos_token_id=config["eos_token_id"],
+        pad_token_id=config["pad_token_id"],
     )
-    check_model(model)
+    check_model(model, lfm2_mlp_width(config))
     return model
 
 
@@ -243,14 +260,14 @@ def lora_target_names(model) -> set[str]:
     }
 
 
-def check_model(model) -> None:
+def check_model(model, mlp_width: int = MLP_WIDTH) -> None:
     """Raise AssertionError unless every 2-D weight has rows (input dims) that are multiples
-    of 256 and every LoRA target module name is present."""
+    of 256, the MLP is ``mlp_width`` wide and every LoRA target module name is present."""
     for name, param in model.named_parameters():
         if param.dim() == 2:
             assert param.shape[-1] % 256 == 0, f"{name}: row length {param.shape[-1]} % 256 != 0"
     width = model.model.layers[0].feed_forward.w1.out_features
-    assert width == MLP_WIDTH, f"MLP width {width}, expected {MLP_WIDTH}"
+    assert width == mlp_width, f"MLP width {width}, expected {mlp_width}"
     missing = set(LORA_TARGET_MODULES) - lora_target_names(model)
     assert not missing, f"LoRA target modules missing: {sorted(missing)}"
 
@@ -291,18 +308,31 @@ def packed_batches(
     """
     rng = random.Random(seed)
     stream: list[int] = []
+    start = 0  # an offset, not del stream[:need]: that is O(corpus) per step on a big corpus
     need = batch_size * block_size
     for _ in range(steps):
+        if len(stream) - start < need:
+            stream = stream[start:]
+            start = 0
         while len(stream) < need:
             order = list(range(len(sequences)))
             rng.shuffle(order)
             for index in order:
                 stream.extend(sequences[index])
-        yield [stream[row * block_size : (row + 1) * block_size] for row in range(batch_size)]
-        del stream[:need]
+        yield [
+            stream[start + row * block_size : start + (row + 1) * block_size]
+            for row in range(batch_size)
+        ]
+        start += need
 
 
-def train_toy(
+def tail_mean(losses: Sequence[float], last: int = 10) -> float:
+    """The mean of the last ``last`` losses (nan when there are none)."""
+    tail = list(losses)[-last:]
+    return sum(tail) / len(tail) if tail else float("nan")
+
+
+def pretrain(
     model,
     tokenizer,
     conversations: Sequence[list[dict]],
@@ -310,16 +340,21 @@ def train_toy(
     settings: dict[str, Any] | None = None,
     *,
     progress: bool = True,
-) -> float:
+    label: str = "toy-base",
+) -> list[float]:
     """Full-parameter causal-LM training on the rendered conversations (loss on every token),
-    nanoGPT style: AdamW, warmup + cosine decay, grad clip, fp32 on CPU. Returns the mean loss
-    of the last ``min(10, steps)`` steps (nan when ``steps`` is 0)."""
+    nanoGPT style: AdamW, warmup + cosine decay, grad clip. ``settings["device"]`` (default
+    cpu): fp32 on CPU; on CUDA, fp32 weights with bf16 autocast and fused AdamW. Returns the
+    loss of every step; the model is left on ``device`` in eval mode."""
     import torch
 
     settings = {**TOY_TRAINING, **(settings or {})}
+    device = torch.device(settings.get("device", "cpu"))
+    on_cuda = device.type == "cuda"
     sequences = encode_conversations(tokenizer, conversations, settings["max_length"])
     if not sequences:
         raise ValueError("no conversations to train on")
+    model.to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
@@ -329,41 +364,46 @@ def train_toy(
         ],
         lr=settings["learning_rate"],
         betas=tuple(settings["betas"]),
+        fused=on_cuda,
     )
     batches = packed_batches(
         sequences, steps, settings["batch_size"], settings["block_size"], settings["seed"]
     )
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_cuda)
     threads = torch.get_num_threads()
-    torch.set_num_threads(os.cpu_count() or 1)
+    if not on_cuda:
+        torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(settings["seed"])
     model.train()
     losses: list[float] = []
     start = time.perf_counter()
     every = max(1, steps // 20)
+    tokens_per_step = settings["batch_size"] * settings["block_size"]
     try:
         for step, rows in enumerate(batches):
-            input_ids = torch.tensor(rows)
+            input_ids = torch.tensor(rows, device=device)
             lr = learning_rate(step, steps, settings)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = model(input_ids=input_ids, labels=input_ids).loss
+            with autocast:
+                loss = model(input_ids=input_ids, labels=input_ids).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings["grad_clip"])
             optimizer.step()
             losses.append(loss.item())
             if progress and (step % every == 0 or step == steps - 1):
+                elapsed = time.perf_counter() - start
                 print(
-                    f"toy-base: step {step + 1}/{steps}  loss {losses[-1]:.3f}  lr {lr:.2e}  "
-                    f"{time.perf_counter() - start:.0f}s",
+                    f"{label}: step {step + 1}/{steps}  loss {losses[-1]:.3f}  lr {lr:.2e}  "
+                    f"{elapsed:.0f}s  {tokens_per_step * (step + 1) / elapsed:,.0f} tok/s",
                     file=sys.stderr,
                     flush=True,
                 )
     finally:
         torch.set_num_threads(threads)
         model.eval()
-    tail = losses[-10:]
-    return sum(tail) / len(tail) if tail else float("nan")
+    return losses
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,8 +451,10 @@ def read_fingerprint(out_dir: Path) -> str | None:
         return None
 
 
-def save_toy(model, tokenizer, folder: Path, fingerprint: dict[str, Any]) -> None:
-    """Write the Hugging Face model folder, fingerprint last."""
+def save_toy(
+    model, tokenizer, folder: Path, fingerprint: dict[str, Any], info_file: str = FINGERPRINT_FILE
+) -> None:
+    """Write the Hugging Face model folder, the build record (``info_file``) last."""
     model.save_pretrained(folder)  # config.json, generation_config.json, model.safetensors
     # The real LFM2 config.json also names the MLP width block_ff_dim, which llama.cpp's LFM2
     # converter reads; transformers loads it back as intermediate_size (the same value).
@@ -421,7 +463,7 @@ def save_toy(model, tokenizer, folder: Path, fingerprint: dict[str, Any]) -> Non
     config["block_ff_dim"] = config["intermediate_size"]
     config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     tokenizer.save_pretrained(folder)  # tokenizer.json, tokenizer_config.json, chat_template.jinja
-    (folder / FINGERPRINT_FILE).write_text(json.dumps(fingerprint, indent=2) + "\n")
+    (folder / info_file).write_text(json.dumps(fingerprint, indent=2) + "\n")
 
 
 def ensure_toy_base(
@@ -472,7 +514,7 @@ def build_toy_base(
         conversations = load_conversations(gold)
         tokenizer = build_tokenizer(conversation_texts(conversations))
         model = build_model(TOY_TRAINING["seed"])
-        final_loss = train_toy(model, tokenizer, conversations, steps, progress=progress)
+        final_loss = tail_mean(pretrain(model, tokenizer, conversations, steps, progress=progress))
         fingerprint = {
             **fingerprint,
             "build": {
