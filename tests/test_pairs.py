@@ -250,3 +250,20 @@ def test_committed_pairs_are_what_align_pairs_writes(in_repo, tmp_path):
     for name in ("train.jsonl", "eval.jsonl", "summary.json"):
         committed = (in_repo / "preference_data/pairs" / name).read_bytes()
         assert (tmp_path / name).read_bytes() == committed, name
+
+
+def test_pairs_warns_when_the_records_cannot_follow_under_share(capsys):
+    from align.commands import warn_unmet_under_share
+
+    records = [crush_record(f"crush-{i}", color="RED") for i in range(3)]
+    pair_set = build_pairs(records, PairConfig(eval_fraction=0.0, under_share=0.0))
+    warn_unmet_under_share(pair_set)  # RED can only be under-triaged: every pair is "under"
+    assert "--under-share 0.00 asked, but 1.00" in capsys.readouterr().err
+    pair_set = build_pairs(records, PairConfig(eval_fraction=0.0))
+    warn_unmet_under_share(pair_set)  # nor the default 2/3, when every record is RED
+    assert "warning" in capsys.readouterr().err
+    yellow = [crush_record(f"y-{i}", color="YELLOW") for i in range(4)]
+    counts = {**PairConfig().counts, "wrong_triage_color": 1}
+    pair_set = build_pairs(yellow, PairConfig(eval_fraction=0.0, under_share=0.0, counts=counts))
+    warn_unmet_under_share(pair_set)  # one variant each, and the share picks "over"
+    assert capsys.readouterr().err == ""

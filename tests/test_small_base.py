@@ -120,3 +120,28 @@ def test_small_base_refuses_to_write_into_a_folder_that_has_files(tmp_path):
         main(["--out", str(tmp_path), "--steps", "1"])
     assert exit_info.value.code == 2
     assert (tmp_path / "keep.txt").read_text() == "a user's file"
+
+
+def test_small_base_build_writes_a_loadable_bf16_model_and_its_record(tmp_path):
+    pytest.importorskip("torch")
+    import json
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from align.train.small_base import BUILD_FILE, LOSS_FILE, build_small_base
+
+    out = tmp_path / "base"
+    settings = {"device": "cpu", "steps": 1, "batch_size": 1, "block_size": 64}
+    build = build_small_base(out, seeds=(1,), settings=settings)
+    assert not (tmp_path / "base.partial").exists()
+    assert build["corpus"]["kept"] > 0 and build["saved_dtype"] == "bfloat16"
+    assert json.loads((out / BUILD_FILE).read_text())["parameters"] == build["parameters"]
+    assert len(json.loads((out / LOSS_FILE).read_text())["loss"]) == 1
+    from safetensors import safe_open
+
+    with safe_open(str(out / "model.safetensors"), "pt") as weights:
+        names = list(weights.keys())  # safe_open is not iterable
+        assert {weights.get_slice(name).get_dtype() for name in names} == {"BF16"}
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.config.hidden_size == SMALL_CONFIG["hidden_size"]
+    assert len(AutoTokenizer.from_pretrained(out)) == SMALL_CONFIG["vocab_size"]

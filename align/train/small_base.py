@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -143,9 +144,15 @@ def build_small_base(
         "device": torch.cuda.get_device_name() if model.device.type == "cuda" else "cpu",
         "saved_dtype": "bfloat16",
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_toy(model.to(torch.bfloat16).cpu(), tokenizer, out_dir, build, info_file=BUILD_FILE)
-    (out_dir / LOSS_FILE).write_text(json.dumps({"loss": losses}) + "\n")
+    # Written next to out_dir and renamed at the end: a failed save leaves no half model.
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    save_toy(model.to(torch.bfloat16).cpu(), tokenizer, partial, build, info_file=BUILD_FILE)
+    (partial / LOSS_FILE).write_text(json.dumps({"loss": losses}) + "\n")
+    if out_dir.exists():
+        out_dir.rmdir()  # main() only accepts a missing or empty folder
+    partial.rename(out_dir)
     return build
 
 
