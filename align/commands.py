@@ -329,21 +329,17 @@ def run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share)
 def warn_unmet_under_share(pair_set) -> None:
     """Say so when the wrong-colour pairs cannot follow --under-share: with as many variants
     per record as there are other colours, every colour is used whatever the share."""
-    directions = [
-        p["detail"]["direction"]
-        for pairs in pair_set.splits.values()
-        for p in pairs
-        if p["perturbation"] == "wrong_triage_color"
-    ]
-    if not directions:
+    directions = pair_set.color_directions()
+    total = directions.total()
+    if not total:
         return
-    actual = directions.count("under") / len(directions)
+    actual = directions["under"] / total
     asked = pair_set.config.under_share
     if abs(actual - asked) > 0.1:
         count = pair_set.config.counts.get("wrong_triage_color")
         _err(
             f"warning: --under-share {asked:.2f} asked, but {actual:.2f} of the "
-            f"{len(directions)} wrong-colour pairs under-triage: a RED record can only be "
+            f"{total} wrong-colour pairs under-triage: a RED record can only be "
             f"under-triaged, and at --count wrong_triage_color={count} a record with no more "
             "wrong colours than that uses them all (the share decides only the rest)"
         )

@@ -35,10 +35,15 @@ def build(work: Path) -> dict:
     """The base folder (random bf16 weights) and a random LoRA adapter, once."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import GenerationConfig, Lfm2Config, Lfm2ForCausalLM
 
     from align.train.config import LFM2_1_2B, LORA_TARGETS
-    from align.train.toy import build_tokenizer, conversation_texts, load_conversations
+    from align.train.toy import (
+        build_model,
+        build_tokenizer,
+        conversation_texts,
+        load_conversations,
+        save_toy,
+    )
 
     base, adapter = work / "base", work / "adapter"
     if (adapter / "adapter_model.safetensors").is_file():
@@ -49,15 +54,10 @@ def build(work: Path) -> dict:
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    torch.manual_seed(0)
-    model = Lfm2ForCausalLM(Lfm2Config(**LFM2_1_2B, **ids)).to(torch.bfloat16)
-    model.generation_config = GenerationConfig(**ids)
-    model.save_pretrained(base)
-    tokenizer.save_pretrained(base)
-    config = json.loads((base / "config.json").read_text())
-    config["block_ff_dim"] = config["intermediate_size"]  # as the real config.json has it
-    (base / "config.json").write_text(json.dumps(config, indent=2))
+    model = build_model(0, {**LFM2_1_2B, **ids}).to(torch.bfloat16)
     parameters = sum(p.numel() for p in model.parameters())
+    # save_toy also writes block_ff_dim into config.json, as the real LFM2 config.json has it.
+    save_toy(model, tokenizer, base, {"parameters": parameters}, info_file="bench_build.json")
     lora = LoraConfig(
         r=16, lora_alpha=16, target_modules=list(LORA_TARGETS), init_lora_weights=False
     )

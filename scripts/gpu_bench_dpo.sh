@@ -6,9 +6,6 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/bench-out}
 mkdir -p "$OUT"
-export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
-  TQDM_DISABLE=1 PYTHONUNBUFFERED=1 HF_DATASETS_CACHE=/tmp/hf-datasets TOKENIZERS_PARALLELISM=false
-python3 -c "import trl, unsloth_zoo, bitsandbytes" 2>/dev/null || \
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/all/*.whl
+GPU_CHECK="trl, unsloth_zoo, bitsandbytes" source scripts/gpu_env.sh
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,power.limit --format=csv
 python3 scripts/bench_dpo.py --out "$OUT" "$@" 2>&1 | tee "$OUT/bench.log"

@@ -16,11 +16,8 @@ WORK=${WORK:-/tmp/align-multi}
 STEPS=${STEPS:-50}
 BATCH=${BATCH:-8}
 mkdir -p "$OUT" "$WORK"
-export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
-  TQDM_DISABLE=1 PYTHONUNBUFFERED=1 HF_DATASETS_CACHE=/tmp/hf-datasets TOKENIZERS_PARALLELISM=false \
-  NCCL_NVLS_ENABLE=0
-python3 -c "import trl, bitsandbytes" 2>/dev/null || \
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/all/*.whl
+export NCCL_NVLS_ENABLE=0
+GPU_CHECK="trl, bitsandbytes" source scripts/gpu_env.sh
 nvidia-smi --query-gpu=name,memory.total --format=csv
 nvidia-smi topo -m
 

@@ -15,7 +15,6 @@ OUT=${OUT:-runs/results-out}
 RUN=${RUN:-runs/results}
 BASE_PARTS=${BASE_PARTS:-1}
 TAR=${TAR:-results.tar.gz}
-PY=${PY:-python3}
 DEVICE=${DEVICE:-cuda}
 DRAWS=${DRAWS:-4}
 BASE_ARGS=${BASE_ARGS:-}
@@ -23,13 +22,7 @@ TRAIN_ARGS=${TRAIN_ARGS:-}
 DPO_ARGS=${DPO_ARGS:-}
 EVAL_ARGS=${EVAL_ARGS:-"--batch-size 128"}
 REQUIRED=wrong_triage_color,missing_do_not,wrong_vital_range
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TQDM_DISABLE=1 \
-  PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_DATASETS_CACHE=/tmp/hf-datasets
-export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
-if [ -d .whl/all ] && ! $PY -c "import trl, datasets, bitsandbytes" 2>/dev/null; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
-    .whl/all/*.whl
-fi
+source scripts/gpu_env.sh
 ALIGN="$PY -m align.cli"
 rm -rf "$RUN" && mkdir -p "$RUN/logs" "$OUT"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv

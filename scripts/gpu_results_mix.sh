@@ -12,13 +12,7 @@ OUT=${OUT:-runs/results-out}
 STEPS=${STEPS:-150}
 SHARES=${SHARES:-"0.33 0"}
 RUN=runs/mix/steps-$STEPS
-PY=${PY:-python3}
-export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH} HF_HUB_OFFLINE=1 \
-  HF_DATASETS_OFFLINE=1 TQDM_DISABLE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-if [ -d .whl/all ] && ! $PY -c "import trl, datasets, bitsandbytes" 2>/dev/null; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
-    .whl/all/*.whl
-fi
+source scripts/gpu_env.sh
 mkdir -p "$OUT"
 # The main tarball leaves out this script's extra runs (they travel in mix-extra.tar.gz).
 RUN=$RUN TAR=mix-steps-$STEPS.tar.gz BASE_PARTS=0 TAR_EXCLUDE='*-under-*' \

@@ -8,11 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/results-out}
 STEPS=${STEPS:-"60 150 400"}
-export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
-if [ -d .whl/all ] && ! python3 -c "import trl, datasets, bitsandbytes" 2>/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
-    .whl/all/*.whl
-fi
+source scripts/gpu_env.sh
 mkdir -p "$OUT"
 pids=()
 for steps in $STEPS; do

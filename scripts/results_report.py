@@ -16,19 +16,12 @@ import json
 import shutil
 from pathlib import Path
 
-CODES = (
-    "wrong_triage_color",
-    "missing_do_not",
-    "wrong_vital_range",
-    "missing_triage",
-    "triage_not_first",
-    "contraindicated_action",
-    "missing_reassessment",
-    "wrong_dose",
-    "any_finding",
-)
+from align.data.perturb import REQUIRED_PERTURBATIONS as REQUIRED
+from align.evaluation.gate import RATE_NAMES
+
+# Every rate of the report, the three codes the issue targets first.
+CODES = (*REQUIRED, *(name for name in RATE_NAMES if name not in REQUIRED))
 TRIAGE = ("accuracy", "under_triage", "over_triage", "red_recall")
-REQUIRED = ("wrong_triage_color", "missing_do_not", "wrong_vital_range")
 # (run folder, label) of the main results, in table order.
 MAIN_MODELS = (
     ("sft", "1. SFT adapter"),

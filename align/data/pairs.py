@@ -51,6 +51,10 @@ class PairConfig:
         if not 0 <= self.under_share <= 1:
             raise ValueError("under-triage share must be in [0, 1]")
 
+    def split_of(self, group: str) -> str:
+        """Train or eval for a gold group under this config's seed and eval fraction."""
+        return split_of(group, self.seed, self.eval_fraction)
+
 
 @dataclass
 class LoopViolation:
@@ -73,17 +77,21 @@ class PairSet:
     def closed(self) -> bool:
         return not self.violations
 
-    def summary(self, gold_files: list[dict]) -> dict:
-        per_split = {
-            split: dict(sorted(Counter(p["perturbation"] for p in pairs).items()))
-            for split, pairs in self.splits.items()
-        }
-        directions = Counter(
+    def color_directions(self) -> Counter:
+        """How many wrong-colour pairs under-triage and how many over-triage (both splits)."""
+        return Counter(
             p["detail"]["direction"]
             for pairs in self.splits.values()
             for p in pairs
             if p["perturbation"] == "wrong_triage_color"
         )
+
+    def summary(self, gold_files: list[dict]) -> dict:
+        per_split = {
+            split: dict(sorted(Counter(p["perturbation"] for p in pairs).items()))
+            for split, pairs in self.splits.items()
+        }
+        directions = self.color_directions()
         return {
             "generator": f"align {__version__}",
             "seed": self.config.seed,
@@ -124,7 +132,7 @@ def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
         parsed = parse_response(record.response)
         scenario, expected = record.scenario, record.expected_triage
         chosen_codes = sorted(finding_codes(score_parsed(parsed, scenario, expected)))
-        split = split_of(record.group, config.seed, config.eval_fraction)
+        split = config.split_of(record.group)
         prompt = record.prompt
         chosen = [{"role": "assistant", "content": record.response}]
         for name, count in config.counts.items():

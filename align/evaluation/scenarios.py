@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from align.data.generator import JUMPSTART_PATHS, SETTING_NAMES, START_PATHS, patient_case
 from align.data.gold import GoldRecord
-from align.data.pairs import PairConfig, split_of
+from align.data.pairs import PairConfig
 
 HELDOUT_SEED = 2718  # not the gold seed (3407): new values and wording
 # One representative age per PALS band each protocol covers (JumpSTART below 9, START from 9).
@@ -43,27 +43,33 @@ def heldout_cases(seed: int = HELDOUT_SEED, draws: int = 1) -> list[EvalCase]:
     """
     if draws < 1:
         raise ValueError("draws must be >= 1")
+    return [case for draw in range(draws) for case in heldout_grid(seed + draw, draw)]
+
+
+def heldout_grid(seed: int, draw: int = 0) -> list[EvalCase]:
+    """One draw of the held-out grid: each (protocol, age band, path) once, with ``seed``."""
+    suffix = f"-d{draw}" if draw else ""
+    grid = [
+        (proto, band, age, path)
+        for proto, paths in PROTOCOL_PATHS.items()
+        for band, age in HELDOUT_AGES[proto].items()
+        for path in paths
+        if not (path == "walks" and age < 1)
+    ]
     cases = []
-    for draw in range(draws):
-        k = 0
-        for proto, paths in PROTOCOL_PATHS.items():
-            for band, age in HELDOUT_AGES[proto].items():
-                for path in paths:
-                    if path == "walks" and age < 1:
-                        continue
-                    setting = SETTING_NAMES[k % len(SETTING_NAMES)]
-                    record = patient_case(seed + draw, proto, path, age, setting, k)
-                    k += 1
-                    cases.append(
-                        EvalCase(
-                            id=record["id"] + (f"-d{draw}" if draw else ""),
-                            prompt=record["messages"],
-                            scenario=record["scenario"],
-                            expected_triage=record["expected_triage"],
-                            source="heldout",
-                            tags=(proto, path, band),
-                        )
-                    )
+    for k, (proto, band, age, path) in enumerate(grid):
+        setting = SETTING_NAMES[k % len(SETTING_NAMES)]
+        record = patient_case(seed, proto, path, age, setting, k)
+        cases.append(
+            EvalCase(
+                id=record["id"] + suffix,
+                prompt=record["messages"],
+                scenario=record["scenario"],
+                expected_triage=record["expected_triage"],
+                source="heldout",
+                tags=(proto, path, band),
+            )
+        )
     return cases
 
 
@@ -79,7 +85,7 @@ def gold_eval_cases(records: list[GoldRecord], pair_config: PairConfig) -> list[
             tags=tuple(record.data.get("topics", ())),
         )
         for record in sorted(records, key=lambda r: r.id)
-        if split_of(record.group, pair_config.seed, pair_config.eval_fraction) == "eval"
+        if pair_config.split_of(record.group) == "eval"
     ]
 
 

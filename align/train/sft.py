@@ -23,7 +23,7 @@ def gold_dataset(paths: list[str], train_split_only: bool = True):
     from datasets import Dataset
 
     from align.data.gold import gold_files, load_gold
-    from align.data.pairs import PairConfig, split_of
+    from align.data.pairs import PairConfig
 
     report = load_gold(paths)
     if not report.ok:
@@ -39,8 +39,7 @@ def gold_dataset(paths: list[str], train_split_only: bool = True):
     rows = [
         {"messages": record.messages}
         for record in report.records
-        if not train_split_only
-        or split_of(record.group, split.seed, split.eval_fraction) == "train"
+        if not train_split_only or split.split_of(record.group) == "train"
     ]
     return Dataset.from_list(rows), gold_files(paths)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from align.data.generator import generate_gold
-from align.data.pairs import PairConfig, split_of
+from align.data.pairs import PairConfig
 from align.train.toy import TOY_CONFIG, TOY_TRAINING
 
 # Every matrix row length stays a multiple of 256 (hidden 512, MLP 1536 after LFM2's 2/3
@@ -59,14 +59,15 @@ LOSS_FILE = "pretrain_losses.json"
 
 
 def evaluation_prompts(gold: Sequence[str] | None, heldout_draws: int) -> set[str]:
-    """The user prompts `align eval` judges: the gold eval split and ``heldout_draws`` held-out
-    draws (what the pretraining corpus must not contain)."""
-    from align.data.gold import load_gold
-    from align.evaluation.scenarios import gold_eval_cases, heldout_cases
+    """The user prompts `align eval --heldout-draws N` judges (its own case list: the gold eval
+    split and the held-out draws), which the pretraining corpus must not contain."""
+    from align.evaluation.run import EvalConfig, eval_cases
 
-    records = load_gold(gold).records
-    cases = gold_eval_cases(records, PairConfig()) + heldout_cases(draws=heldout_draws)
-    return {_user_prompt(case.prompt) for case in cases}
+    config = EvalConfig(heldout_draws=heldout_draws)
+    if gold is not None:
+        config.gold = list(gold)
+    gold_cases, heldout = eval_cases(config)
+    return {_user_prompt(case.prompt) for case in gold_cases + heldout}
 
 
 def _user_prompt(messages: Iterable[dict]) -> str:
@@ -84,7 +85,7 @@ def corpus_records(
     for seed in seeds:
         for record in generate_gold(seed):
             counts["generated"] += 1
-            if split_of(record["group"], pair_config.seed, pair_config.eval_fraction) != "train":
+            if pair_config.split_of(record["group"]) != "train":
                 counts["eval_group"] += 1
             elif _user_prompt(record["messages"]) in excluded_prompts:
                 counts["eval_prompt"] += 1
@@ -115,6 +116,8 @@ def build_small_base(
         tail_mean,
     )
 
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir} exists and is not empty")
     settings = {**SMALL_TRAINING, **(settings or {})}
     started = time.perf_counter()
     records, counts = corpus_records(seeds, evaluation_prompts(gold, heldout_draws))
@@ -151,7 +154,7 @@ def build_small_base(
     save_toy(model.to(torch.bfloat16).cpu(), tokenizer, partial, build, info_file=BUILD_FILE)
     (partial / LOSS_FILE).write_text(json.dumps({"loss": losses}) + "\n")
     if out_dir.exists():
-        out_dir.rmdir()  # main() only accepts a missing or empty folder
+        out_dir.rmdir()  # empty: checked before training
     partial.rename(out_dir)
     return build
 
@@ -167,8 +170,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=len(CORPUS_SEEDS), help="corpus seeds 1..N")
     parser.add_argument("--heldout-draws", type=int, default=1, help="as `align eval`'s")
     args = parser.parse_args(argv)
-    if args.out.exists() and any(args.out.iterdir()):
-        parser.error(f"--out {args.out} exists and is not empty")
     settings = {
         "device": args.device,
         "steps": args.steps,
@@ -176,12 +177,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "block_size": args.block_size,
         "warmup_steps": args.warmup_steps,
     }
-    build = build_small_base(
-        args.out,
-        seeds=range(1, args.seeds + 1),
-        heldout_draws=args.heldout_draws,
-        settings=settings,
-    )
+    try:
+        build = build_small_base(
+            args.out,
+            seeds=range(1, args.seeds + 1),
+            heldout_draws=args.heldout_draws,
+            settings=settings,
+        )
+    except FileExistsError as error:
+        parser.error(f"--out {error}")
     print(
         f"small-base: {build['parameters']:,} parameters, {build['tokens_trained']:,} tokens, "
         f"final loss {build['final_loss']:.3f}, {build['seconds']}",

@@ -26,6 +26,7 @@ importing this module (e.g. for ``TOY_BASE_DIR``) stays cheap.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import math
@@ -237,7 +238,7 @@ def build_model(
     import torch
     from transformers import GenerationConfig, Lfm2Config, Lfm2ForCausalLM
 
-    config = json.loads(json.dumps(config or TOY_CONFIG))
+    config = toy_config_kwargs() if config is None else copy.deepcopy(config)
     torch.manual_seed(seed)
     model = Lfm2ForCausalLM(Lfm2Config(**config))
     model.generation_config = GenerationConfig(
