@@ -95,6 +95,9 @@ def _bad_gold(case: str, records: list[dict]) -> tuple[list, int, str]:
     if case == "unknown_hazard":
         crush["scenario"]["hazards"] = ["crush", "lava"]
         return [crush, spine, ref], 1, "scenario.hazards"
+    if case == "weight_not_stated":
+        crush["messages"][1]["content"] = crush["messages"][1]["content"].replace("18 kg, ", "")
+        return [crush, spine, ref], 1, "scenario.weight_kg: 18 kg is not stated in the user turn"
     if case == "expected_triage_disagrees":
         spine["expected_triage"] = "YELLOW"
         _recolor(spine, "RED (Immediate)", "YELLOW (Delayed)")
@@ -110,6 +113,7 @@ BAD_GOLD_CASES = [
     "duplicate_ids",
     "scenario_field_type",
     "unknown_hazard",
+    "weight_not_stated",
     "expected_triage_disagrees",
 ]
 

@@ -10,8 +10,15 @@ from dataclasses import fields
 import pytest
 
 from align.checks.detectors import score_response
-from align.data.generator import MAX_CHARS, MIN_CHARS, SYSTEM_PROMPT, generate_gold
+from align.data.generator import (
+    MAX_CHARS,
+    MIN_CHARS,
+    SYSTEM_PROMPT,
+    WEIGHT_ESTIMATE_NOTES,
+    generate_gold,
+)
 from align.protocol.colors import PRIORITY
+from align.protocol.dosing import apls_weight_kg
 from align.protocol.schema import parse_response
 from align.protocol.triage import Observation, triage
 from align.protocol.vitals import age_band_label
@@ -117,7 +124,7 @@ def test_scenarios_use_only_observation_contract_fields(records):
         else:
             assert _response(record).startswith("TRIAGE: ")
             assert isinstance(scenario["hazards"], list)
-            assert scenario["weight_kg"] > 0
+            assert scenario.get("weight_kg", 1) > 0
 
 
 def test_every_jumpstart_path_appears_including_infants_and_rr_boundaries(records):
@@ -182,20 +189,52 @@ def test_vital_reference_family_covers_every_age_band(records):
         assert "mmHg" in text and "hypotensi" in text.lower(), record["id"]
 
 
+def _dose_weight(record: dict) -> tuple[int, str]:
+    """The weight a record's doses use and what follows "kg" in them: the stated weight, or
+    the APLS age estimate, marked as one in a patient answer (a dosing question that asks for
+    an estimate shows the formula in its key points instead)."""
+    scenario = record["scenario"]
+    if "weight_kg" in scenario:
+        return scenario["weight_kg"], " = "
+    weight = round(apls_weight_kg(scenario["age_years"]))
+    if _family(record) == "dosing":
+        assert f"= {weight} kg" in _response(record), record["id"]
+        return weight, " = "
+    return weight, r"(?:" + "|".join(map(re.escape, WEIGHT_ESTIMATE_NOTES)) + r") = "
+
+
 def test_doses_are_written_per_kg_times_weight_with_maximums_respected(records):
     dosed = 0
     for record in records:
-        weight = record["scenario"].get("weight_kg")
+        weight, after = _dose_weight(record)
         for sentence in _sentences(_response(record)):
             if re.search(r"\d\s*(?:mg|mL|g)/kg", sentence) and "up to" not in sentence:
                 dosed += 1
-                assert f" x {weight} kg = " in sentence, (record["id"], sentence)
+                assert re.search(rf" x {weight} kg{after}", sentence), (record["id"], sentence)
         for amount in re.findall(r"IM 0\.01 mg/kg x \d+ kg = ([\d.]+) mg", _response(record)):
             assert float(amount) <= (0.3 if weight < 30 else 0.5)
     assert dosed >= 100
     dosing = _patients(records, "dosing")
     assert any("the maximum" in _response(r) for r in dosing)  # the 0.5 mg cap bites
     assert all("D25" not in _response(r).split("Do NOT:")[0] for r in dosing)
+
+
+def test_a_scenario_weight_is_always_one_the_prompt_states(records):
+    for record in records:
+        weight = record["scenario"].get("weight_kg")
+        if weight is not None:
+            assert f"{weight} kg" in record["messages"][1]["content"], record["id"]
+
+
+def test_both_stated_and_estimated_weights_are_dosed(records):
+    """A model must learn to use a weight it is given and to estimate one it is not."""
+    dosing_patients = [
+        r
+        for r in records
+        if _family(r) in ("jumpstart", "start", "twopatient") and "/kg" in _response(r)
+    ]
+    stated = sum("weight_kg" in r["scenario"] for r in dosing_patients)
+    assert 0.3 <= stated / len(dosing_patients) <= 0.8, (stated, len(dosing_patients))
 
 
 def test_normal_is_never_written_beside_a_cut_off_or_a_non_vital_range(records):

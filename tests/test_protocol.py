@@ -7,8 +7,10 @@ from align.protocol.dosing import (
     DOSE_RULES,
     allowed_total,
     apls_weight_kg,
+    best_guess_weight_kg,
     broselow_zone,
     format_amount,
+    plausible_weight_range_kg,
     total_dose,
 )
 from align.protocol.triage import (
@@ -358,6 +360,23 @@ def test_weights_off_the_tape_have_no_zone(weight):
 @pytest.mark.parametrize(("age", "weight"), [(0.5, 7), (3, 14), (8, 31)])
 def test_updated_apls_weight_formula(age, weight):
     assert apls_weight_kg(age) == weight
+
+
+@pytest.mark.parametrize(("age", "weight"), [(0.5, 7.5), (3, 16), (8, 32)])
+def test_best_guess_weight_formula(age, weight):
+    assert best_guess_weight_kg(age) == weight
+
+
+@pytest.mark.parametrize(
+    ("age", "low", "high"),
+    [
+        (0.5, 4.9, 9.8),  # APLS 7, Best Guess 7.5
+        (5, 12.6, 26.0),  # APLS 18, original 18, Best Guess 20
+        (9, 18.2, 46.8),  # original 26, APLS 34, Best Guess 36
+    ],
+)
+def test_plausible_weight_spans_the_published_formulas_30_percent_either_side(age, low, high):
+    assert plausible_weight_range_kg(age) == (low, high)
 
 
 def test_epinephrine_im_caps_at_0_3_mg_under_30_kg_and_0_5_mg_from_30_kg():

@@ -145,3 +145,11 @@ def test_small_base_build_writes_a_loadable_bf16_model_and_its_record(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.config.hidden_size == SMALL_CONFIG["hidden_size"]
     assert len(AutoTokenizer.from_pretrained(out)) == SMALL_CONFIG["vocab_size"]
+
+
+def test_heldout_patients_carry_only_a_weight_their_prompt_states():
+    cases = heldout_cases(draws=2)
+    stated = [c for c in cases if "weight_kg" in c.scenario]
+    assert 0 < len(stated) < len(cases)  # some are told a weight, the rest must estimate one
+    for case in stated:
+        assert f"{case.scenario['weight_kg']} kg" in case.prompt[-1]["content"], case.id

@@ -4,10 +4,12 @@ A statement is a sentence with a per-kg dose (``0.01 mg/kg``) and usually a tota
 unit (``= 0.18 mg``). The drug is read from the sentence (epinephrine IM or IV/IO, fluid bolus,
 blood, dextrose D10/D25) to check the per-kg figure (micrograms scaled to mg) and the maximum;
 the weight is the one written in the sentence (``x 18 kg``; not the top of a band such as
-``19-23 kg``) or the scenario's. The total is the first figure in the per-kg unit after the
-per-kg dose, else one just before that it restates (``0.22 mg (0.01 mg/kg)``, ``360 mL, i.e.
-20 mL/kg``). A figure introduced by "up to", "max" or "total" is a limit, not a dose, and is
-skipped.
+``19-23 kg``) or the scenario's. The scenario's weight is one the prompt states, so a
+different written weight is wrong; with none stated, a written weight must be a plausible
+age-based estimate (``plausible_weight_range_kg``). The total is the first figure in the
+per-kg unit after the per-kg dose, else one just before that it restates
+(``0.22 mg (0.01 mg/kg)``, ``360 mL, i.e. 20 mL/kg``). A figure introduced by "up to", "max"
+or "total" is a limit, not a dose, and is skipped.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 from functools import lru_cache
 
 from align.checks.text import line_segments
-from align.protocol.dosing import DOSE_RULES, DoseRule
+from align.protocol.dosing import DOSE_RULES, DoseRule, plausible_weight_range_kg
 from align.protocol.vitals import NEONATE_END
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -135,6 +137,14 @@ def _check_statement(sentence, per_kg_match, scenario_weight, age_years) -> dict
             "weight_used": weights[0],
             "weight_kg": scenario_weight,
         }
+    if weights and scenario_weight is None and age_years is not None:
+        low, high = plausible_weight_range_kg(age_years)
+        if not low <= weights[0] <= high:  # no weight given: an estimate must fit the age
+            return {
+                "drug": rule.key if rule else None,
+                "weight_used": weights[0],
+                "plausible_kg": [low, high],
+            }
     totals = [
         m
         for m in _TOTAL.finditer(rest)

@@ -132,6 +132,20 @@ def _estimate_weight(age: float, rng: random.Random) -> int:
     return max(3, round(apls_weight_kg(age) * rng.uniform(0.9, 1.12)))
 
 
+# Share of patients whose prompt gives the weight (a scale, a length tape, a parent's word).
+# The others are dosed on the APLS age estimate, and the answer says it is one: a model can
+# only be held to a weight it was told (DESIGN.md "Gold records").
+WEIGHT_STATED_SHARE = 0.6
+WEIGHT_ESTIMATE_NOTES = (" (estimated from age)", " (age-based estimate)", " (APLS estimate)")
+WEIGHT_PHRASES = (
+    "{w} kg on the length tape",
+    "weighs {w} kg",
+    "weight {w} kg",
+    "{his} parent says {he} is {w} kg",
+    "the tape reads {w} kg",
+)
+
+
 def _dose(key: str, per_kg: float, weight: float) -> tuple[str, str, bool, str]:
     """(per-kg, total, capped, uncapped total) formatted as a responder writes them."""
     rule = DOSE_RULES[key]
@@ -159,10 +173,16 @@ class Child:
     age: float
     sex: str  # "boy" | "girl"
     weight: int
+    # Empty when the prompt states the weight; else how the answer marks its age estimate.
+    weight_note: str = ""
 
     @property
     def infant(self) -> bool:
         return self.age < 1
+
+    @property
+    def weight_stated(self) -> bool:
+        return not self.weight_note
 
     def noun(self, with_age: bool = True) -> str:
         """``baby``, ``boy``, ``girl``; ``teenage boy`` where no age is written beside it."""
@@ -192,6 +212,7 @@ class Child:
             "a_age": _with_article(age),
             "kid": self.noun(),
             "w": str(self.weight),
+            "w_note": self.weight_note,
             "pulse": "brachial" if self.infant else "radial",
             "bolus_k": str(_bolus_per_kg(self.age)),
             "bolus": _dose("fluid_bolus", _bolus_per_kg(self.age), self.weight)[1],
@@ -200,6 +221,23 @@ class Child:
             "d10": _dose("d10", d10, self.weight)[1],
             "years": f"{int(self.age)}" if self.age >= 1 else "under 1",
         }
+
+
+def _field_child(age: float, rng: random.Random, weight_rng: random.Random) -> Child:
+    """A patient: the prompt states the weight (``WEIGHT_STATED_SHARE``), or the answer
+    estimates it from age. ``rng`` draws the same values either way, so the decision drawn
+    from ``weight_rng`` leaves the rest of the scenario as it was."""
+    sex = rng.choice(("boy", "girl"))
+    stated_weight = _estimate_weight(age, rng)
+    if weight_rng.random() < WEIGHT_STATED_SHARE:
+        return Child(age, sex, stated_weight)
+    note = weight_rng.choice(WEIGHT_ESTIMATE_NOTES)
+    return Child(age, sex, round(apls_weight_kg(age)), weight_note=note)
+
+
+def _weight_phrase(child: Child, words: dict, rng: random.Random) -> list[str]:
+    """The observation that states the weight, when the prompt gives one."""
+    return [_fill(rng.choice(WEIGHT_PHRASES), words)] if child.weight_stated else []
 
 
 def _fill(template: str, words: dict[str, str]) -> str:
@@ -526,10 +564,10 @@ HAZARD_ACTIONS_DOWN = {
             1,
             (
                 "Before the load is lifted, get IV or IO access and give a fluid bolus "
-                "{bolus_k} mL/kg x {w} kg = {bolus} mL of 0.9% saline.",
-                "Start fluids while {he} is still trapped: 0.9% saline {bolus_k} mL/kg x {w} kg = "
+                "{bolus_k} mL/kg x {w} kg{w_note} = {bolus} mL of 0.9% saline.",
+                "Start fluids while {he} is still trapped: 0.9% saline {bolus_k} mL/kg x {w} kg{w_note} = "
                 "{bolus} mL IV/IO, ahead of extraction.",
-                "Get an IV or IO line in and run a fluid bolus of {bolus_k} mL/kg x {w} kg = {bolus} "
+                "Get an IV or IO line in and run a fluid bolus of {bolus_k} mL/kg x {w} kg{w_note} = {bolus} "
                 "mL before anyone lifts the weight.",
             ),
         ),
@@ -684,11 +722,11 @@ HAZARD_ACTIONS_DOWN = {
         (
             1,
             (
-                "Epinephrine 1 mg/mL IM 0.01 mg/kg x {w} kg = {epi} mg into the outer thigh; "
+                "Epinephrine 1 mg/mL IM 0.01 mg/kg x {w} kg{w_note} = {epi} mg into the outer thigh; "
                 "repeat after 5-15 minutes if there is no improvement.",
-                "Give IM epinephrine (1 mg/mL) into the outer mid-thigh: 0.01 mg/kg x {w} kg = "
+                "Give IM epinephrine (1 mg/mL) into the outer mid-thigh: 0.01 mg/kg x {w} kg{w_note} = "
                 "{epi} mg.",
-                "Inject epinephrine 1 mg/mL intramuscularly, 0.01 mg/kg x {w} kg = {epi} mg, in "
+                "Inject epinephrine 1 mg/mL intramuscularly, 0.01 mg/kg x {w} kg{w_note} = {epi} mg, in "
                 "the front-outer thigh.",
             ),
         ),
@@ -1021,7 +1059,7 @@ def _patient_user(
 ) -> str:
     style = rng.choice(("radio", "note", "worried", "checklist", "volunteer"))
     plain = style in ("worried", "volunteer") and rng.random() < 0.7
-    obs = _observation_phrases(scenario, words, rng, plain)
+    obs = _observation_phrases(scenario, words, rng, plain) + _weight_phrase(child, words, rng)
     question = _fill(rng.choice(QUESTIONS), words)
     kid = child.noun()
     if style in ("radio", "checklist"):
@@ -1445,11 +1483,11 @@ PATH_ACTIONS = {
         (
             1,
             (
-                "Get IV or IO access and give a fluid bolus {bolus_k} mL/kg x {w} kg = {bolus} mL of "
+                "Get IV or IO access and give a fluid bolus {bolus_k} mL/kg x {w} kg{w_note} = {bolus} mL of "
                 "0.9% saline, then reassess.",
-                "Fluid bolus {bolus_k} mL/kg x {w} kg = {bolus} mL (0.9% saline or Ringer's "
+                "Fluid bolus {bolus_k} mL/kg x {w} kg{w_note} = {bolus} mL (0.9% saline or Ringer's "
                 "lactate) IV or IO, then recheck the pulse.",
-                "Once a line is in, give {bolus_k} mL/kg x {w} kg = {bolus} mL of warmed "
+                "Once a line is in, give {bolus_k} mL/kg x {w} kg{w_note} = {bolus} mL of warmed "
                 "crystalloid as a bolus.",
             ),
         ),
@@ -1469,9 +1507,9 @@ PATH_ACTIONS = {
             1,
             (
                 "Check the blood glucose if you carry a meter; if it is low, give D10 {d10_k} mL/kg "
-                "x {w} kg = {d10} mL IV/IO.",
+                "x {w} kg{w_note} = {d10} mL IV/IO.",
                 "If a glucose meter is at hand, check it; for a low reading, D10 {d10_k} mL/kg x "
-                "{w} kg = {d10} mL.",
+                "{w} kg{w_note} = {d10} mL.",
             ),
         ),
         (2, ("Check the pupils and watch for seizures.",)),
@@ -1909,8 +1947,9 @@ def _patient_family(seed: int, family: str) -> list[dict]:
         scenario = builder(path, age, rng, rr)
         if "cap" in core:
             scenario["cap_refill_s"] = core["cap"]
-        child = Child(age, rng.choice(("boy", "girl")), _estimate_weight(age, rng))
-        scenario["weight_kg"] = child.weight
+        child = _field_child(age, rng, _rng(seed, family, k, "weight"))
+        if child.weight_stated:
+            scenario["weight_kg"] = child.weight
         scenario["hazards"] = list(hazards)
         color = triage(scenario).triage
         group = f"{path}-{setting}-{_age_slug(age)}-{'-'.join(hazards) or 'none'}"
@@ -2552,7 +2591,9 @@ def _dosing_family(seed: int, family: str = "dosing") -> list[dict]:
                         group,
                         question,
                         response,
-                        {"age_years": age, "weight_kg": weight},
+                        {"age_years": age}
+                        if kind == "estimate"
+                        else {"age_years": age, "weight_kg": weight},
                         ["dosing", kind, *drugs],
                     )
                 )
@@ -2666,9 +2707,10 @@ def _twopatient_family(seed: int, family: str = "twopatient") -> list[dict]:
                 hazards = tuple(h for h in hazards if h != "hypothermia")
             scenario = builder1(path1, age1, rng, None)
             second = builder2(path2, age2, rng, None)
-            child1 = Child(age1, rng.choice(("boy", "girl")), _estimate_weight(age1, rng))
+            child1 = _field_child(age1, rng, _rng(seed, family, k - 1, "weight"))
             child2 = Child(age2, rng.choice(("boy", "girl")), _estimate_weight(age2, rng))
-            scenario["weight_kg"] = child1.weight
+            if child1.weight_stated:  # the child treated first is the one any dose is for
+                scenario["weight_kg"] = child1.weight
             scenario["hazards"] = list(hazards)
             scenario["second_patient"] = _observation_only(second)
             color1 = triage(scenario).triage
@@ -2737,12 +2779,12 @@ def _twopatient_family(seed: int, family: str = "twopatient") -> list[dict]:
 def _two_patient_user(
     child1, scenario1, injury1, child2, scenario2, injury2, scene, rng, words1, words2
 ) -> str:
-    def describe(child, scenario, injury, words):
-        obs = _observation_phrases(scenario, words, rng, plain=False)
+    def describe(child, scenario, injury, words, weight: list[str]):
+        obs = _observation_phrases(scenario, words, rng, plain=False) + weight
         return f"{_with_article(words['age'])} {child.noun()}, {injury}: {', '.join(obs)}"
 
-    first = describe(child1, scenario1, injury1, words1)
-    second = describe(child2, scenario2, injury2, words2)
+    first = describe(child1, scenario1, injury1, words1, _weight_phrase(child1, words1, rng))
+    second = describe(child2, scenario2, injury2, words2, [])
     pair = [first, second]
     rng.shuffle(pair)
     opener = rng.choice(
@@ -2967,8 +3009,7 @@ def _pfa_family(seed: int, family: str = "pfa") -> list[dict]:
                 scenario["resp_rate"] = rng.randint(low, high + 6)
             if proto == "start" and rng.random() < 0.5:
                 scenario["follows_commands"] = True
-            scenario["weight_kg"] = child.weight
-            scenario["hazards"] = []
+            scenario["hazards"] = []  # no dose is given, so no weight is stated or needed
             color = triage(scenario).triage
             group = f"{presentation}-{setting}-{_age_slug(age)}"
             n_variants = 2 if rng.random() < 0.45 else 1
@@ -3158,8 +3199,9 @@ def patient_case(seed: int, proto: str, path: str, age: float, setting: str, k: 
         hazards = tuple(h for h in hazards if h != "hypothermia")
     builder = _jumpstart_scenario if proto == "jumpstart" else _start_scenario
     scenario = builder(path, age, rng, None)
-    child = Child(age, rng.choice(("boy", "girl")), _estimate_weight(age, rng))
-    scenario["weight_kg"] = child.weight
+    child = _field_child(age, rng, _rng(seed, f"heldout-{proto}", k, "weight"))
+    if child.weight_stated:
+        scenario["weight_kg"] = child.weight
     scenario["hazards"] = list(hazards)
     words = child.words()
     injury, _ = _injury_text(hazards, walking, words, rng, setting)

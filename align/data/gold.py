@@ -176,6 +176,27 @@ def _check_scenario(record: dict, path, line) -> tuple[str | None, list[DataErro
     return engine_color, problems
 
 
+def _check_weight_stated(record: dict, path, line) -> list[DataError]:
+    """A scenario's ``weight_kg`` must be one the user turn gives: a model cannot be held to a
+    weight it was never told (without one, ``wrong_dose`` checks an age-based estimate)."""
+    weight = (record.get("scenario") or {}).get("weight_kg")
+    if weight is None:
+        return []
+    user_text = " ".join(m["content"] for m in record["messages"] if m["role"] == "user")
+    stated = re.compile(rf"(?<![\d.]){re.escape(f'{weight:g}')}(?:\.0)?\s*-?\s*(?:kg|kilo)", re.I)
+    if stated.search(user_text):
+        return []
+    return [
+        DataError(
+            path,
+            line,
+            "scenario.weight_kg",
+            f"{weight:g} kg is not stated in the user turn; leave weight_kg out when the prompt "
+            "gives no weight (the answer then doses on an age-based estimate)",
+        )
+    ]
+
+
 def validate_record(record: dict, path: str, line: int) -> list[DataError]:
     """Every problem with one record (an empty list means it is valid gold)."""
     record_id = record.get("id")
@@ -185,6 +206,7 @@ def validate_record(record: dict, path: str, line: int) -> list[DataError]:
     if problems:
         return problems
     engine_color, problems = _check_scenario(record, path, line)
+    problems = problems or _check_weight_stated(record, path, line)
     if problems:
         return problems
     expected = record.get("expected_triage")
