@@ -389,7 +389,7 @@ def dpo_command(
     ] = None,
     fast_path: Annotated[
         str | None,
-        _opt("dpo", "fast_path", "GPU fast path: auto (on with CUDA + transformers), on, off."),
+        _opt("dpo", "fast_path", "GPU fast path: auto (CUDA+transformers), on (any backend), off."),
     ] = None,
     torch_compile: Annotated[
         str | None, _opt("dpo", "torch_compile", "Compile decoder layers: auto (off), on, off.")

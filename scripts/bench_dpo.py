@@ -228,8 +228,9 @@ class Profile:
 
 
 def run_one(args) -> dict:
-    if args.contender == "unsloth":
+    if args.contender in ("unsloth", "align-unsloth"):
         import unsloth  # noqa: F401  (first, so that it patches transformers and TRL)
+    if args.contender == "unsloth":
         from unsloth import FastLanguageModel, PatchDPOTrainer
 
         PatchDPOTrainer()
@@ -242,7 +243,7 @@ def run_one(args) -> dict:
     extra = json.loads(args.settings or "{}")
     started = time.perf_counter()
     precompute_s = None
-    if args.contender == "align":
+    if args.contender in ("align", "align-unsloth"):
         sys.path.insert(0, str(ROOT))
         from align.train.config import DPOConfig, build_config
         from align.train.dpo import build_dpo_trainer
@@ -266,7 +267,8 @@ def run_one(args) -> dict:
             **extra,
         }
         config = build_config(DPOConfig, values)
-        trainer, _, _, _ = build_dpo_trainer(config, work / f"out-{args.name}", "transformers")
+        backend = "unsloth" if args.contender == "align-unsloth" else "transformers"
+        trainer, _, _, _ = build_dpo_trainer(config, work / f"out-{args.name}", backend)
         precompute_s = getattr(trainer, "align_precompute_seconds", None)
         settings = dict(trainer.align_speed)
         settings["cache_hits"] = getattr(trainer, "align_cache_hits", None)
@@ -397,6 +399,18 @@ RUNS = [
     ("a-align", "align", "uniform", {}),
     ("a-align-compile", "align", "uniform", {"torch_compile": "on"}),
     ("a-align-fastlora", "align", "uniform", {"fast_lora": "on"}),
+    # align dpo on the Unsloth backend (what `--backend auto` picks where Unsloth is installed),
+    # as wired, and with the fast path's batching, sub-batches and reference cache on top.
+    ("a-align-unsloth", "align-unsloth", "uniform", {}),
+    ("b-align-unsloth", "align-unsloth", "realistic", {}),
+    ("a-align-unsloth-fast", "align-unsloth", "uniform", {"fast_path": "on"}),
+    ("b-align-unsloth-fast", "align-unsloth", "realistic", {"fast_path": "on"}),
+    (
+        "b-align-unsloth-peftlora",
+        "align-unsloth",
+        "realistic",
+        {"fast_path": "on", "fast_lora": "off"},
+    ),
     ("b-align-nogc", "align", "realistic", {"gradient_checkpointing": False}),
     ("b-align-cached", "align", "realistic", {}),
 ]

@@ -104,9 +104,19 @@ def test_same_loss_metrics_and_gradients_as_the_plain_path(trainers, monkeypatch
         torch.testing.assert_close(grads_f[name], grads_p[name], rtol=1e-3, atol=1e-6)
 
 
-def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers):
+def test_fast_path_is_auto_only_on_transformers_and_forced_on_any_backend():
+    from types import SimpleNamespace
+
+    assert fast_dpo.fast_path_enabled(SimpleNamespace(fast_path="on"), "unsloth") is True
+    assert fast_dpo.fast_path_enabled(SimpleNamespace(fast_path="off"), "transformers") is False
+    assert fast_dpo.fast_path_enabled(SimpleNamespace(fast_path="auto"), "unsloth") is False
+
+
+@pytest.mark.parametrize("multiple", [8, fast_dpo.COMPILED_LENGTH_MULTIPLE])
+def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers, multiple):
+    """Nor on how far each sub-batch is padded (multiples of 64 where layers are compiled)."""
     _, fast, _, _, _ = trainers
-    forward = fast_dpo.SubBatchForward(fast.model, overhead_tokens=0)
+    forward = fast_dpo.SubBatchForward(fast.model, overhead_tokens=0, multiple=multiple)
 
     def per_row(rows):
         examples = [fast.train_dataset[i] for i in rows]

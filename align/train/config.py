@@ -116,7 +116,8 @@ class DPOConfig(ModelArguments, TrainingArguments):
     # GPU speed (align/train/fast_dpo.py); none of these changes the loss or the metrics.
     # fast_path auto: on with a CUDA GPU and the transformers backend: cached precomputed
     # reference log-probs, length-grouped batches, padding trimmed per sub-batch, gradient
-    # accumulation folded into the micro-batch where the loss is per pair.
+    # accumulation folded into the micro-batch where the loss is per pair. "on" also applies
+    # it over the Unsloth backend (faster on uniform lengths, not on varied ones: BENCHMARKS.md).
     fast_path: str = "auto"
     torch_compile: str = "auto"  # compile the decoder layers; auto: off (see BENCHMARKS.md)
     fast_lora: str = "auto"  # LoRA in the activations' dtype, fused add; auto: on the fast path

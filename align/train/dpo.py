@@ -311,6 +311,9 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
         if speed["torch_compile"]:
             fast_dpo.compile_layers(model)
             trainer_class.align_compiled = True
+        if speed["torch_compile"] or backend == "unsloth":
+            trainer_class.align_length_multiple = fast_dpo.COMPILED_LENGTH_MULTIPLE
+        speed["length_multiple"] = trainer_class.align_length_multiple
     log.info("dpo: speed settings %s", speed)
     trainer = trainer_class(
         model=model,

@@ -40,6 +40,9 @@ from align.train import distributed
 
 log = logging.getLogger("align.train")
 
+# Sub-batch lengths are padded to a multiple of this where the model's kernels are compiled
+# (Unsloth, or torch_compile): fewer distinct shapes, fewer recompilations and autotuning runs.
+COMPILED_LENGTH_MULTIPLE = 64
 # Loss terms TRL computes per pair; folding gradient accumulation into the micro-batch leaves
 # them unchanged. "sft" averages over the tokens of a batch, "aot*" sort across the batch.
 PER_PAIR_LOSSES = {
@@ -64,12 +67,13 @@ CACHE_FORMAT = 1
 
 
 def fast_path_enabled(config, backend: str) -> bool:
-    """``fast_path`` auto -> on with a CUDA GPU and the transformers backend (Unsloth patches the
-    same trainer methods this path overrides)."""
+    """``fast_path`` auto -> on with a CUDA GPU and the transformers backend; ``on`` also puts
+    it over the Unsloth backend (Unsloth rewrites TRL's trainer on import; measured in
+    docs/BENCHMARKS.md, not the default)."""
     if config.fast_path == "off":
         return False
     if config.fast_path == "on":
-        return backend != "unsloth"
+        return True
     import torch
 
     return torch.cuda.is_available() and backend == "transformers"
@@ -196,8 +200,11 @@ class SubBatchForward:
     batch runs as a few trimmed sub-batches and the per-token outputs are put back in place
     (zeros, like TRL's fused head gives masked positions). Other calls go to the model."""
 
-    def __init__(self, model, max_groups: int = 4, overhead_tokens: int | None = None):
+    def __init__(
+        self, model, max_groups: int = 4, overhead_tokens: int | None = None, multiple: int = 8
+    ):
         self.model, self.max_groups, self.overhead_tokens = model, max_groups, overhead_tokens
+        self.multiple = multiple
 
     def __getattr__(self, name):
         return getattr(self.model, name)
@@ -216,11 +223,11 @@ class SubBatchForward:
         overhead = self.overhead_tokens
         if overhead is None:
             overhead = SUB_BATCH_OVERHEAD_TOKENS
-        groups = plan_sub_batches(lengths, self.max_groups, overhead)
+        groups = plan_sub_batches(lengths, self.max_groups, overhead, self.multiple)
         pieces: dict[str, list] = {}
         for group in groups:
             index = torch.tensor(group, device=input_ids.device)
-            cut = min(width, -(-max(lengths[i] for i in group) // 8) * 8)
+            cut = min(width, -(-max(lengths[i] for i in group) // self.multiple) * self.multiple)
             sub_mask = mask[index, :cut]
             out = self.model(
                 input_ids=input_ids[index, :cut],
@@ -317,6 +324,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
     class FastDPOTrainer(base_class):
         align_ref_cache_dir = ref_cache_dir
         align_compiled = False
+        align_length_multiple = 8
 
         def __init__(self, *args, **kwargs):
             # TRL hashes every weight in fp32 on the CPU for its own (in-memory) cache; the
@@ -339,7 +347,8 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
             )
 
         def _compute_loss(self, model, inputs, return_outputs):
-            return super()._compute_loss(SubBatchForward(model), inputs, return_outputs)
+            forward = SubBatchForward(model, multiple=self.align_length_multiple)
+            return super()._compute_loss(forward, inputs, return_outputs)
 
         # -- reference log-probs
         def _reference_logps(self, batch):
@@ -357,7 +366,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
                 adapter,
                 self.compute_loss_context_manager(),
             ):
-                out = SubBatchForward(self.model)(
+                out = SubBatchForward(self.model, multiple=self.align_length_multiple)(
                     input_ids=batch["input_ids"],
                     attention_mask=batch["attention_mask"],
                     labels=labels,
@@ -385,6 +394,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
                 "torch": torch.__version__,
                 "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
                 "compiled": self.align_compiled,
+                "length_multiple": self.align_length_multiple,
             }
             # Under several processes: the main process's key, used only when every process
             # finds the entry; else all compute their share together and only the main
