@@ -2779,8 +2779,8 @@ def _twopatient_family(seed: int, family: str = "twopatient") -> list[dict]:
 def _two_patient_user(
     child1, scenario1, injury1, child2, scenario2, injury2, scene, rng, words1, words2
 ) -> str:
-    def describe(child, scenario, injury, words, weight: list[str]):
-        obs = _observation_phrases(scenario, words, rng, plain=False) + weight
+    def describe(child, scenario, injury, words, weight_phrase: list[str]):
+        obs = _observation_phrases(scenario, words, rng, plain=False) + weight_phrase
         return f"{_with_article(words['age'])} {child.noun()}, {injury}: {', '.join(obs)}"
 
     first = describe(child1, scenario1, injury1, words1, _weight_phrase(child1, words1, rng))
