@@ -389,14 +389,18 @@ def dpo_command(
     ] = None,
     fast_path: Annotated[
         str | None,
-        _opt("dpo", "fast_path", "GPU fast path: auto (CUDA+transformers), on (any backend), off."),
+        _opt("dpo", "fast_path", "GPU fast path: auto (on with CUDA), on, off."),
     ] = None,
     torch_compile: Annotated[
         str | None, _opt("dpo", "torch_compile", "Compile decoder layers: auto (off), on, off.")
     ] = None,
     fast_lora: Annotated[
         str | None,
-        _opt("dpo", "fast_lora", "bf16 LoRA with fused add: auto (on the fast path), on, off."),
+        _opt("dpo", "fast_lora", "bf16 LoRA, fused add: auto (transformers fast path), on, off."),
+    ] = None,
+    sub_batches: Annotated[
+        int | None,
+        _opt("dpo", "sub_batches", "Fast path: most forward calls per batch, split by length."),
     ] = None,
     ref_cache_dir: Annotated[
         str | None, _opt("dpo", "ref_cache_dir", "Folder caching reference log-probs.")

@@ -401,8 +401,8 @@ RUNS = [
     ("a-align-fastlora", "align", "uniform", {"fast_lora": "on"}),
     # align dpo on the Unsloth backend (what `--backend auto` picks where Unsloth is installed),
     # as wired, and with the fast path's batching, sub-batches and reference cache on top.
-    ("a-align-unsloth", "align-unsloth", "uniform", {}),
     ("b-align-unsloth", "align-unsloth", "realistic", {}),
+    ("a-align-unsloth", "align-unsloth", "uniform", {}),
     ("a-align-unsloth-fast", "align-unsloth", "uniform", {"fast_path": "on"}),
     ("b-align-unsloth-fast", "align-unsloth", "realistic", {"fast_path": "on"}),
     (
@@ -411,6 +411,28 @@ RUNS = [
         "realistic",
         {"fast_path": "on", "fast_lora": "off"},
     ),
+    # One forward call per batch (length-grouped batches padded to their longest, to multiples
+    # of 64 where compiled): a handful of shapes for the compiled layers instead of many.
+    (
+        "b-align-unsloth-fast-sb1",
+        "align-unsloth",
+        "realistic",
+        {"fast_path": "on", "sub_batches": 1},
+    ),
+    (
+        "b-align-unsloth-fast-sb2",
+        "align-unsloth",
+        "realistic",
+        {"fast_path": "on", "sub_batches": 2},
+    ),
+    ("a-align-unsloth-fast-sb1", "align-unsloth", "uniform", {"fast_path": "on", "sub_batches": 1}),
+    (
+        "b-align-unsloth-fast-sb1-peftlora",
+        "align-unsloth",
+        "realistic",
+        {"fast_path": "on", "sub_batches": 1, "fast_lora": "off"},
+    ),
+    ("b-align-sb1", "align", "realistic", {"sub_batches": 1}),
     ("b-align-nogc", "align", "realistic", {"gradient_checkpointing": False}),
     ("b-align-cached", "align", "realistic", {}),
 ]

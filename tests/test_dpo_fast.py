@@ -67,7 +67,8 @@ def trainers(tiny_dpo_config, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("fast")
     plain_config = tiny_dpo_config(tmp, batch_size=4, fast_path="off")
-    fast_config = tiny_dpo_config(tmp, batch_size=4, fast_path="on", fast_lora="on")
+    # Up to 4 sub-batches (the default is 1), so that the equivalence test covers the split.
+    fast_config = tiny_dpo_config(tmp, batch_size=4, fast_path="on", fast_lora="on", sub_batches=4)
     torch.manual_seed(0)
     plain, _, names, _ = build_dpo_trainer(plain_config, tmp / "plain", "transformers")
     fast, _, _, _ = build_dpo_trainer(fast_config, tmp / "fast", "transformers")
@@ -82,6 +83,7 @@ def test_fast_path_settings_on_cpu(trainers):
     assert fast.align_speed["precompute_ref_log_probs"] is True
     assert fast.align_speed["gradient_checkpointing"] is False  # no GPU: never needed
     assert fast.align_speed["fast_lora"] > 0  # LoRA Linear layers routed through _lora_forward
+    assert fast.align_speed["sub_batches"] == fast._sub_batch_forward(fast.model).max_groups == 4
     assert "ref_chosen_logps" in fast.train_dataset.column_names
     assert fast.align_cache_hits == [("train", False)] + [
         (name, False) for name in sorted(fast.eval_dataset)
@@ -104,19 +106,35 @@ def test_same_loss_metrics_and_gradients_as_the_plain_path(trainers, monkeypatch
         torch.testing.assert_close(grads_f[name], grads_p[name], rtol=1e-3, atol=1e-6)
 
 
-def test_fast_path_is_auto_only_on_transformers_and_forced_on_any_backend():
+def test_fast_path_is_auto_on_cuda_on_either_backend_and_fast_lora_only_on_transformers():
     from types import SimpleNamespace
 
     assert fast_dpo.fast_path_enabled(SimpleNamespace(fast_path="on"), "unsloth") is True
     assert fast_dpo.fast_path_enabled(SimpleNamespace(fast_path="off"), "transformers") is False
-    assert fast_dpo.fast_path_enabled(SimpleNamespace(fast_path="auto"), "unsloth") is False
+    auto = SimpleNamespace(fast_path="auto")
+    assert fast_dpo.fast_path_enabled(auto, "unsloth") is torch.cuda.is_available()
+    assert fast_dpo.fast_path_enabled(auto, "transformers") is torch.cuda.is_available()
+    lora = SimpleNamespace(fast_lora="auto")
+    assert fast_dpo.fast_lora_enabled(lora, "transformers", fast=True) is True
+    assert fast_dpo.fast_lora_enabled(lora, "unsloth", fast=True) is False  # Unsloth's LoRA
+    assert fast_dpo.fast_lora_enabled(lora, "transformers", fast=False) is False
+    forced = SimpleNamespace(fast_lora="on")
+    assert fast_dpo.fast_lora_enabled(forced, "unsloth", fast=True) is True
+    assert (
+        fast_dpo.fast_lora_enabled(SimpleNamespace(fast_lora="off"), "transformers", True) is False
+    )
 
 
-@pytest.mark.parametrize("multiple", [8, fast_dpo.COMPILED_LENGTH_MULTIPLE])
-def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers, multiple):
-    """Nor on how far each sub-batch is padded (multiples of 64 where layers are compiled)."""
+@pytest.mark.parametrize(
+    ("multiple", "sub_batches"), [(8, 4), (fast_dpo.COMPILED_LENGTH_MULTIPLE, 4), (8, 1)]
+)
+def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers, multiple, sub_batches):
+    """Nor on how far each sub-batch is padded (multiples of 64 where layers are compiled) or
+    into how many sub-batches a batch is split (``sub_batches``)."""
     _, fast, _, _, _ = trainers
-    forward = fast_dpo.SubBatchForward(fast.model, overhead_tokens=0, multiple=multiple)
+    forward = fast_dpo.SubBatchForward(
+        fast.model, max_groups=sub_batches, overhead_tokens=0, multiple=multiple
+    )
 
     def per_row(rows):
         examples = [fast.train_dataset[i] for i in rows]

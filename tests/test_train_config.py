@@ -107,6 +107,7 @@ def test_unreadable_config_files_are_refused(tmp_path, content, suffix, message)
         (DPOConfig, {"adapter": "a", "perturbations": ["bogus"]}, "--perturbations"),
         (DPOConfig, {"adapter": "a", "mix": {"wrong_dose": 1.5}}, "--mix"),
         (DPOConfig, {"adapter": "a", "mix": {"bogus": 0.5}}, "--mix"),
+        (DPOConfig, {"adapter": "a", "sub_batches": 0}, "--sub-batches"),
     ],
 )
 def test_out_of_range_options_are_refused_by_name(cls, values, flag):

@@ -114,13 +114,17 @@ class DPOConfig(ModelArguments, TrainingArguments):
     learning_rate: float = 5e-6
     epochs: float = 1.0
     # GPU speed (align/train/fast_dpo.py); none of these changes the loss or the metrics.
-    # fast_path auto: on with a CUDA GPU and the transformers backend: cached precomputed
-    # reference log-probs, length-grouped batches, padding trimmed per sub-batch, gradient
-    # accumulation folded into the micro-batch where the loss is per pair. "on" also applies
-    # it over the Unsloth backend (faster on uniform lengths, not on varied ones: BENCHMARKS.md).
+    # fast_path auto: on with a CUDA GPU (either backend): cached precomputed reference
+    # log-probs, length-grouped batches trimmed to their longest sequence, gradient
+    # accumulation folded into the micro-batch where the loss is per pair (BENCHMARKS.md).
     fast_path: str = "auto"
     torch_compile: str = "auto"  # compile the decoder layers; auto: off (see BENCHMARKS.md)
-    fast_lora: str = "auto"  # LoRA in the activations' dtype, fused add; auto: on the fast path
+    # LoRA in the activations' dtype, fused add; auto: on the transformers backend's fast path
+    fast_lora: str = "auto"
+    # Most forward calls a batch is split into on the fast path (by length, each trimmed to its
+    # longest sequence). 1: splitting a length-grouped batch further saves padding but cost
+    # more than it saved on the H200 (workload (b): 31.1k tokens/s at 1, 21.9k at 4).
+    sub_batches: int = 1
     ref_cache_dir: str | None = "checkpoints/ref-logps"  # reference log-prob cache; None: off
     # None (auto): on when the micro-batch's activations would not fit a quarter of the GPU
     # (CUDA fast path), else off; true/false force it.
@@ -346,6 +350,7 @@ def _validate_dpo(config: DPOConfig) -> None:
     _choice(config, "fast_path", SWITCHES)
     _choice(config, "torch_compile", SWITCHES)
     _choice(config, "fast_lora", SWITCHES)
+    _number(config, "sub_batches", low=1, integer=True)
     _check(
         config.ref_cache_dir is None or isinstance(config.ref_cache_dir, str),
         "ref_cache_dir",

@@ -241,9 +241,7 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
     compile_layers = config.torch_compile == "on" or (
         config.torch_compile == "auto" and fast and cuda and fast_dpo.COMPILE_BY_DEFAULT
     )
-    lora_layers = fast and (
-        config.fast_lora == "on" or (config.fast_lora == "auto" and fast_dpo.FAST_LORA_BY_DEFAULT)
-    )
+    lora_layers = fast_dpo.fast_lora_enabled(config, backend, fast)
     return {
         "fast_path": fast,
         "fast_lora": lora_layers,
@@ -253,6 +251,7 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
         "precompute_ref_log_probs": fast or config.precompute_ref_log_probs,
         "ref_cache_dir": config.ref_cache_dir if fast else None,
         "torch_compile": compile_layers,
+        "sub_batches": config.sub_batches if fast else None,
     }
 
 
@@ -314,6 +313,7 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
         if speed["torch_compile"] or backend == "unsloth":
             trainer_class.align_length_multiple = fast_dpo.COMPILED_LENGTH_MULTIPLE
         speed["length_multiple"] = trainer_class.align_length_multiple
+        trainer_class.align_sub_batches = speed["sub_batches"]
     log.info("dpo: speed settings %s", speed)
     trainer = trainer_class(
         model=model,

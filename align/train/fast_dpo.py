@@ -11,11 +11,13 @@ What it changes, and why the result does not change:
   megabatches sorted by length, batch order shuffled), so batches carry little padding. Each
   pair's loss is the same; only which pairs share a batch changes (as any shuffle does).
 - **Padding trimmed per sub-batch**: the 2B sequences of a batch (B chosen, B rejected) are
-  split, by length, into at most a few sub-batches, each cut to its own longest sequence, and run
-  one after the other before a single loss and backward. With right padding and causal layers
-  (attention and LFM2's short convolution both look only backwards), the cut positions never
-  influence the kept ones, so per-token log-probs are those of the padded batch. Nothing is
-  packed: sequences never share a row, so nothing leaks across sequence boundaries.
+  cut to the batch's longest sequence, or split, by length, into at most ``sub_batches``
+  sub-batches (default 1: one call per batch was the fastest measured), each cut to its own
+  longest sequence, and run one after the other before a single loss and backward. With right
+  padding and causal layers (attention and LFM2's short convolution both look only backwards),
+  the cut positions never influence the kept ones, so per-token log-probs are those of the
+  padded batch. Nothing is packed: sequences never share a row, so nothing leaks across
+  sequence boundaries.
 - **Gradient accumulation folded into the micro-batch** when every loss term is per pair (the
   mean over one batch of 8 equals the mean of 4 means over batches of 2).
 - **Gradient checkpointing only when the activations would not fit** a share of GPU memory.
@@ -52,9 +54,11 @@ PER_PAIR_LOSSES = {
 # Whether ``torch_compile = "auto"`` compiles the decoder layers on the CUDA fast path (set from
 # the measurement in docs/BENCHMARKS.md, "DPO speed on one GPU").
 COMPILE_BY_DEFAULT = False
-# Whether ``fast_lora = "auto"`` routes LoRA layers through ``_lora_forward`` on the fast path:
-# on, measured on the H200 (docs/BENCHMARKS.md): +20 % tokens/s on workload (a), +30-70 % on
-# (b), 1.1-1.3 GiB less peak memory; equal to PEFT's path in the CPU equivalence test.
+# Whether ``fast_lora = "auto"`` routes LoRA layers through ``_lora_forward`` on the fast path
+# of the transformers backend: on, measured on the H200 (docs/BENCHMARKS.md): +20 % tokens/s on
+# workload (a), +30-70 % on (b), 1.1-1.3 GiB less peak memory; equal to PEFT's path in the CPU
+# equivalence test. Not by default over Unsloth, whose own LoRA layers were faster there
+# (workload (b): median step 43.1k tokens/s against 40.2k with these).
 FAST_LORA_BY_DEFAULT = True
 MAX_FOLDED_BATCH = 64
 # What one more sub-batch forward costs, in padded tokens (launches, smaller matrix products).
@@ -67,16 +71,24 @@ CACHE_FORMAT = 1
 
 
 def fast_path_enabled(config, backend: str) -> bool:
-    """``fast_path`` auto -> on with a CUDA GPU and the transformers backend; ``on`` also puts
-    it over the Unsloth backend (Unsloth rewrites TRL's trainer on import; measured in
-    docs/BENCHMARKS.md, not the default)."""
+    """``fast_path`` auto -> on with a CUDA GPU, on either backend (over Unsloth, which
+    rewrites TRL's trainer on import, it runs with Unsloth's own LoRA layers: see
+    ``fast_lora_enabled``); ``on`` forces it, ``off`` leaves TRL's path."""
     if config.fast_path == "off":
         return False
     if config.fast_path == "on":
         return True
     import torch
 
-    return torch.cuda.is_available() and backend == "transformers"
+    return torch.cuda.is_available()
+
+
+def fast_lora_enabled(config, backend: str, fast: bool) -> bool:
+    """``fast_lora`` auto -> on with the fast path on the transformers backend (never over
+    Unsloth, see FAST_LORA_BY_DEFAULT); ``on`` forces it wherever the fast path runs."""
+    if not fast or config.fast_lora == "off":
+        return False
+    return config.fast_lora == "on" or (backend == "transformers" and FAST_LORA_BY_DEFAULT)
 
 
 def folded_batch(batch_size: int, grad_accum: int, loss_types) -> tuple[int, int]:
@@ -325,6 +337,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
         align_ref_cache_dir = ref_cache_dir
         align_compiled = False
         align_length_multiple = 8
+        align_sub_batches = 1
 
         def __init__(self, *args, **kwargs):
             # TRL hashes every weight in fp32 on the CPU for its own (in-memory) cache; the
@@ -347,8 +360,13 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
             )
 
         def _compute_loss(self, model, inputs, return_outputs):
-            forward = SubBatchForward(model, multiple=self.align_length_multiple)
+            forward = self._sub_batch_forward(model)
             return super()._compute_loss(forward, inputs, return_outputs)
+
+        def _sub_batch_forward(self, model) -> SubBatchForward:
+            return SubBatchForward(
+                model, max_groups=self.align_sub_batches, multiple=self.align_length_multiple
+            )
 
         # -- reference log-probs
         def _reference_logps(self, batch):
@@ -366,7 +384,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
                 adapter,
                 self.compute_loss_context_manager(),
             ):
-                out = SubBatchForward(self.model, multiple=self.align_length_multiple)(
+                out = self._sub_batch_forward(self.model)(
                     input_ids=batch["input_ids"],
                     attention_mask=batch["attention_mask"],
                     labels=labels,
@@ -395,6 +413,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
                 "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
                 "compiled": self.align_compiled,
                 "length_multiple": self.align_length_multiple,
+                "sub_batches": self.align_sub_batches,
             }
             # Under several processes: the main process's key, used only when every process
             # finds the entry; else all compute their share together and only the main
