@@ -14,15 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from align.checks.detectors import describes_patient, score_response
+from align.checks.detectors import describes_patient, score_parsed
 from align.data.io import DataError, iter_jsonl
 from align.protocol.colors import COLORS, PRIORITY
 from align.protocol.hazards import HAZARDS
+from align.protocol.schema import ParsedResponse, parse_response
 from align.protocol.triage import Observation, ObservationError, triage
 
 GOLD_DIR = Path("preference_data/gold")
 ROLES = ("system", "user", "assistant")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+# A weight in kilograms as a prompt writes it ("33 kg", "12.5-kg", "40 kilos").
+_STATED_WEIGHT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*-?\s*(?:kg|kilo)", re.IGNORECASE)
 SCENARIO_EXTRA_FIELDS = ("weight_kg", "hazards", "second_patient")
 
 
@@ -31,6 +34,17 @@ class GoldRecord:
     path: str
     line: int
     data: dict
+    # The response as validation parsed it; set by ``load_gold``, whose records have passed
+    # every check, zero detector findings included (so ``align pairs`` needs neither again).
+    parsed: ParsedResponse | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def validated(self) -> bool:
+        return self.parsed is not None
+
+    @property
+    def parsed_response(self) -> ParsedResponse:
+        return self.parsed if self.parsed is not None else parse_response(self.response)
 
     @property
     def id(self) -> str:
@@ -183,8 +197,7 @@ def _check_weight_stated(record: dict, path, line) -> list[DataError]:
     if weight is None:
         return []
     user_text = " ".join(m["content"] for m in record["messages"] if m["role"] == "user")
-    stated = re.compile(rf"(?<![\d.]){re.escape(f'{weight:g}')}(?:\.0)?\s*-?\s*(?:kg|kilo)", re.I)
-    if stated.search(user_text):
+    if any(float(m.group(1)) == weight for m in _STATED_WEIGHT.finditer(user_text)):
         return []
     return [
         DataError(
@@ -199,19 +212,26 @@ def _check_weight_stated(record: dict, path, line) -> list[DataError]:
 
 def validate_record(record: dict, path: str, line: int) -> list[DataError]:
     """Every problem with one record (an empty list means it is valid gold)."""
+    return _validate(record, path, line)[0]
+
+
+def _validate(record: dict, path: str, line: int) -> tuple[list[DataError], ParsedResponse | None]:
+    """``validate_record``'s problems, and the parsed response once the record is well formed."""
     record_id = record.get("id")
     if not isinstance(record_id, str) or not _ID.match(record_id):
-        return [DataError(path, line, "id", "must be a lowercase id (letters, digits, . _ -)")]
+        message = "must be a lowercase id (letters, digits, . _ -)"
+        return [DataError(path, line, "id", message)], None
     problems = _check_messages(record.get("messages"), (path, line))
     if problems:
-        return problems
+        return problems, None
     engine_color, problems = _check_scenario(record, path, line)
     problems = problems or _check_weight_stated(record, path, line)
     if problems:
-        return problems
+        return problems, None
     expected = record.get("expected_triage")
     if expected is not None and expected not in COLORS:
-        return [DataError(path, line, "expected_triage", f"must be one of {', '.join(COLORS)}")]
+        message = f"must be one of {', '.join(COLORS)}"
+        return [DataError(path, line, "expected_triage", message)], None
     scenario = record.get("scenario")
     if expected is None and engine_color is not None:
         problems.append(
@@ -234,8 +254,8 @@ def validate_record(record: dict, path: str, line: int) -> list[DataError]:
                     "override in 'triage_override' and the rationale",
                 )
             )
-    response = record["messages"][-1]["content"]
-    for finding in score_response(response, scenario, expected):
+    parsed = parse_response(record["messages"][-1]["content"])
+    for finding in score_parsed(parsed, scenario, expected):
         problems.append(
             DataError(
                 path,
@@ -244,7 +264,7 @@ def validate_record(record: dict, path: str, line: int) -> list[DataError]:
                 f"detector finding {finding.code}: {finding.detail}",
             )
         )
-    return problems
+    return problems, parsed
 
 
 def load_gold(paths: Iterable[str | Path] | None = None) -> ValidationReport:
@@ -257,7 +277,7 @@ def load_gold(paths: Iterable[str | Path] | None = None) -> ValidationReport:
     for path in files:
         try:
             for line, data in iter_jsonl(path):
-                problems = validate_record(data, str(path), line)
+                problems, parsed = _validate(data, str(path), line)
                 record_id = data.get("id")
                 if isinstance(record_id, str) and record_id in seen:
                     problems.append(
@@ -273,7 +293,7 @@ def load_gold(paths: Iterable[str | Path] | None = None) -> ValidationReport:
                 if problems:
                     report.problems.extend(problems)
                 else:
-                    report.records.append(GoldRecord(str(path), line, data))
+                    report.records.append(GoldRecord(str(path), line, data, parsed))
         except DataError as error:
             report.problems.append(error)
     return report

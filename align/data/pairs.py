@@ -21,7 +21,6 @@ from align.checks.detectors import finding_codes, score_parsed, score_response
 from align.data.gold import GoldRecord
 from align.data.io import dumps_line, write_files_atomically
 from align.data.perturb import PERTURBATIONS, perturb
-from align.protocol.schema import parse_response
 
 PAIRS_DIR = Path("preference_data/pairs")
 SPLITS = ("train", "eval")
@@ -129,9 +128,14 @@ def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
     skipped: Counter = Counter()
     generator = f"align {__version__}"
     for record in sorted(records, key=lambda r: r.id):
-        parsed = parse_response(record.response)
+        parsed = record.parsed_response
         scenario, expected = record.scenario, record.expected_triage
-        chosen_codes = sorted(finding_codes(score_parsed(parsed, scenario, expected)))
+        # A validated record was scored clean by load_gold; anything else is scored here.
+        chosen_codes = (
+            []
+            if record.validated
+            else sorted(finding_codes(score_parsed(parsed, scenario, expected)))
+        )
         split = config.split_of(record.group)
         prompt = record.prompt
         chosen = [{"role": "assistant", "content": record.response}]
