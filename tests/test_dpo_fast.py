@@ -109,11 +109,10 @@ def test_same_loss_metrics_and_gradients_as_the_plain_path(trainers, monkeypatch
 def test_fast_path_is_auto_on_cuda_on_either_backend_and_fast_lora_only_on_transformers():
     from types import SimpleNamespace
 
-    assert fast_dpo.fast_path_enabled(SimpleNamespace(fast_path="on"), "unsloth") is True
-    assert fast_dpo.fast_path_enabled(SimpleNamespace(fast_path="off"), "transformers") is False
+    assert fast_dpo.fast_path_enabled(SimpleNamespace(fast_path="on")) is True
+    assert fast_dpo.fast_path_enabled(SimpleNamespace(fast_path="off")) is False
     auto = SimpleNamespace(fast_path="auto")
-    assert fast_dpo.fast_path_enabled(auto, "unsloth") is torch.cuda.is_available()
-    assert fast_dpo.fast_path_enabled(auto, "transformers") is torch.cuda.is_available()
+    assert fast_dpo.fast_path_enabled(auto) is torch.cuda.is_available()
     lora = SimpleNamespace(fast_lora="auto")
     assert fast_dpo.fast_lora_enabled(lora, "transformers", fast=True) is True
     assert fast_dpo.fast_lora_enabled(lora, "unsloth", fast=True) is False  # Unsloth's LoRA

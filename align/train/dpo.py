@@ -230,7 +230,7 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
 
     from align.train import fast_dpo
 
-    fast = fast_dpo.fast_path_enabled(config, backend)
+    fast = fast_dpo.fast_path_enabled(config)
     cuda = torch.cuda.is_available()
     batch, accum = config.batch_size, config.grad_accum
     if fast:

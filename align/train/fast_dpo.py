@@ -70,7 +70,7 @@ CACHE_FORMAT = 1
 # --- decisions -----------------------------------------------------------------------------------
 
 
-def fast_path_enabled(config, backend: str) -> bool:
+def fast_path_enabled(config) -> bool:
     """``fast_path`` auto -> on with a CUDA GPU, on either backend (over Unsloth, which
     rewrites TRL's trainer on import, it runs with Unsloth's own LoRA layers: see
     ``fast_lora_enabled``); ``on`` forces it, ``off`` leaves TRL's path."""
