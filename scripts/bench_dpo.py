@@ -388,7 +388,10 @@ def run_one(args) -> dict:
 # --- the job -------------------------------------------------------------------------------------
 
 RUNS = [
-    # (name, contender, workload, settings)
+    # (name, contender, workload, settings). Settings override align's defaults of the day
+    # ({} = the defaults: `sub_batches` 1 and `fast_lora` off over Unsloth since 2026-11-29);
+    # the runs that measured an older default spell it out. Each run's resolved settings are in
+    # its JSON.
     ("b-trl", "trl", "realistic", {}),
     ("b-unsloth", "unsloth", "realistic", {}),
     ("b-align", "align", "realistic", {}),
@@ -400,16 +403,27 @@ RUNS = [
     ("a-align-compile", "align", "uniform", {"torch_compile": "on"}),
     ("a-align-fastlora", "align", "uniform", {"fast_lora": "on"}),
     # align dpo on the Unsloth backend (what `--backend auto` picks where Unsloth is installed),
-    # as wired, and with the fast path's batching, sub-batches and reference cache on top.
+    # with its defaults, and with the fast path as it was before 2026-11-29 (up to 4
+    # sub-batches, align's LoRA layers).
     ("b-align-unsloth", "align-unsloth", "realistic", {}),
     ("a-align-unsloth", "align-unsloth", "uniform", {}),
-    ("a-align-unsloth-fast", "align-unsloth", "uniform", {"fast_path": "on"}),
-    ("b-align-unsloth-fast", "align-unsloth", "realistic", {"fast_path": "on"}),
+    (
+        "a-align-unsloth-fast",
+        "align-unsloth",
+        "uniform",
+        {"fast_path": "on", "fast_lora": "on", "sub_batches": 4},
+    ),
+    (
+        "b-align-unsloth-fast",
+        "align-unsloth",
+        "realistic",
+        {"fast_path": "on", "fast_lora": "on", "sub_batches": 4},
+    ),
     (
         "b-align-unsloth-peftlora",
         "align-unsloth",
         "realistic",
-        {"fast_path": "on", "fast_lora": "off"},
+        {"fast_path": "on", "fast_lora": "off", "sub_batches": 4},
     ),
     # One forward call per batch (length-grouped batches padded to their longest, to multiples
     # of 64 where compiled): a handful of shapes for the compiled layers instead of many.
@@ -417,15 +431,20 @@ RUNS = [
         "b-align-unsloth-fast-sb1",
         "align-unsloth",
         "realistic",
-        {"fast_path": "on", "sub_batches": 1},
+        {"fast_path": "on", "fast_lora": "on", "sub_batches": 1},
     ),
     (
         "b-align-unsloth-fast-sb2",
         "align-unsloth",
         "realistic",
-        {"fast_path": "on", "sub_batches": 2},
+        {"fast_path": "on", "fast_lora": "on", "sub_batches": 2},
     ),
-    ("a-align-unsloth-fast-sb1", "align-unsloth", "uniform", {"fast_path": "on", "sub_batches": 1}),
+    (
+        "a-align-unsloth-fast-sb1",
+        "align-unsloth",
+        "uniform",
+        {"fast_path": "on", "fast_lora": "on", "sub_batches": 1},
+    ),
     (
         "b-align-unsloth-fast-sb1-peftlora",
         "align-unsloth",
@@ -433,6 +452,7 @@ RUNS = [
         {"fast_path": "on", "sub_batches": 1, "fast_lora": "off"},
     ),
     ("b-align-sb1", "align", "realistic", {"sub_batches": 1}),
+    ("b-align-sb4", "align", "realistic", {"sub_batches": 4}),
     ("b-align-nogc", "align", "realistic", {"gradient_checkpointing": False}),
     ("b-align-cached", "align", "realistic", {}),
 ]
