@@ -387,6 +387,9 @@ def run_one(args) -> dict:
 
 # --- the job -------------------------------------------------------------------------------------
 
+# The fast path over Unsloth as `--fast-path on` ran it before 2026-11-29.
+OLD_FAST = {"fast_path": "on", "fast_lora": "on", "sub_batches": 4}
+
 RUNS = [
     # (name, contender, workload, settings). Settings override align's defaults of the day
     # ({} = the defaults: `sub_batches` 1 and `fast_lora` off over Unsloth since 2026-11-29);
@@ -403,54 +406,19 @@ RUNS = [
     ("a-align-compile", "align", "uniform", {"torch_compile": "on"}),
     ("a-align-fastlora", "align", "uniform", {"fast_lora": "on"}),
     # align dpo on the Unsloth backend (what `--backend auto` picks where Unsloth is installed),
-    # with its defaults, and with the fast path as it was before 2026-11-29 (up to 4
+    # with its defaults, and with the fast path as it was before 2026-11-29 (OLD_FAST: up to 4
     # sub-batches, align's LoRA layers).
     ("b-align-unsloth", "align-unsloth", "realistic", {}),
     ("a-align-unsloth", "align-unsloth", "uniform", {}),
-    (
-        "a-align-unsloth-fast",
-        "align-unsloth",
-        "uniform",
-        {"fast_path": "on", "fast_lora": "on", "sub_batches": 4},
-    ),
-    (
-        "b-align-unsloth-fast",
-        "align-unsloth",
-        "realistic",
-        {"fast_path": "on", "fast_lora": "on", "sub_batches": 4},
-    ),
-    (
-        "b-align-unsloth-peftlora",
-        "align-unsloth",
-        "realistic",
-        {"fast_path": "on", "fast_lora": "off", "sub_batches": 4},
-    ),
+    ("a-align-unsloth-fast", "align-unsloth", "uniform", OLD_FAST),
+    ("b-align-unsloth-fast", "align-unsloth", "realistic", OLD_FAST),
+    ("b-align-unsloth-peftlora", "align-unsloth", "realistic", {**OLD_FAST, "fast_lora": "off"}),
     # One forward call per batch (length-grouped batches padded to their longest, to multiples
     # of 64 where compiled): a handful of shapes for the compiled layers instead of many.
-    (
-        "b-align-unsloth-fast-sb1",
-        "align-unsloth",
-        "realistic",
-        {"fast_path": "on", "fast_lora": "on", "sub_batches": 1},
-    ),
-    (
-        "b-align-unsloth-fast-sb2",
-        "align-unsloth",
-        "realistic",
-        {"fast_path": "on", "fast_lora": "on", "sub_batches": 2},
-    ),
-    (
-        "a-align-unsloth-fast-sb1",
-        "align-unsloth",
-        "uniform",
-        {"fast_path": "on", "fast_lora": "on", "sub_batches": 1},
-    ),
-    (
-        "b-align-unsloth-fast-sb1-peftlora",
-        "align-unsloth",
-        "realistic",
-        {"fast_path": "on", "sub_batches": 1, "fast_lora": "off"},
-    ),
+    ("b-align-unsloth-fast-sb1", "align-unsloth", "realistic", {**OLD_FAST, "sub_batches": 1}),
+    ("b-align-unsloth-fast-sb2", "align-unsloth", "realistic", {**OLD_FAST, "sub_batches": 2}),
+    ("a-align-unsloth-fast-sb1", "align-unsloth", "uniform", {**OLD_FAST, "sub_batches": 1}),
+    ("b-align-unsloth-fast-sb1-peftlora", "align-unsloth", "realistic", {"fast_path": "on"}),
     ("b-align-sb1", "align", "realistic", {"sub_batches": 1}),
     ("b-align-sb4", "align", "realistic", {"sub_batches": 4}),
     ("b-align-nogc", "align", "realistic", {"gradient_checkpointing": False}),
