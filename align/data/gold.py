@@ -210,13 +210,11 @@ def _check_weight_stated(record: dict, path, line) -> list[DataError]:
     ]
 
 
-def validate_record(record: dict, path: str, line: int) -> list[DataError]:
-    """Every problem with one record (an empty list means it is valid gold)."""
-    return _validate(record, path, line)[0]
-
-
-def _validate(record: dict, path: str, line: int) -> tuple[list[DataError], ParsedResponse | None]:
-    """``validate_record``'s problems, and the parsed response once the record is well formed."""
+def validate_record(
+    record: dict, path: str, line: int
+) -> tuple[list[DataError], ParsedResponse | None]:
+    """Every problem with one record (an empty list means it is valid gold), and its parsed
+    response once the record is well formed."""
     record_id = record.get("id")
     if not isinstance(record_id, str) or not _ID.match(record_id):
         message = "must be a lowercase id (letters, digits, . _ -)"
@@ -277,7 +275,7 @@ def load_gold(paths: Iterable[str | Path] | None = None) -> ValidationReport:
     for path in files:
         try:
             for line, data in iter_jsonl(path):
-                problems, parsed = _validate(data, str(path), line)
+                problems, parsed = validate_record(data, str(path), line)
                 record_id = data.get("id")
                 if isinstance(record_id, str) and record_id in seen:
                     problems.append(
