@@ -79,7 +79,7 @@ def _median_and_first(times: list[float]) -> tuple[float, float]:
 def bench_pairs(gold: list[Path] | None, repeats: int) -> dict:
     from align.data.gold import gold_files, load_gold
     from align.data.io import write_files_atomically
-    from align.data.pairs import SPLITS, PairConfig, build_pairs, file_digest, pair_lines
+    from align.data.pairs import SPLITS, PairConfig, build_pairs, gold_file_entries, pair_lines
 
     files = gold_files(gold)
     config = PairConfig()
@@ -93,14 +93,7 @@ def bench_pairs(gold: list[Path] | None, repeats: int) -> dict:
             loaded = time.perf_counter()
             pair_set = build_pairs(report.records, config)
             built = time.perf_counter()
-            gold_meta = [
-                {
-                    "path": str(p),
-                    "sha256": file_digest(p),
-                    "records": sum(r.path == str(p) for r in report.records),
-                }
-                for p in files
-            ]
+            gold_meta = gold_file_entries(report.records, files)
             contents = {out / f"{s}.jsonl": pair_lines(pair_set.splits[s]) for s in SPLITS}
             contents[out / "summary.json"] = json.dumps(pair_set.summary(gold_meta), indent=2)
             serialized = time.perf_counter()
