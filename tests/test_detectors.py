@@ -2,6 +2,7 @@
 
 import pytest
 
+from align.checks import vital_ranges
 from align.checks.detectors import FINDING_CODES, finding_codes, score_response
 from align.checks.text import ages_in, clauses, line_segments
 from align.protocol import memo
@@ -248,6 +249,37 @@ def test_range_detail_names_vital_age_and_numbers():
     assert finding.detail["range"] == [30, 53]
     assert finding.detail["vital"] == "rr"
     assert finding.detail["age_years"] == 12
+
+
+# Lines that a wrong substring gate in vital_ranges would get wrong: the only cut-off
+# word ("jump" in lower case, "START" in capitals), the patient's age beside another age,
+# the rarer trigger words, and non-ASCII text (\u0131 and \u017f match i and s in the regexes).
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Normal RR 20-28/min, and the jump start band is 15-45/min.",
+        "Normal RR 20-28/min, and the START band is 15-45/min.",
+        "NORMAL RR 20-28/MIN, BUT THE CUT-OFF IS 15-45/MIN.",
+        "Normal RR 20-28/min, triage threshold 15-45/min.",
+        "Normal RR 20-28/min for her age, while a 12-year-old's is 12-20/min.",
+        "Reference range for a 12-year-old: RR 30-53/min.",
+        "Typical heart rate 80-120 bpm for a 5-year-old.",
+        "Normal RR 20-28/min, and the thre\u017fhold is 15-45/min.",
+        "Typ\u0131cal RR for a 12-year-old: 30-53/min.",
+        "Splint the leg as found; keep the child still.",
+    ],
+)
+def test_range_quotes_are_the_same_without_the_substring_gates(line, monkeypatch):
+    gated = vital_ranges.line_quotes(line)
+    for gate in ("_may_quote", "_may_name_cutoff", "_may_name_own_age"):
+        monkeypatch.setattr(vital_ranges, gate, lambda text: True)
+    vital_ranges.line_quotes.cache_clear()
+    vital_ranges._age_mentions.cache_clear()
+    try:
+        assert vital_ranges.line_quotes(line) == gated
+    finally:
+        vital_ranges.line_quotes.cache_clear()
+        vital_ranges._age_mentions.cache_clear()
 
 
 # --- contraindicated actions ------------------------------------------------------------------

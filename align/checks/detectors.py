@@ -113,19 +113,27 @@ def triage_findings(parsed: ParsedResponse, patient: bool, expected: str | None)
 def _line_contraindications(line: str, hazards: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """(action, clause) for each forbidden action one instruction line gives (memoized:
     lines repeat across pairs)."""
-    lowered = line.lower()
-    rules = [r for r in contraindications_for(hazards) if any(w in lowered for w in r.keywords)]
+    rules = _rules_named(contraindications_for(hazards), line.lower())
     found = []
     for clause in clauses(line) if rules else ():
         # The same keyword gate per clause: most clauses of a line name none of the words.
-        clause_lowered = clause.lower()
-        for rule in rules:
-            if not any(word in clause_lowered for word in rule.keywords):
-                continue
+        for rule in _rules_named(rules, clause.lower()):
             match = rule.pattern.search(clause)
             if match and not is_negated(clause, match.start()):
                 found.append((rule.key, clause.strip()))
     return tuple(found)
+
+
+def _rules_named(rules, lowered: str) -> list:
+    """The rules one of whose keywords ``lowered`` holds, in order (plain loops: this runs
+    for every new line, and a generator per rule costs more than the substring tests)."""
+    named = []
+    for rule in rules:
+        for word in rule.keywords:
+            if word in lowered:
+                named.append(rule)
+                break
+    return named
 
 
 def score_response(

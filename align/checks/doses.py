@@ -96,11 +96,13 @@ def _rounding_slack(expected: float, stated_text: str) -> float:
     return max(0.05 * expected, 0.5 * 10**-decimals)
 
 
-def _statement_rule(sentence: str, per_kg_match: re.Match, unit: str) -> DoseRule | None:
+def _statement_rule(
+    sentence: str, per_kg_match: re.Match, others: list[re.Match], unit: str
+) -> DoseRule | None:
     """The drug a per-kg figure belongs to: named just before it (since the previous per-kg
-    figure), so "D10 5 mL/kg ..., or D25 2 mL/kg ..." gives each figure its own drug; else
-    named after it, before the next figure ("0.01 mg/kg of epinephrine"); else anywhere."""
-    others = list(_PER_KG.finditer(sentence))
+    figure, ``others`` being every per-kg figure of the sentence), so "D10 5 mL/kg ..., or
+    D25 2 mL/kg ..." gives each figure its own drug; else named after it, before the next
+    figure ("0.01 mg/kg of epinephrine"); else anywhere."""
     start = max((m.end() for m in others if m.end() <= per_kg_match.start()), default=0)
     end = min(
         (m.start() for m in others if m.start() > per_kg_match.start()), default=len(sentence)
@@ -112,11 +114,13 @@ def _statement_rule(sentence: str, per_kg_match: re.Match, unit: str) -> DoseRul
     )
 
 
-def _check_statement(sentence, per_kg_match, scenario_weight, age_years) -> dict | None:
+def _check_statement(sentence, per_kg_match, per_kg_matches, scenario_weight, age_years):
+    """The detail of a wrong dose statement, or None (``per_kg_matches``: every per-kg figure
+    of the sentence, ``per_kg_match`` among them)."""
     per_kg = float(per_kg_match.group(1))
     unit = per_kg_match.group(2).lower()
     scale = _MG_PER_UNIT.get(unit, 1.0)
-    rule = _statement_rule(sentence, per_kg_match, unit)
+    rule = _statement_rule(sentence, per_kg_match, per_kg_matches, unit)
     if rule is not None:
         low, high = rule.per_kg
         if not low - 1e-9 <= per_kg * scale <= high + 1e-9:
@@ -196,12 +200,14 @@ def line_wrong_doses(line: str, weight_kg, age_years) -> tuple[dict, ...]:
     get copies of the details)."""
     wrong = []
     for _, sentence in line_segments(line):
-        if "/kg" not in sentence.lower() and "/ kg" not in sentence.lower():
+        lowered = sentence.lower()
+        if "/kg" not in lowered and "/ kg" not in lowered:
             continue
-        for per_kg_match in _PER_KG.finditer(sentence):
+        per_kg_matches = list(_PER_KG.finditer(sentence))
+        for per_kg_match in per_kg_matches:
             if _is_limit(sentence, per_kg_match.start()):
                 continue
-            detail = _check_statement(sentence, per_kg_match, weight_kg, age_years)
+            detail = _check_statement(sentence, per_kg_match, per_kg_matches, weight_kg, age_years)
             if detail is not None:
                 detail["statement"] = sentence.strip()
                 wrong.append(detail)

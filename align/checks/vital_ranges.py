@@ -13,7 +13,7 @@ is not a quote, even after "normal" in the same sentence.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 from align.checks.text import ages_in, line_segments
@@ -68,9 +68,42 @@ def _trigger(text: str) -> re.Match | None:
     if not text.isascii():
         return _TRIGGER.search(text)
     lowered = text.lower()
-    if "normal" not in lowered and "typical" not in lowered and "reference range" not in lowered:
+    if not _has_trigger_word(lowered):
         return None
     return _TRIGGER_LOWER.search(lowered)
+
+
+# Substring tests run before the regexes of this module (most text holds none of the words).
+# Each returns False only where its regex cannot match: for ASCII text, lower() is exactly
+# the regexes' case folding; other text always goes to the regex.
+def _has_trigger_word(lowered: str) -> bool:
+    return "normal" in lowered or "typical" in lowered or "reference range" in lowered
+
+
+def _may_quote(line: str) -> bool:
+    """False only where no sentence of ``line`` can hold a trigger: an ASCII line without
+    the words as substrings (a sentence is a part of its line)."""
+    return not line.isascii() or _has_trigger_word(line.lower())
+
+
+def _may_name_cutoff(segment: str) -> bool:
+    """False only where ``_CUTOFF`` cannot match anywhere in ``segment`` (nor in a part of it):
+    an ASCII text that holds none of its words ("START" in capitals, the others in any case)."""
+    if not segment.isascii():
+        return True
+    lowered = segment.lower()
+    return (
+        "START" in segment
+        or "jump" in lowered
+        or "cut" in lowered
+        or "threshold" in lowered
+        or "triage" in lowered
+    )
+
+
+def _may_name_own_age(segment: str) -> bool:
+    """False only where ``_OWN_AGE`` cannot match: an ASCII text without "age" (any case)."""
+    return not segment.isascii() or "age" in segment.lower()
 
 
 def _keywords(text: str) -> list[tuple[int, str]]:
@@ -108,7 +141,8 @@ def _age_mentions(segment: str) -> tuple[tuple[int, float | None], ...]:
     """(offset, age) of every age the sentence names; memoized: the same sentences recur in
     many lines, and reading ages is the costliest regex of the detectors."""
     mentions: list[tuple[int, float | None]] = list(ages_in(segment))
-    mentions.extend((m.start(), None) for m in _OWN_AGE.finditer(segment))
+    if _may_name_own_age(segment):
+        mentions.extend((m.start(), None) for m in _OWN_AGE.finditer(segment))
     return tuple(mentions)
 
 
@@ -120,7 +154,8 @@ def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuot
         for quote in line_quotes(line):
             span = (line_start + quote.span[0], line_start + quote.span[1])
             age = quote.age_years if quote.age_years is not None else patient_age
-            quotes.append(replace(quote, span=span, age_years=age))
+            # Built directly: dataclasses.replace costs twice as much.
+            quotes.append(RangeQuote(quote.low, quote.high, quote.vitals, age, quote.text, span))
         line_start += len(line) + 1
     return quotes
 
@@ -129,7 +164,9 @@ def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuot
 def line_quotes(line: str) -> tuple[RangeQuote, ...]:
     """The quotes in one line, spans relative to the line, ``age_years`` the age the text
     names (None when it names none). Memoized: lines repeat across responses."""
-    if not _trigger(line):  # most lines quote no range: skip the sentence split
+    # Most lines quote no range: skip the sentence split. Each sentence is searched for the
+    # trigger itself, so the line needs only the cheap substring test.
+    if not _may_quote(line):
         return ()
     quotes = []
     for offset, segment in line_segments(line):
@@ -137,11 +174,12 @@ def line_quotes(line: str) -> tuple[RangeQuote, ...]:
         if not trigger:
             continue
         previous_end = trigger.end()
+        cutoff_words = _may_name_cutoff(segment)  # a context is a part of the segment
         for match in _RANGE.finditer(segment, trigger.end()):
             context = segment[max(previous_end, match.start() - 40) : match.start()]
             previous_end = match.end()
             vitals = _vitals_for(segment, trigger.end(), match)
-            if not vitals or _CUTOFF.search(context):
+            if not vitals or (cutoff_words and _CUTOFF.search(context)):
                 continue
             low, high = sorted((int(match.group(1)), int(match.group(2))))
             age = _age_named(segment, match.start())

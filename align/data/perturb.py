@@ -92,7 +92,7 @@ def _section_lines(ctx: Context, key: str) -> list[int]:
 
 
 def _without(lines: Sequence[str], drop: set[int]) -> str:
-    return "\n".join(text for i, text in enumerate(lines) if i not in drop)
+    return "\n".join([text for i, text in enumerate(lines) if i not in drop])
 
 
 def wrong_triage_color(ctx: Context) -> list[Variant]:
@@ -141,13 +141,20 @@ def _remove_section(ctx: Context, key: str, heading: str) -> list[Variant]:
     indices = _section_lines(ctx, key)
     if not indices:
         return []
-    removed = _without(ctx.lines, set(indices))
-    headed = _lines(ctx)
-    headed[indices[0]] = heading
-    emptied = _without(headed, set(indices[1:]))
-    variants = [(removed, {"form": "section removed"}), (emptied, {"form": "heading left empty"})]
-    ctx.rng.shuffle(variants)
-    return variants[: ctx.count]
+    # The forms are shuffled before any text is built (the same draw as shuffling the two
+    # variants), so a form the count leaves out is never built.
+    forms = ["section removed", "heading left empty"]
+    ctx.rng.shuffle(forms)
+    variants = []
+    for form in forms[: ctx.count]:
+        if form == "section removed":
+            text = _without(ctx.lines, set(indices))
+        else:
+            headed = _lines(ctx)
+            headed[indices[0]] = heading
+            text = _without(headed, set(indices[1:]))
+        variants.append((text, {"form": form}))
+    return variants
 
 
 def missing_do_not(ctx: Context) -> list[Variant]:
@@ -211,6 +218,8 @@ def donor_ranges(age_years: float, vital: str) -> tuple[tuple[str, tuple[int, in
 
 def contraindicated_action(ctx: Context) -> list[Variant]:
     hazards = ctx.scenario.get("hazards")
+    if not hazards:
+        return []
     original = ctx.lines
     numbered_actions = {
         i: numbered
@@ -218,7 +227,7 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
         if (numbered := _NUMBERED.match(original[i])) is not None
     }
     action_lines = list(numbered_actions)
-    if not hazards or not action_lines:
+    if not action_lines:
         return []
     # Only actions tied to this scenario's hazards: an always-wrong action from another
     # setting (inducing vomiting in a crush case) would be implausible, not hard.

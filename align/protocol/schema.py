@@ -234,6 +234,7 @@ def _classify(line: str) -> tuple[bool, str, str, str, tuple[str, ...]]:
     return is_triage, "text", "", "", (line.strip(),)
 
 
+@lru_cache(maxsize=4096)  # asked once per scored response; few distinct labels recur
 def label_matches(color: str, label: str | None) -> bool:
     """Whether a triage label is one of the accepted words for the color."""
     if label is None:
