@@ -176,15 +176,24 @@ KERNEL_KINDS = (  # (category, substrings of CUDA kernel names), first match win
 )
 
 
-def profile_summary(prof) -> str:
-    events = [e for e in prof.key_averages() if getattr(e, "self_device_time_total", 0) > 0]
-    total = sum(e.self_device_time_total for e in events)
+def profile_summary(prof, steps_s: float) -> str:
+    """GPU time by kernel kind. Only device-side events (kernels, copies) are summed: operator
+    rows carry their kernels' time too, and counting both would count it twice."""
+    from torch.autograd import DeviceType
+
+    timed = [e for e in prof.key_averages() if getattr(e, "self_device_time_total", 0) > 0]
+    events = [e for e in timed if getattr(e, "device_type", None) == DeviceType.CUDA]
+    events = events or timed  # (an older profiler without device rows: counted twice, as before)
+    total = sum(e.self_device_time_total for e in events) or 1
     kinds: dict[str, float] = {}
     for e in events:
         name = e.key.lower()
         kind = next((k for k, subs in KERNEL_KINDS if any(s in name for s in subs)), "other")
         kinds[kind] = kinds.get(kind, 0) + e.self_device_time_total
-    lines = [f"GPU time over the profiled steps: {total / 1e3:.1f} ms"]
+    lines = [
+        f"GPU busy over the profiled steps: {total / 1e3:.1f} ms of {steps_s * 1e3:.1f} ms wall"
+        f" ({100 * total / 1e3 / (steps_s * 1e3):.0f} %)"
+    ]
     for kind, t in sorted(kinds.items(), key=lambda x: -x[1]):
         lines.append(f"  {kind:<40} {t / 1e3:9.1f} ms  {100 * t / total:5.1f} %")
     top = sorted(events, key=lambda e: -e.self_device_time_total)[:40]
@@ -204,6 +213,7 @@ class Profile:
         from transformers import TrainerCallback
 
         self.start, self.file, self.prof, self.seen = start, file, None, 0
+        self.began = 0.0
         self.__class__ = type("ProfileCallback", (Profile, TrainerCallback), {})
 
     def on_step_begin(self, *a, **k):
@@ -217,13 +227,19 @@ class Profile:
                 ]
             )
             self.prof.__enter__()
+            self.began = time.perf_counter()
 
     def on_step_end(self, *a, **k):
         self.seen += 1
         if self.prof is not None and self.seen == self.start + 2:
+            import torch
+
+            torch.cuda.synchronize()
+            wall = time.perf_counter() - self.began
             self.prof.__exit__(None, None, None)
-            self.file.write_text(profile_summary(self.prof) + "\n")
-            print(profile_summary(self.prof), flush=True)
+            summary = profile_summary(self.prof, wall)
+            self.file.write_text(summary + "\n")
+            print(summary, flush=True)
             self.prof = None
 
 
@@ -239,7 +255,8 @@ def run_one(args) -> dict:
 
     work = Path(args.work)
     base, pairs = work / "base", work / args.workload
-    steps = args.warmup + args.steps
+    # a profiled run takes 2 more steps, after the measured ones, so profiling slows none of them
+    steps = args.warmup + args.steps + (2 if args.profile else 0)
     extra = json.loads(args.settings or "{}")
     started = time.perf_counter()
     precompute_s = None
@@ -331,24 +348,31 @@ def run_one(args) -> dict:
 
     trainer.data_collator = counting
     times: list[float] = []
+    step_peaks: list[float] = []  # GiB allocated at most within each step
+    outside_peaks: list[float] = []  # ... and between steps (so the run's peak is the max of all)
 
     class Timer(TrainerCallback):
         def on_step_begin(self, *a, **k):
             torch.cuda.synchronize()
+            outside_peaks.append(torch.cuda.max_memory_allocated() / 2**30)
+            torch.cuda.reset_peak_memory_stats()
             self.t = time.perf_counter()
 
         def on_step_end(self, *a, **k):
             torch.cuda.synchronize()
             times.append(time.perf_counter() - self.t)
+            step_peaks.append(torch.cuda.max_memory_allocated() / 2**30)
+            torch.cuda.reset_peak_memory_stats()
 
     trainer.add_callback(Timer())
     if args.profile:
-        trainer.add_callback(Profile(args.warmup, args.out / f"profile-{args.name}.txt"))
+        start = args.warmup + args.steps
+        trainer.add_callback(Profile(start, args.out / f"profile-{args.name}.txt"))
     torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     trainer.train()
     train_s = time.perf_counter() - t0
-    measured = slice(args.warmup, len(times))
+    measured = slice(args.warmup, args.warmup + args.steps)
     tokens = [b[0] for b in batches[: len(times)]][measured]
     padded = [b[1] for b in batches[: len(times)]][measured]
     seconds = sum(times[measured])
@@ -371,7 +395,8 @@ def run_one(args) -> dict:
         "step_tokens": [b[0] for b in batches[: len(times)]],
         "pairs_per_s": args.batch_size * len(tokens) / seconds,
         "padding_share": 1 - sum(tokens) / sum(padded),
-        "peak_gib": torch.cuda.max_memory_allocated() / 2**30,
+        "peak_gib": max(step_peaks + outside_peaks + [torch.cuda.max_memory_allocated() / 2**30]),
+        "step_peak_gib": step_peaks,
         "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
         "mfu": tps * flops_issue / args.peak_flops,
         "mfu_model": tps * flops_model / args.peak_flops,
@@ -423,6 +448,8 @@ RUNS = [
     ("b-align-sb4", "align", "realistic", {"sub_batches": 4}),
     ("b-align-nogc", "align", "realistic", {"gradient_checkpointing": False}),
     ("b-align-cached", "align", "realistic", {}),
+    # Unsloth backend without gradient checkpointing (no recompute, no offload; more memory)
+    ("b-align-unsloth-nogc", "align-unsloth", "realistic", {"gradient_checkpointing": False}),
 ]
 
 
@@ -442,7 +469,10 @@ def main() -> int:
     parser.add_argument("--name")
     parser.add_argument("--settings")
     parser.add_argument("--peak-flops", type=float)
-    parser.add_argument("--profile", action="store_true", help="profile 2 steps after warm-up")
+    parser.add_argument(
+        "--profile", nargs="?", const="*",
+        help="profile 2 more steps after the measured ones, of every run or of the runs named",
+    )  # fmt: skip
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.contender:
@@ -450,6 +480,12 @@ def main() -> int:
         print("RESULT " + json.dumps(result), flush=True)
         return 0
 
+    # the runs named by --only, in that order (default: all, in RUNS order)
+    known = {run[0]: run for run in RUNS}
+    names = args.only.split(",") if args.only else list(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        parser.error(f"--only: unknown run names {unknown}")
     job_start = time.perf_counter()
     work = Path(args.work)
     import torch
@@ -479,10 +515,7 @@ def main() -> int:
     info["realistic"]["source_pairs"] = len(real)
     print("INFO " + json.dumps(info), flush=True)
     results = {"info": info, "runs": []}
-    wanted = set(args.only.split(",")) if args.only else None
-    for name, contender, workload, settings in RUNS:
-        if wanted and name not in wanted:
-            continue
+    for name, contender, workload, settings in (known[n] for n in names):
         left = args.deadline - (time.perf_counter() - job_start)
         if left < 45:
             results["runs"].append({"name": name, "skipped": "deadline"})
@@ -493,7 +526,7 @@ def main() -> int:
             "--settings", json.dumps(settings), "--peak-flops", str(info["peak_bf16_flops"]),
             "--batch-size", str(args.batch_size), "--warmup", str(args.warmup),
             "--steps", str(args.steps),
-        ] + (["--profile"] if args.profile else [])  # fmt: skip
+        ] + (["--profile"] if profiled(args.profile, name) else [])  # fmt: skip
         t0 = time.perf_counter()
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=left - 5)
@@ -502,8 +535,12 @@ def main() -> int:
             output = f"TIMEOUT\n{error.stdout or ''}{error.stderr or ''}"
         with open(args.out / "runs.log", "a") as logfile:
             logfile.write(f"===== {name}\n{output[-6000:]}\n")
-        line = next((x for x in output.splitlines() if x.startswith("RESULT ")), None)
-        result = json.loads(line[7:]) if line else {"name": name, "error": output[-3000:]}
+        # (Unsloth may print without a newline, so the line need not start with it)
+        line = next((x for x in output.splitlines() if "RESULT {" in x), None)
+        if line:
+            result = json.loads(line[line.index("RESULT {") + 7 :])
+        else:
+            result = {"name": name, "error": output[-3000:]}
         result["wall_s"] = time.perf_counter() - t0
         results["runs"].append(result)
         (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
@@ -515,6 +552,10 @@ def main() -> int:
         print("RUN " + json.dumps(brief), flush=True)
     print_table(results)
     return 0
+
+
+def profiled(profile: str | None, name: str) -> bool:
+    return bool(profile) and (profile == "*" or name in profile.split(","))
 
 
 def print_table(results: dict) -> None:

@@ -25,6 +25,17 @@ def test_length_grouped_order_is_a_deterministic_permutation_with_full_batches_f
     assert sum(spread) / len(spread) < 30  # random batches would spread ~90
 
 
+def test_length_grouped_order_puts_the_largest_batch_first():
+    # so memory is sized (and an out-of-memory shows) at step 1, not mid-epoch
+    lengths = [(i * 37) % 101 + 200 for i in range(203)]
+    for epoch in range(3):
+        order = fast_dpo.length_grouped_order(lengths, 8, seed=5, epoch=epoch, megabatch=4)
+        batches = [order[i : i + 8] for i in range(0, 200, 8)]
+        size = [(max(lengths[j] for j in b), sum(lengths[j] for j in b)) for b in batches]
+        assert size[0] == max(size)
+        assert size[0][0] == max(lengths)
+
+
 def test_sub_batch_plan_covers_every_row_once_and_cuts_padding():
     lengths = [450, 300, 310, 460, 120, 125, 305, 455]
     groups = fast_dpo.plan_sub_batches(lengths, max_groups=4, overhead_tokens=64)
@@ -85,6 +96,12 @@ def test_fast_path_settings_on_cpu(trainers):
     assert fast.align_speed["fast_lora"] > 0  # LoRA Linear layers routed through _lora_forward
     assert fast.align_speed["sub_batches"] == fast._sub_batch_forward(fast.model).max_groups == 4
     assert "ref_chosen_logps" in fast.train_dataset.column_names
+    # batches padded to the length multiple (64 on CUDA), so shapes repeat across batches
+    multiple = fast.align_speed["length_multiple"]
+    assert multiple == 8
+    batch = fast.data_collator([fast.train_dataset[i] for i in range(3)])
+    assert batch["input_ids"].shape[1] % multiple == 0
+    assert plain.data_collator.pad_to_multiple_of is None
     assert fast.align_cache_hits == [("train", False)] + [
         (name, False) for name in sorted(fast.eval_dataset)
     ]
@@ -125,10 +142,10 @@ def test_fast_path_is_auto_on_cuda_on_either_backend_and_fast_lora_only_on_trans
 
 
 @pytest.mark.parametrize(
-    ("multiple", "sub_batches"), [(8, 4), (fast_dpo.COMPILED_LENGTH_MULTIPLE, 4), (8, 1)]
+    ("multiple", "sub_batches"), [(8, 4), (fast_dpo.CUDA_LENGTH_MULTIPLE, 4), (8, 1)]
 )
 def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers, multiple, sub_batches):
-    """Nor on how far each sub-batch is padded (multiples of 64 where layers are compiled) or
+    """Nor on how far each sub-batch is padded (multiples of 64 on CUDA) or
     into how many sub-batches a batch is split (``sub_batches``)."""
     _, fast, _, _, _ = trainers
     forward = fast_dpo.SubBatchForward(

@@ -300,6 +300,8 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
     )
     trainer_class = dpo_trainer_class()
     if speed["fast_path"]:
+        import torch
+
         from align.train import fast_dpo
 
         trainer_class = fast_dpo.fast_trainer_class(
@@ -310,9 +312,12 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
         if speed["torch_compile"]:
             fast_dpo.compile_layers(model)
             trainer_class.align_compiled = True
-        if speed["torch_compile"] or backend == "unsloth":
-            trainer_class.align_length_multiple = fast_dpo.COMPILED_LENGTH_MULTIPLE
+        if torch.cuda.is_available() or speed["torch_compile"]:
+            trainer_class.align_length_multiple = fast_dpo.CUDA_LENGTH_MULTIPLE
         speed["length_multiple"] = trainer_class.align_length_multiple
+        # TRL's collator pads each batch to that multiple too (else a batch is cut to its own
+        # longest sequence, whatever its width)
+        args.pad_to_multiple_of = trainer_class.align_length_multiple
         trainer_class.align_sub_batches = speed["sub_batches"]
     log.info("dpo: speed settings %s", speed)
     trainer = trainer_class(

@@ -8,12 +8,14 @@ What it changes, and why the result does not change:
   adapter, the maximum length and the software/GPU, so a second run on the same data and
   adapter skips even that pass. The reference is still the frozen SFT adapter ("ref").
 - **Length-grouped batches**: pairs of similar length are drawn into the same batch (shuffled
-  megabatches sorted by length, batch order shuffled), so batches carry little padding. Each
-  pair's loss is the same; only which pairs share a batch changes (as any shuffle does).
+  megabatches sorted by length, batch order shuffled, the largest batch first), so batches
+  carry little padding. Each pair's loss is the same; only which pairs share a batch changes
+  (as any shuffle does).
 - **Padding trimmed per sub-batch**: the 2B sequences of a batch (B chosen, B rejected) are
-  cut to the batch's longest sequence, or split, by length, into at most ``sub_batches``
-  sub-batches (default 1: one call per batch was the fastest measured), each cut to its own
-  longest sequence, and run one after the other before a single loss and backward. With right
+  padded to the batch's longest sequence rounded up to a multiple (64 on CUDA, so that a few
+  shapes repeat), or split, by length, into at most ``sub_batches`` sub-batches (default 1:
+  one call per batch was the fastest measured), each cut to its own longest sequence so
+  rounded, and run one after the other before a single loss and backward. With right
   padding and causal layers (attention and LFM2's short convolution both look only backwards),
   the cut positions never influence the kept ones, so per-token log-probs are those of the
   padded batch. Nothing is packed: sequences never share a row, so nothing leaks across
@@ -42,9 +44,12 @@ from align.train import distributed
 
 log = logging.getLogger("align.train")
 
-# Sub-batch lengths are padded to a multiple of this where the model's kernels are compiled
-# (Unsloth, or torch_compile): fewer distinct shapes, fewer recompilations and autotuning runs.
-COMPILED_LENGTH_MULTIPLE = 64
+# On CUDA, batches (and sub-batches) are padded to a multiple of this: kernels set up per shape
+# (cuDNN attention plans, Unsloth's and torch.compile's compiled layers) are then reused. With
+# batches padded only to their longest sequence, nearly every length-grouped batch had a new
+# width and paid about 0.15 s of set-up (a 0.55 s step); the steps whose width had been seen
+# before ran at 56-62k tokens/s instead of about 43k (H200, docs/BENCHMARKS.md, issue 7).
+CUDA_LENGTH_MULTIPLE = 64
 # Loss terms TRL computes per pair; folding gradient accumulation into the micro-batch leaves
 # them unchanged. "sft" averages over the tokens of a batch, "aot*" sort across the batch.
 PER_PAIR_LOSSES = {
@@ -139,7 +144,13 @@ def length_grouped_order(
 ) -> list[int]:
     """A permutation of range(len(lengths)): shuffled, cut into megabatches of
     ``batch_size * megabatch`` sorted by length and cut into batches; full batches are shuffled,
-    a short last batch (if any) stays last so batch boundaries fall on multiples of batch_size."""
+    then the largest one (longest pair, then most tokens) is moved to the front, and a short
+    last batch (if any) stays last so batch boundaries fall on multiples of batch_size.
+
+    Largest first (as transformers' LengthGroupedSampler does): the caching allocator, Unsloth's
+    offloaded-checkpoint buffers and any compiled shapes are sized at the first step, and an
+    out-of-memory shows there, instead of a slow step each time a batch is larger than all before
+    it (three of 40 measured steps on the H200, about 13 % of the time, before this)."""
     rng = random.Random(f"align-length-groups:{seed}:{epoch}")
     order = list(range(len(lengths)))
     rng.shuffle(order)
@@ -151,6 +162,10 @@ def length_grouped_order(
     full = [b for b in batches if len(b) == batch_size]
     short = [b for b in batches if len(b) != batch_size]
     rng.shuffle(full)
+    if full:
+        largest = max(full, key=lambda b: (max(lengths[i] for i in b), sum(lengths[i] for i in b)))
+        full.remove(largest)
+        full.insert(0, largest)
     return [i for batch in full + short for i in batch]
 
 
