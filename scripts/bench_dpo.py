@@ -448,7 +448,11 @@ RUNS = [
     ("b-align-sb4", "align", "realistic", {"sub_batches": 4}),
     ("b-align-nogc", "align", "realistic", {"gradient_checkpointing": False}),
     ("b-align-cached", "align", "realistic", {}),
-    # Unsloth backend without gradient checkpointing (no recompute, no offload; more memory)
+    # align's bf16 LoRA path over Unsloth, now that batch widths repeat (multiples of 64)
+    ("b-align-unsloth-fastlora", "align-unsloth", "realistic", {"fast_lora": "on"}),
+    ("a-align-unsloth-fastlora", "align-unsloth", "uniform", {"fast_lora": "on"}),
+    # Unsloth backend with gradient checkpointing off (Unsloth's model patches keep their
+    # offloaded checkpointing: measured the same as the default, call 15)
     ("b-align-unsloth-nogc", "align-unsloth", "realistic", {"gradient_checkpointing": False}),
 ]
 
