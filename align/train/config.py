@@ -115,15 +115,16 @@ class DPOConfig(ModelArguments, TrainingArguments):
     epochs: float = 1.0
     # GPU speed (align/train/fast_dpo.py); none of these changes the loss or the metrics.
     # fast_path auto: on with a CUDA GPU (either backend): cached precomputed reference
-    # log-probs, length-grouped batches trimmed to their longest sequence, gradient
-    # accumulation folded into the micro-batch where the loss is per pair (BENCHMARKS.md).
+    # log-probs, length-grouped batches (the largest first) padded to their longest sequence
+    # rounded up to a multiple of 64 on CUDA, gradient accumulation folded into the
+    # micro-batch where the loss is per pair (BENCHMARKS.md).
     fast_path: str = "auto"
     torch_compile: str = "auto"  # compile the decoder layers; auto: off (see BENCHMARKS.md)
     # LoRA in the activations' dtype, fused add; auto: on the transformers backend's fast path
     fast_lora: str = "auto"
-    # Most forward calls a batch is split into on the fast path (by length, each trimmed to its
-    # longest sequence). 1: splitting a length-grouped batch further saves padding but cost
-    # more than it saved on the H200 (workload (b): 31.1k tokens/s at 1, 21.9k at 4).
+    # Most forward calls a batch is split into on the fast path (by length, each cut to its
+    # longest sequence so rounded). 1: splitting a length-grouped batch further saves padding
+    # but cost more than it saved on the H200 (workload (b): 31.1k tokens/s at 1, 21.9k at 4).
     sub_batches: int = 1
     ref_cache_dir: str | None = "checkpoints/ref-logps"  # reference log-prob cache; None: off
     # None (auto): on when the micro-batch's activations would not fit a quarter of the GPU

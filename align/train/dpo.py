@@ -242,6 +242,7 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
         config.torch_compile == "auto" and fast and cuda and fast_dpo.COMPILE_BY_DEFAULT
     )
     lora_layers = fast_dpo.fast_lora_enabled(config, backend, fast)
+    multiple = fast_dpo.CUDA_LENGTH_MULTIPLE if cuda or compile_layers else fast_dpo.LENGTH_MULTIPLE
     return {
         "fast_path": fast,
         "fast_lora": lora_layers,
@@ -252,6 +253,7 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
         "ref_cache_dir": config.ref_cache_dir if fast else None,
         "torch_compile": compile_layers,
         "sub_batches": config.sub_batches if fast else None,
+        "length_multiple": multiple if fast else None,
     }
 
 
@@ -300,8 +302,6 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
     )
     trainer_class = dpo_trainer_class()
     if speed["fast_path"]:
-        import torch
-
         from align.train import fast_dpo
 
         trainer_class = fast_dpo.fast_trainer_class(
@@ -312,12 +312,10 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
         if speed["torch_compile"]:
             fast_dpo.compile_layers(model)
             trainer_class.align_compiled = True
-        if torch.cuda.is_available() or speed["torch_compile"]:
-            trainer_class.align_length_multiple = fast_dpo.CUDA_LENGTH_MULTIPLE
-        speed["length_multiple"] = trainer_class.align_length_multiple
+        trainer_class.align_length_multiple = speed["length_multiple"]
         # TRL's collator pads each batch to that multiple too (else a batch is cut to its own
         # longest sequence, whatever its width)
-        args.pad_to_multiple_of = trainer_class.align_length_multiple
+        args.pad_to_multiple_of = speed["length_multiple"]
         trainer_class.align_sub_batches = speed["sub_batches"]
     log.info("dpo: speed settings %s", speed)
     trainer = trainer_class(

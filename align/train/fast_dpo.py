@@ -50,6 +50,7 @@ log = logging.getLogger("align.train")
 # width and paid about 0.15 s of set-up (a 0.55 s step); the steps whose width had been seen
 # before ran at 56-62k tokens/s instead of about 43k (H200, docs/BENCHMARKS.md, issue 7).
 CUDA_LENGTH_MULTIPLE = 64
+LENGTH_MULTIPLE = 8  # elsewhere (the CPU): a multiple that keeps rows aligned, little padding
 # Loss terms TRL computes per pair; folding gradient accumulation into the micro-batch leaves
 # them unchanged. "sft" averages over the tokens of a batch, "aot*" sort across the batch.
 PER_PAIR_LOSSES = {
@@ -351,7 +352,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
     class FastDPOTrainer(base_class):
         align_ref_cache_dir = ref_cache_dir
         align_compiled = False
-        align_length_multiple = 8
+        align_length_multiple = LENGTH_MULTIPLE
         align_sub_batches = 1
 
         def __init__(self, *args, **kwargs):
