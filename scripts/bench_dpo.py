@@ -438,8 +438,9 @@ RUNS = [
     ("a-align-unsloth-fast", "align-unsloth", "uniform", OLD_FAST),
     ("b-align-unsloth-fast", "align-unsloth", "realistic", OLD_FAST),
     ("b-align-unsloth-peftlora", "align-unsloth", "realistic", {**OLD_FAST, "fast_lora": "off"}),
-    # One forward call per batch (length-grouped batches padded to their longest, to multiples
-    # of 64 where compiled): a handful of shapes for the compiled layers instead of many.
+    # One forward call per batch. Measured on 2026-11-29 (calls 11-13), when such a batch was
+    # padded only to its longest sequence (the multiple of 64 applied to sub-batches alone);
+    # since a41b12d the collator pads every batch to a multiple of 64 on CUDA.
     ("b-align-unsloth-fast-sb1", "align-unsloth", "realistic", {**OLD_FAST, "sub_batches": 1}),
     ("b-align-unsloth-fast-sb2", "align-unsloth", "realistic", {**OLD_FAST, "sub_batches": 2}),
     ("a-align-unsloth-fast-sb1", "align-unsloth", "uniform", {**OLD_FAST, "sub_batches": 1}),
