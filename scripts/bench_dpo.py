@@ -36,6 +36,8 @@ sys.path.insert(0, str(ROOT))  # the GPU machine runs this from a checkout, alig
 from align.train.config import LFM2_1_2B, LORA_TARGETS  # noqa: E402
 
 TARGETS = list(LORA_TARGETS)
+# PEFT full-matches a string against module names: every module whose last name is a target
+UNSLOTH_TARGET_REGEX = r".*\.(?:" + "|".join(TARGETS) + ")"
 SPECIALS = ["<|pad|>", "<|startoftext|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 SPECIALS += ["system", "user", "assistant"]
 
@@ -206,6 +208,56 @@ def profile_summary(prof, steps_s: float) -> str:
     return "\n".join(lines)
 
 
+def memory_census(model, optimizer) -> str:
+    """The CUDA memory live between steps, by owner: the model's parameters (base, trainable
+    adapter, frozen adapters), their gradients, the optimizer's state, and other tensors Python
+    can reach (largest first); what none of these hold is left "unaccounted" (C++-only)."""
+    import gc
+
+    import torch
+
+    seen: set[int] = set()
+    totals: dict[str, int] = {}
+    others: list[tuple[int, str]] = []
+
+    def count(tensor, owner: str) -> None:
+        if not (isinstance(tensor, torch.Tensor) and tensor.is_cuda):
+            return
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() in seen or storage.nbytes() == 0:
+            return
+        seen.add(storage.data_ptr())
+        totals[owner] = totals.get(owner, 0) + storage.nbytes()
+        if owner == "other":
+            others.append((storage.nbytes(), f"{tensor.dtype} {tuple(tensor.shape)}"))
+
+    for name, param in model.named_parameters():
+        owner = "params: base" if "lora_" not in name else "params: frozen adapters"
+        if param.requires_grad:
+            owner = "params: trainable adapter"
+        count(param, owner)
+        count(param.grad, "gradients")
+    for state in optimizer.state.values() if optimizer is not None else ():
+        for value in state.values():
+            count(value, "optimizer state")
+    for buffer in model.buffers():
+        count(buffer, "buffers")
+    for obj in gc.get_objects():
+        try:
+            count(obj, "other")
+        except Exception:  # objects that fail isinstance checks or storage access
+            continue
+    allocated = torch.cuda.memory_allocated()
+    totals["unaccounted (C++-only or freed views)"] = allocated - sum(totals.values())
+    lines = [f"allocated {allocated / 2**30:.3f} GiB"]
+    for owner, size in sorted(totals.items(), key=lambda x: -x[1]):
+        lines.append(f"  {owner:<40} {size / 2**20:10.1f} MiB")
+    lines.append("largest other tensors:")
+    for size, what in sorted(others, reverse=True)[:25]:
+        lines.append(f"  {size / 2**20:10.1f} MiB  {what}")
+    return "\n".join(lines)
+
+
 class Profile:
     """Profile two training steps after the warm-up (torch.profiler, CUDA activity)."""
 
@@ -258,6 +310,8 @@ def run_one(args) -> dict:
     # a profiled run takes 2 more steps, after the measured ones, so profiling slows none of them
     steps = args.warmup + args.steps + (2 if args.profile else 0)
     extra = json.loads(args.settings or "{}")
+    # bench-only: "names" gives Unsloth's get_peft_model the module names (as calls 1-17 did)
+    unsloth_targets = extra.pop("_unsloth_targets", "regex")
     started = time.perf_counter()
     precompute_s = None
     if args.contender in ("align", "align-unsloth"):
@@ -302,8 +356,13 @@ def run_one(args) -> dict:
             model, tok = FastLanguageModel.from_pretrained(
                 str(base), max_seq_length=1024, dtype=torch.bfloat16, load_in_4bit=False
             )
+            # Given module names, Unsloth keeps only those under an attention or MLP block
+            # (its get_peft_regex), silently leaving LFM2's conv.in_proj and conv.out_proj
+            # without LoRA (9.1 M of the 11.1 M LoRA parameters); a regex reaches PEFT as is,
+            # so the recipe trains the same 8 modules as the others.
+            targets = TARGETS if unsloth_targets == "names" else UNSLOTH_TARGET_REGEX
             model = FastLanguageModel.get_peft_model(
-                model, r=16, target_modules=TARGETS, lora_alpha=16, lora_dropout=0, bias="none",
+                model, r=16, target_modules=targets, lora_alpha=16, lora_dropout=0, bias="none",
                 use_gradient_checkpointing="unsloth", random_state=3407,
             )  # fmt: skip
             precompute = True
@@ -348,12 +407,14 @@ def run_one(args) -> dict:
 
     trainer.data_collator = counting
     times: list[float] = []
+    resident: list[float] = []  # GiB allocated as each step begins (weights, optimizer, ...)
     step_peaks: list[float] = []  # GiB allocated at most within each step
     outside_peaks: list[float] = []  # ... and between steps (so the run's peak is the max of all)
 
     class Timer(TrainerCallback):
         def on_step_begin(self, *a, **k):
             torch.cuda.synchronize()
+            resident.append(torch.cuda.memory_allocated() / 2**30)
             outside_peaks.append(torch.cuda.max_memory_allocated() / 2**30)
             torch.cuda.reset_peak_memory_stats()
             self.t = time.perf_counter()
@@ -365,6 +426,24 @@ def run_one(args) -> dict:
             torch.cuda.reset_peak_memory_stats()
 
     trainer.add_callback(Timer())
+    if args.census:
+        census_file = args.out / f"census-{args.name}.txt"
+
+        class Census(TrainerCallback):
+            # before the first step and after the last, so no measured step pays for it
+            def write(self, when: str) -> None:
+                text = memory_census(trainer.model, trainer.optimizer)
+                with open(census_file, "a") as out:
+                    out.write(f"{when}: {text}\n")
+
+            def on_step_begin(self, _args, state, control, **k):
+                if state.global_step == 0:
+                    self.write("before step 0")
+
+            def on_train_end(self, _args, state, control, **k):
+                self.write(f"after step {state.global_step}")
+
+        trainer.add_callback(Census())
     if args.profile:
         start = args.warmup + args.steps
         trainer.add_callback(Profile(start, args.out / f"profile-{args.name}.txt"))
@@ -377,6 +456,7 @@ def run_one(args) -> dict:
     padded = [b[1] for b in batches[: len(times)]][measured]
     seconds = sum(times[measured])
     n_params = sum(p.numel() for n, p in trainer.model.named_parameters() if "lora_" not in n)
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     tps = sum(tokens) / seconds
     per_step = sorted(t / s for t, s in zip(tokens, times[measured], strict=True))
     flops_issue = (6 + (2 if live_ref else 0)) * n_params
@@ -397,10 +477,12 @@ def run_one(args) -> dict:
         "padding_share": 1 - sum(tokens) / sum(padded),
         "peak_gib": max(step_peaks + outside_peaks + [torch.cuda.max_memory_allocated() / 2**30]),
         "step_peak_gib": step_peaks,
+        "resident_gib": resident,
         "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
         "mfu": tps * flops_issue / args.peak_flops,
         "mfu_model": tps * flops_model / args.peak_flops,
         "n_params": n_params,
+        "trainable_params": trainable,
         "precompute_s": precompute_s,
         "build_s": build_s,
         "train_s": train_s,
@@ -416,7 +498,9 @@ def run_one(args) -> dict:
 OLD_FAST = {"fast_path": "on", "fast_lora": "on", "sub_batches": 4}
 
 RUNS = [
-    # (name, contender, workload, settings). Settings override align's defaults of the day
+    # (name, contender, workload, settings). Every contender trains LoRA on the same 8 modules
+    # (the Unsloth recipe only from call 18 on: see UNSLOTH_TARGET_REGEX and the *-names runs).
+    # Settings override align's defaults of the day
     # ({} = the defaults: `sub_batches` 1 and `fast_lora` off over Unsloth since 2026-11-29);
     # the runs that measured an older default spell it out. Each run's resolved settings are in
     # its JSON.
@@ -455,6 +539,10 @@ RUNS = [
     # Unsloth backend with gradient checkpointing off (Unsloth's model patches keep their
     # offloaded checkpointing: measured the same as the default, call 15)
     ("b-align-unsloth-nogc", "align-unsloth", "realistic", {"gradient_checkpointing": False}),
+    # The Unsloth recipe as calls 1-17 ran it: module names, so no LoRA on LFM2's conv
+    # projections (a lighter workload than the issue's 8 modules; the others train all 8).
+    ("a-unsloth-names", "unsloth", "uniform", {"_unsloth_targets": "names"}),
+    ("b-unsloth-names", "unsloth", "realistic", {"_unsloth_targets": "names"}),
 ]
 
 
@@ -477,6 +565,10 @@ def main() -> int:
     parser.add_argument(
         "--profile", nargs="?", const="*",
         help="profile 2 more steps after the measured ones, of every run or of the runs named",
+    )  # fmt: skip
+    parser.add_argument(
+        "--census", nargs="?", const="*",
+        help="write what holds GPU memory before the first step and after the last",
     )  # fmt: skip
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -532,6 +624,7 @@ def main() -> int:
             "--batch-size", str(args.batch_size), "--warmup", str(args.warmup),
             "--steps", str(args.steps),
         ] + (["--profile"] if profiled(args.profile, name) else [])  # fmt: skip
+        cmd += ["--census"] if profiled(args.census, name) else []
         t0 = time.perf_counter()
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=left - 5)
@@ -550,7 +643,12 @@ def main() -> int:
         results["runs"].append(result)
         (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
         keys = ("name", "tokens_per_s", "tokens_per_s_median_step", "pairs_per_s", "peak_gib")
-        keys += ("mfu", "padding_share")
+        keys += ("mfu", "padding_share", "trainable_params")
+        if result.get("resident_gib"):
+            result["resident_gib_median"] = sorted(result["resident_gib"])[
+                len(result["resident_gib"]) // 2
+            ]
+            keys += ("resident_gib_median",)
         brief = {k: result.get(k) for k in (*keys, "precompute_s", "wall_s")}
         if "error" in result:
             brief["error"] = result["error"][-800:]

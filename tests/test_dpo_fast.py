@@ -107,12 +107,39 @@ def test_fast_path_settings_on_cpu(trainers):
     ]
 
 
-def test_same_loss_metrics_and_gradients_as_the_plain_path(trainers, monkeypatch):
+@pytest.fixture
+def policy_moved_off_the_reference(trainers):
+    """The trainable adapter of both trainers moved by the same small step (and put back after),
+    so rewards are clearly non-zero: at policy == reference they are 0 up to rounding, and a
+    metric like reward accuracy (chosen > rejected) would compare rounding noise."""
+    plain, fast, _, _, _ = trainers
+    saved = []
+    generator = torch.Generator().manual_seed(0)
+    for model in (plain.model, fast.model):
+        params = {n: p for n, p in model.named_parameters() if ".default." in n}
+        saved.append({n: p.detach().clone() for n, p in params.items()})
+        generator.manual_seed(0)
+        with torch.no_grad():
+            for name in sorted(params):
+                step = torch.randn(params[name].shape, generator=generator) * 0.02
+                params[name].add_(step.to(params[name].dtype))
+    yield
+    for model, state in zip((plain.model, fast.model), saved, strict=True):
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name in state:
+                    param.copy_(state[name])
+
+
+def test_same_loss_metrics_and_gradients_as_the_plain_path(
+    trainers, policy_moved_off_the_reference, monkeypatch
+):
     plain, fast, _, _, _ = trainers
     rows = [0, 3, 1, 4]  # mixed lengths, so sub-batches and padding differ
     monkeypatch.setattr(fast_dpo, "SUB_BATCH_OVERHEAD_TOKENS", 0)  # split as much as allowed
     loss_p, metrics_p, grads_p = _loss_and_metrics(plain, rows)
     loss_f, metrics_f, grads_f = _loss_and_metrics(fast, rows)
+    assert abs(metrics_p["rewards/margins"]) > 1e-3  # the policy is off the reference
     assert loss_f == pytest.approx(loss_p, abs=1e-5)
     assert metrics_f.keys() == metrics_p.keys()
     for key in metrics_p:
@@ -142,14 +169,21 @@ def test_fast_path_is_auto_on_cuda_on_either_backend_and_fast_lora_only_on_trans
 
 
 @pytest.mark.parametrize(
-    ("multiple", "sub_batches"), [(8, 4), (fast_dpo.CUDA_LENGTH_MULTIPLE, 4), (8, 1)]
+    ("multiple", "sub_batches", "capped"),
+    [
+        (8, 4, False),
+        (fast_dpo.CUDA_LENGTH_MULTIPLE, 4, False),
+        (8, 1, False),
+        (fast_dpo.CUDA_LENGTH_MULTIPLE, 1, True),
+    ],
 )
-def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers, multiple, sub_batches):
-    """Nor on how far each sub-batch is padded (multiples of 64 on CUDA) or
-    into how many sub-batches a batch is split (``sub_batches``)."""
+def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers, multiple, sub_batches, capped):
+    """Nor on how far each sub-batch is padded (multiples of 64 on CUDA, capped at the data's
+    longest sequence) or into how many sub-batches a batch is split (``sub_batches``)."""
     _, fast, _, _, _ = trainers
+    cap = fast_dpo.longest_sequence(fast.train_dataset, fast.args.max_length) if capped else None
     forward = fast_dpo.SubBatchForward(
-        fast.model, max_groups=sub_batches, overhead_tokens=0, multiple=multiple
+        fast.model, max_groups=sub_batches, overhead_tokens=0, multiple=multiple, max_width=cap
     )
 
     def per_row(rows):
@@ -173,6 +207,50 @@ def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers, multiple, sub_b
     for row, (chosen, rejected) in together.items():
         assert apart[row][0] == pytest.approx(chosen, abs=1e-3)
         assert apart[row][1] == pytest.approx(rejected, abs=1e-3)
+
+
+def test_the_widest_batch_is_cut_to_the_longest_sequence_of_the_data(trainers):
+    """Rounded up to 64 the widest batch would be wider than any sequence; it is cut at the
+    data's longest sequence (one shape, less padding), and no batch is cut shorter than its
+    own longest sequence."""
+    _, fast, _, _, _ = trainers
+    cap = fast_dpo.longest_sequence(fast.train_dataset, fast.args.max_length)
+    assert cap % 64 != 0  # the tiny data's longest pair (else this checks nothing)
+    widths = []
+
+    class Recording:
+        def __call__(self, **kwargs):
+            widths.append(kwargs["input_ids"].shape[1])
+            return fast.model(**kwargs)
+
+    forward = fast_dpo.SubBatchForward(Recording(), max_groups=1, multiple=64, max_width=cap)
+    longest_row = max(
+        range(len(fast.train_dataset)),
+        key=lambda i: (
+            len(fast.train_dataset[i]["prompt_ids"])
+            + max(
+                len(fast.train_dataset[i]["chosen_ids"]), len(fast.train_dataset[i]["rejected_ids"])
+            )
+        ),
+    )
+    batch = fast._prepare_inputs(fast.data_collator([fast.train_dataset[longest_row]]))
+    labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
+    with torch.no_grad():
+        forward(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            labels=labels,
+            use_cache=False,
+            fused_lm_head=True,
+        )
+    assert widths == [cap]
+    short = fast_dpo.SubBatchForward(Recording(), max_groups=1, multiple=64, max_width=cap - 5)
+    widths.clear()
+    with torch.no_grad():
+        short(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+              labels=labels, use_cache=False, fused_lm_head=True)  # fmt: skip
+    # a row longer than the cap: rounded up as before (within the collator's width)
+    assert widths == [min(batch["input_ids"].shape[1], -(-cap // 64) * 64)]
 
 
 def test_cached_reference_equals_the_live_reference(trainers):

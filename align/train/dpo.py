@@ -264,14 +264,7 @@ def _auto_checkpointing(trainer, model, batch_size: int) -> bool:
 
     from align.train import fast_dpo
 
-    data = trainer.train_dataset
-    longest = max(
-        len(p) + max(len(c), len(r))
-        for p, c, r in zip(
-            data["prompt_ids"], data["chosen_ids"], data["rejected_ids"], strict=True
-        )
-    )
-    longest = min(longest, trainer.args.max_length or longest)
+    longest = fast_dpo.longest_sequence(trainer.train_dataset, trainer.args.max_length)
     total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
     return fast_dpo.needs_checkpointing(model.config, batch_size, longest, total, CHECKPOINT_SHARE)
 

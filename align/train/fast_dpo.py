@@ -13,13 +13,13 @@ What it changes, and why the result does not change:
   (as any shuffle does).
 - **Padding trimmed per sub-batch**: the 2B sequences of a batch (B chosen, B rejected) are
   padded to the batch's longest sequence rounded up to a multiple (64 on CUDA, so that a few
-  shapes repeat), or split, by length, into at most ``sub_batches`` sub-batches (default 1:
-  one call per batch was the fastest measured), each cut to its own longest sequence so
-  rounded, and run one after the other before a single loss and backward. With right
-  padding and causal layers (attention and LFM2's short convolution both look only backwards),
-  the cut positions never influence the kept ones, so per-token log-probs are those of the
-  padded batch. Nothing is packed: sequences never share a row, so nothing leaks across
-  sequence boundaries.
+  shapes repeat) but never past the data's longest sequence, or split, by length, into at most
+  ``sub_batches`` sub-batches (default 1: one call per batch was the fastest measured), each
+  cut to its own longest sequence so rounded, and run one after the other before a single loss
+  and backward. With right padding and causal layers (attention and LFM2's short convolution
+  both look only backwards), the cut positions never influence the kept ones, so per-token
+  log-probs are those of the padded batch. Nothing is packed: sequences never share a row, so
+  nothing leaks across sequence boundaries.
 - **Gradient accumulation folded into the micro-batch** when every loss term is per pair (the
   mean over one batch of 8 equals the mean of 4 means over batches of 2).
 - **Gradient checkpointing only when the activations would not fit** a share of GPU memory.
@@ -70,7 +70,7 @@ MAX_FOLDED_BATCH = 64
 # What one more sub-batch forward costs, in padded tokens (launches, smaller matrix products).
 SUB_BATCH_OVERHEAD_TOKENS = 1024  # pairs per micro-batch when folding gradient accumulation
 OUTPUT_FIELDS = ("log_probs", "entropy", "mean_logits", "is_top1", "log_sum_sq_probs")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: widest batches cut to the data's longest sequence; batch-sized passes
 
 
 # --- decisions -----------------------------------------------------------------------------------
@@ -128,6 +128,17 @@ def needs_checkpointing(
 
 
 # --- batching ------------------------------------------------------------------------------------
+
+
+def longest_sequence(dataset, max_length: int | None) -> int:
+    """The longest prompt + completion of a tokenized pair dataset, as truncated to max_length."""
+    longest = max(
+        len(p) + max(len(c), len(r))
+        for p, c, r in zip(
+            dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"], strict=True
+        )
+    )
+    return min(longest, max_length or longest)
 
 
 def pair_lengths(dataset) -> list[int]:
@@ -229,10 +240,17 @@ class SubBatchForward:
     (zeros, like TRL's fused head gives masked positions). Other calls go to the model."""
 
     def __init__(
-        self, model, max_groups: int = 4, overhead_tokens: int | None = None, multiple: int = 8
+        self,
+        model,
+        max_groups: int = 4,
+        overhead_tokens: int | None = None,
+        multiple: int = 8,
+        max_width: int | None = None,
     ):
         self.model, self.max_groups, self.overhead_tokens = model, max_groups, overhead_tokens
-        self.multiple = multiple
+        # widths are rounded up to ``multiple`` but never past ``max_width`` (the longest
+        # sequence of the data): the widest batches then keep one shape at no extra padding
+        self.multiple, self.max_width = multiple, max_width
 
     def __getattr__(self, name):
         return getattr(self.model, name)
@@ -255,7 +273,10 @@ class SubBatchForward:
         pieces: dict[str, list] = {}
         for group in groups:
             index = torch.tensor(group, device=input_ids.device)
-            cut = min(width, -(-max(lengths[i] for i in group) // self.multiple) * self.multiple)
+            longest = max(lengths[i] for i in group)
+            cut = min(width, -(-longest // self.multiple) * self.multiple)
+            if self.max_width is not None and longest <= self.max_width:
+                cut = min(cut, self.max_width)
             sub_mask = mask[index, :cut]
             out = self.model(
                 input_ids=input_ids[index, :cut],
@@ -344,7 +365,7 @@ def store_cached(folder: Path, key: str, chosen: list, rejected: list, meta: dic
 # --- the trainer ---------------------------------------------------------------------------------
 
 
-def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: int = 65536):
+def fast_trainer_class(base_class, *, ref_cache_dir: str | None):
     """``base_class`` (align's DPOTrainer subclass) with the fast path's overrides."""
     import torch
     import trl.trainer.dpo_trainer as trl_dpo
@@ -361,6 +382,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
             original = trl_dpo.hash_module
             trl_dpo.hash_module = lambda module: ""
             self._align_weights = None
+            self._align_max_width: int | None = None
             self.align_precompute_seconds = 0.0
             self.align_cache_hits: list[tuple[str, bool]] = []
             try:
@@ -380,8 +402,13 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
             return super()._compute_loss(forward, inputs, return_outputs)
 
         def _sub_batch_forward(self, model) -> SubBatchForward:
+            if self._align_max_width is None:
+                self._align_max_width = longest_sequence(self.train_dataset, self.args.max_length)
             return SubBatchForward(
-                model, max_groups=self.align_sub_batches, multiple=self.align_length_multiple
+                model,
+                max_groups=self.align_sub_batches,
+                multiple=self.align_length_multiple,
+                max_width=self._align_max_width,
             )
 
         # -- reference log-probs
@@ -462,18 +489,15 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None, token_budget: i
 
         def _compute_reference(self, dataset, train: bool):
             n = len(dataset)
-            if train:  # longest first, batches up to a token budget
+            if train:
+                # Longest first, in batches of the training batch size: never larger than a
+                # training batch, because Unsloth keeps a scratch buffer the size of the largest
+                # batch it has seen (0.25 GiB held through training after a reference pass in
+                # batches of 65k tokens, against 0.11 GiB for the training batches; H200).
                 lengths = pair_lengths(dataset)
                 order = sorted(range(n), key=lambda i: -lengths[i])
-                batches, current = [], []
-                for i in order:
-                    width = lengths[current[0]] if current else lengths[i]
-                    if current and (len(current) + 1) * width > token_budget:
-                        batches.append(current)
-                        current = []
-                    current.append(i)
-                if current:
-                    batches.append(current)
+                size = self.args.per_device_train_batch_size
+                batches = [order[s : s + size] for s in range(0, n, size)]
             else:  # exactly the eval dataloader's batches
                 size = self.args.per_device_eval_batch_size
                 batches = [list(range(s, min(n, s + size))) for s in range(0, n, size)]
