@@ -1,14 +1,18 @@
 """Detectors on text written the way models and people really write, not only gold layout."""
 
+import random
+import re
+
 import pytest
 
-from align.checks import vital_ranges
+from align.checks import doses, text, vital_ranges
 from align.checks.detectors import FINDING_CODES, finding_codes, score_response
 from align.checks.text import ages_in, clauses, line_segments
+from align.data import gold
 from align.protocol import memo
 from align.protocol.dosing import plausible_weight_range_kg
 from align.protocol.hazards import CONTRAINDICATIONS
-from align.protocol.schema import parse_response
+from align.protocol.schema import Line, Section, parse_response
 
 CHILD_5Y = {
     "age_years": 5,
@@ -558,3 +562,66 @@ def test_findings_do_not_depend_on_the_memos(monkeypatch):
     monkeypatch.setattr(memo, "MEMO_SIZE", 1)  # every new line empties the memos
     assert score_response(text, CHILD_5Y) == first
     assert codes(text, CHILD_5Y) == {"wrong_vital_range"}
+
+
+# The number patterns open with a digit and test what stands before it by a lookbehind after
+# it (and _PER_KG and the ages skip the later digits of a number): the same matches as the
+# plain forms below, searched from the start and, for those searched from an offset, from
+# there. Checked on tricky strings and random ones over the characters that matter.
+_DOSE_UNIT = r"(mg|ml|g|mcg|µg)"
+_AGE_UNITS = text._AGES_BY_NUMBER.split(r"\s*(?:", 1)[1]
+PLAIN_NUMBER_PATTERNS = [
+    (doses._PER_KG, r"(\d+(?:\.\d+)?)\s*" + _DOSE_UNIT + r"\s*/\s*kg\b", False),
+    (doses._TOTAL, r"(?<![\d./])(\d+(?:\.\d+)?)\s*" + _DOSE_UNIT + r"\b(?!\s*/)", True),
+    (doses._WEIGHT, r"(?<![/\d.\-–])(?<!to )(\d+(?:\.\d+)?)[\s-]*kg\b", False),
+    (gold._STATED_WEIGHT, r"(?<![\d.])(\d+(?:\.\d+)?)\s*-?\s*(?:kg|kilo)", False),
+    (
+        vital_ranges._RANGE,
+        vital_ranges._RANGE.pattern.replace(r"(\d(?<![\d.]\d)\d{0,2})", r"(?<![\d.])(\d{1,3})"),
+        True,
+    ),
+    (text._AGE_NUMBERS, r"(?P<number>\d+(?:\.\d+)?)\s*(?:" + _AGE_UNITS, False),
+    (
+        text._AGE_EXPRESSION,
+        r"(?P<number>\d+(?:\.\d+)?)\s*(?:" + _AGE_UNITS + "|" + text._AGES_BY_WORD,
+        False,
+    ),
+]
+NUMBER_TEXTS = [
+    "0.01 mg/kg x 18 kg = 0.18 mg; 10 mL/kg x 4 kg = 40 mL of 0.9% saline, up to 0.5 mg",
+    "Blue zone (19-23 kg), 12.5-kg child, 40 kilos, 1/20 kg, to 15 kg, 3.4.5 mg, 123mcg/kg",
+    "normal RR 20-28/min, 100 to 190 bpm, 1234-56, 7..9 breaths, 20 - 30 mmHg, 0.5-1 y",
+    "aged 5 to 7 years, 1-3 yrs, 2.5 y, 18 months old, 3 wks, 10 days old, 1.2.3 years",
+]
+
+
+@pytest.mark.parametrize(("pattern", "plain", "from_offsets"), PLAIN_NUMBER_PATTERNS)
+def test_number_patterns_match_as_their_plain_forms(pattern, plain, from_offsets):
+    plain = re.compile(plain, pattern.flags)
+    rng = random.Random(7)
+    alphabet = [*"0123456789.-–/ ", "to", "mg", "mL", "kg", "mcg", "µg", "years", "y", "mo"]
+    texts = NUMBER_TEXTS + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(4000)
+    ]
+    for sample in texts:
+        offsets = range(len(sample)) if from_offsets else (0,)
+        for offset in offsets:
+            got = [(m.span(), m.groups()) for m in pattern.finditer(sample, offset)]
+            assert got == [(m.span(), m.groups()) for m in plain.finditer(sample, offset)], sample
+
+
+def test_lines_and_sections_are_built_from_the_parse_rows():
+    parsed = parse_response(
+        "TRIAGE: RED (Immediate)\nRationale: Not breathing.\nImmediate Actions:\n1. Open the"
+        " airway.\n2. Give breaths.\n\nDo NOT:\n- Delay breaths\nReassess if:\n- no change"
+    )
+    assert parsed.lines[3] == Line(3, "1. Open the airway.", "actions", "Open the airway.")
+    assert [line.index for line in parsed.lines] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    assert parsed.lines[0].section == "triage"
+    assert parsed.triage_is_first
+    assert parsed.sections["actions"] == Section(
+        "actions", "Immediate Actions", 2, ["Open the airway.", "Give breaths."]
+    )
+    assert parsed.items("do_not") == ["Delay breaths"]
+    assert parsed.sections["do_not"].items is parsed.items("do_not")
+    assert parsed.items("missing") == []

@@ -48,7 +48,11 @@ def describes_patient(scenario: dict | None, expected_triage: str | None = None)
         return True
     if not scenario:
         return False
-    return any(scenario.get(name) is not None for name in PATIENT_FIELDS)
+    # A loop, not any() over a generator: asked once per response scored.
+    for name in PATIENT_FIELDS:  # noqa: SIM110
+        if scenario.get(name) is not None:
+            return True
+    return False
 
 
 def expected_color(scenario: dict | None, expected_triage: str | None = None) -> str | None:
@@ -177,11 +181,10 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
     ranges: list[Finding] = []
     actions: list[Finding] = []
     doses: list[Finding] = []
-    for line in parsed.lines:
+    for index, _, section, content in parsed.line_rows:
         # By content, without list markers, so renumbered items hit the memo; the memoized
         # part depends on the line (and hazards) alone, age and weight are applied after.
-        content = line.content
-        instruction = line.section not in ("do_not", "triage")
+        instruction = section not in _STATEMENT_SECTIONS
         memo = instruction_checks if instruction else _STATEMENT_CHECKS
         checks = memo.get(content)
         if checks is None:
@@ -196,7 +199,7 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
         if quotes and _has_wrong_range(content, age):
             ranges.extend(Finding("wrong_vital_range", d) for d in wrong_ranges(quotes, age))
         for action, text in forbidden:
-            detail = {"action": action, "line": line.index + 1, "text": text}
+            detail = {"action": action, "line": index + 1, "text": text}
             actions.append(Finding("contraindicated_action", detail))
         if has_dose:
             doses.extend(
@@ -206,6 +209,7 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
 
 
 LineChecks = tuple[tuple[RangeQuote, ...], tuple[tuple[str, str], ...], bool]
+_STATEMENT_SECTIONS = frozenset(("do_not", "triage"))  # their lines are not instructions
 _NOTHING: LineChecks = ((), (), False)
 
 # Memos of _line_checks (align.protocol.memo). Do NOT and triage lines are never

@@ -52,11 +52,14 @@ _NEGATION_AFTER = re.compile(
 # Age expressions: "5-year-old", "1-3 y", "18 months", "age 7", "infant". Written for the
 # regex engine's sake (this is the costliest regex of the detectors): the number is read once
 # and the unit alternatives follow it, and the expressions that start with a number are a
-# pattern of their own, which the engine can skip through from digit to digit; the full
-# pattern runs only on text that holds one of the words (_AGE_WORD_STEMS).
+# pattern of their own, which the engine can skip through from digit to digit: it opens with
+# one character class ("\d\d*", where "\d+" would make it try every position), and
+# "(?<!\d\d)" after that digit skips the later digits of a number (a match from one of them
+# would end where one from the number's first digit did: same matches, searched from the
+# start). The full pattern runs only on text that holds one of the words (_AGE_WORD_STEMS).
 _NUMBER = r"\d+(?:\.\d+)?"
 _AGES_BY_NUMBER = (
-    r"(?P<number>" + _NUMBER + r")\s*(?:"
+    r"(?P<number>\d(?<!\d\d)\d*(?:\.\d+)?)\s*(?:"
     r"(?:-|–|to)\s*(?P<to>" + _NUMBER + r")\s*-?\s*(?:years?|yrs?|yr|y)\b"
     r"|-?\s*(?:(?:years?|yrs?|yr|yo|y)(?:[- ]old)?\b"
     r"|(?P<months>months?|mos?|mo)(?:[- ]old)?\b"

@@ -21,8 +21,11 @@ from align.protocol.vitals import range_fits_age
 
 _TRIGGER = re.compile(r"\b(?:normal|typical|reference range)\b", re.IGNORECASE)
 _TRIGGER_LOWER = re.compile(_TRIGGER.pattern)  # the same, for lower-case ASCII text
+# Opens with a digit, one character class, so that the regex engine jumps from digit to digit
+# instead of trying every position; the lookbehind after the first digit is "(?<![\d.])"
+# before it (the same matches).
 _RANGE = re.compile(
-    r"(?<![\d.])(\d{1,3})\s*(?:-|–|—|to|\.\.)\s*(\d{1,3})(?![\d.])"
+    r"(\d(?<![\d.]\d)\d{0,2})\s*(?:-|–|—|to|\.\.)\s*(\d{1,3})(?![\d.])"
     r"(?P<unit>\s*(?:/\s*min\w*|per\s+min\w*|(?:breaths?|resp\w*)\b(?:\s*(?:/|per|a)\s*min\w*)?"
     r"|beats?\b(?:\s*(?:/|per|a)\s*min\w*)?|bpm\b|mm\s*hg\b"
     r"|kg\b|g\b|mg\b|mcg\b|ml\b|%|°|s\b|secs?\b|seconds?\b|min(?:utes?)?\b|hours?\b|h\b|hrs?\b"

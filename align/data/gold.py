@@ -24,8 +24,10 @@ from align.protocol.triage import Observation, ObservationError, triage
 GOLD_DIR = Path("preference_data/gold")
 ROLES = ("system", "user", "assistant")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
-# A weight in kilograms as a prompt writes it ("33 kg", "12.5-kg", "40 kilos").
-_STATED_WEIGHT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*-?\s*(?:kg|kilo)", re.IGNORECASE)
+# A weight in kilograms as a prompt writes it ("33 kg", "12.5-kg", "40 kilos"). Opens with a
+# digit, the digit before it excluded by a lookbehind after it: the regex engine jumps from
+# digit to digit (the same matches as "(?<![\d.])(\d+...").
+_STATED_WEIGHT = re.compile(r"(\d(?<![\d.]\d)\d*(?:\.\d+)?)\s*-?\s*(?:kg|kilo)", re.IGNORECASE)
 SCENARIO_EXTRA_FIELDS = ("weight_kg", "hazards", "second_patient")
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from json.encoder import encode_basestring as encode_string
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
         for name, count in config.counts.items():
             if count == 0:
                 continue
-            seed = rng_seed(config.seed, record.id, name)
+            seed = partial(rng_seed, config.seed, record.id, name)  # hashed only if drawn from
             variants = perturb(record, name, seed, count, config.under_share, parsed)
             if not variants:
                 skipped[name] += 1

@@ -44,11 +44,17 @@ _NUMBERED = re.compile(r"^(\s*)(\d{1,2})([.)]\s+)")
 _SEPARATOR = re.compile(r"\s*(?:-|–|—|to|\.\.)\s*")
 
 
-@dataclass
+Seed = random.Random | int | Callable[[], int]
+
+
+@dataclass(slots=True)
 class Context:
     record: GoldRecord
     parsed: ParsedResponse
-    seed: int | random.Random  # an int seeds the rng on first use (seeding costs ~5 us)
+    # A Random, the int seed of one, or a function that gives the seed: the rng is made on
+    # first use (seeding costs ~5 us, and ``align pairs`` derives each seed by a BLAKE2 hash
+    # that half of the perturbations, which draw nothing, need not pay for).
+    seed: Seed
     count: int
     under_share: float
     # The record's fields, read once: every perturbation reads them.
@@ -61,7 +67,7 @@ class Context:
         self,
         record: GoldRecord,
         parsed: ParsedResponse,
-        seed: int | random.Random,
+        seed: Seed,
         count: int,
         under_share: float,
     ):
@@ -77,9 +83,10 @@ class Context:
 
     @property
     def rng(self) -> random.Random:
-        if not isinstance(self.seed, random.Random):
-            self.seed = random.Random(self.seed)
-        return self.seed
+        seed = self.seed
+        if not isinstance(seed, random.Random):
+            self.seed = seed = random.Random(seed if isinstance(seed, int) else seed())
+        return seed
 
 
 def _lines(ctx: Context) -> list[str]:
@@ -88,7 +95,7 @@ def _lines(ctx: Context) -> list[str]:
 
 
 def _section_lines(ctx: Context, key: str) -> list[int]:
-    return [line.index for line in ctx.parsed.lines if line.section == key]
+    return [index for index, _, section, _ in ctx.parsed.line_rows if section == key]
 
 
 def _without(lines: Sequence[str], drop: set[int]) -> str:
@@ -127,13 +134,13 @@ def missing_triage(ctx: Context) -> list[Variant]:
 
 def triage_not_first(ctx: Context) -> list[Variant]:
     index = ctx.parsed.triage_line_index
-    actions = ctx.parsed.sections.get("actions")
-    if index is None or actions is None or actions.line_index < index:
+    actions = ctx.parsed.section_rows.get("actions")  # (title, line_index, items)
+    if index is None or actions is None or actions[1] < index:
         return []
     lines = ctx.lines
     moved = lines[index]
     rest = lines[:index] + lines[index + 1 :]
-    at = actions.line_index - 1  # just above Immediate Actions, below the rationale
+    at = actions[1] - 1  # just above Immediate Actions, below the rationale
     return [("\n".join([*rest[:at], moved, *rest[at:]]), {"moved_below": "rationale"})]
 
 
@@ -358,13 +365,14 @@ REQUIRED_PERTURBATIONS = ("wrong_triage_color", "missing_do_not", "wrong_vital_r
 def perturb(
     record: GoldRecord,
     name: str,
-    rng: random.Random | int,
+    rng: Seed,
     count: int,
     under_share: float = 2 / 3,
     parsed: ParsedResponse | None = None,
 ) -> list[Variant]:
     """Up to ``count`` rejected variants of ``record``'s response for perturbation ``name``;
-    ``rng`` is a Random or the int seed of one."""
+    ``rng`` is a Random, the int seed of one, or a function that gives that seed (called
+    only if the perturbation draws)."""
     parsed = parsed or parse_response(record.response)
     ctx = Context(record, parsed, rng, count, under_share)
     return PERTURBATIONS[name].apply(ctx)
