@@ -484,6 +484,7 @@ def run_one(args) -> dict:
         "peak_gib": max(step_peaks + outside_peaks + [torch.cuda.max_memory_allocated() / 2**30]),
         "step_peak_gib": step_peaks,
         "resident_gib": resident,
+        "resident_gib_median": sorted(resident)[len(resident) // 2],
         "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
         "mfu": tps * flops_issue / args.peak_flops,
         "mfu_model": tps * flops_model / args.peak_flops,
@@ -653,12 +654,7 @@ def main() -> int:
         results["runs"].append(result)
         (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
         keys = ("name", "tokens_per_s", "tokens_per_s_median_step", "pairs_per_s", "peak_gib")
-        keys += ("mfu", "padding_share", "trainable_params")
-        if result.get("resident_gib"):
-            result["resident_gib_median"] = sorted(result["resident_gib"])[
-                len(result["resident_gib"]) // 2
-            ]
-            keys += ("resident_gib_median",)
+        keys += ("mfu", "padding_share", "trainable_params", "resident_gib_median")
         brief = {k: result.get(k) for k in (*keys, "precompute_s", "wall_s")}
         if "error" in result:
             brief["error"] = result["error"][-800:]
