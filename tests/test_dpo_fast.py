@@ -223,34 +223,35 @@ def test_the_widest_batch_is_cut_to_the_longest_sequence_of_the_data(trainers):
             widths.append(kwargs["input_ids"].shape[1])
             return fast.model(**kwargs)
 
-    forward = fast_dpo.SubBatchForward(Recording(), max_groups=1, multiple=64, max_width=cap)
+    data = fast.train_dataset
     longest_row = max(
-        range(len(fast.train_dataset)),
+        range(len(data)),
         key=lambda i: (
-            len(fast.train_dataset[i]["prompt_ids"])
-            + max(
-                len(fast.train_dataset[i]["chosen_ids"]), len(fast.train_dataset[i]["rejected_ids"])
-            )
+            len(data[i]["prompt_ids"])
+            + max(len(data[i]["chosen_ids"]), len(data[i]["rejected_ids"]))
         ),
     )
-    batch = fast._prepare_inputs(fast.data_collator([fast.train_dataset[longest_row]]))
+    batch = fast._prepare_inputs(fast.data_collator([data[longest_row]]))
     labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
-    with torch.no_grad():
-        forward(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            labels=labels,
-            use_cache=False,
-            fused_lm_head=True,
+
+    def width_with(max_width: int) -> list[int]:
+        widths.clear()
+        forward = fast_dpo.SubBatchForward(
+            Recording(), max_groups=1, multiple=64, max_width=max_width
         )
-    assert widths == [cap]
-    short = fast_dpo.SubBatchForward(Recording(), max_groups=1, multiple=64, max_width=cap - 5)
-    widths.clear()
-    with torch.no_grad():
-        short(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-              labels=labels, use_cache=False, fused_lm_head=True)  # fmt: skip
+        with torch.no_grad():
+            forward(
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                labels=labels,
+                use_cache=False,
+                fused_lm_head=True,
+            )
+        return widths
+
+    assert width_with(cap) == [cap]
     # a row longer than the cap: rounded up as before (within the collator's width)
-    assert widths == [min(batch["input_ids"].shape[1], -(-cap // 64) * 64)]
+    assert width_with(cap - 5) == [min(batch["input_ids"].shape[1], -(-cap // 64) * 64)]
 
 
 def test_cached_reference_equals_the_live_reference(trainers):
