@@ -314,6 +314,12 @@ def run_one(args) -> dict:
     unsloth_targets = extra.pop("_unsloth_targets", "regex")
     # bench-only: batches padded to another multiple than align's CUDA default (64)
     length_multiple = extra.pop("_length_multiple", None)
+    # bench-only: "no-cudnn" leaves SDPA to flash/efficient attention (cuDNN's builds a plan for
+    # each new shape; are those the ~0.1 s steps where a batch width is first seen?)
+    if extra.pop("_sdpa", None) == "no-cudnn":
+        import torch
+
+        torch.backends.cuda.enable_cudnn_sdp(False)
     started = time.perf_counter()
     precompute_s = None
     if args.contender in ("align", "align-unsloth"):
@@ -549,9 +555,14 @@ RUNS = [
     # The Unsloth recipe as calls 1-17 ran it: module names, so no LoRA on LFM2's conv
     # projections (a lighter workload than the issue's 8 modules; the others train all 8).
     # Finer buckets (less padding, more widths to set up once each): on the (b) epoch,
-    # multiples of 32 pad 9.7 % at 9 widths, 16 pad 7.8 % at 15 (64: 13 % at 5).
+    # multiples of 32 pad 9.7 % at 9 widths, 16 pad 7.8 % at 15 (64: 13 % at 5). 16 won
+    # (call 21) and is the CUDA default since; the -m64 runs measure the default before it.
     ("b-align-unsloth-m32", "align-unsloth", "realistic", {"_length_multiple": 32}),
     ("b-align-unsloth-m16", "align-unsloth", "realistic", {"_length_multiple": 16}),
+    ("b-align-unsloth-m64", "align-unsloth", "realistic", {"_length_multiple": 64}),
+    ("b-align-m64", "align", "realistic", {"_length_multiple": 64}),
+    ("b-align-nocudnn", "align", "realistic", {"_sdpa": "no-cudnn"}),
+    ("b-align-unsloth-nocudnn", "align-unsloth", "realistic", {"_sdpa": "no-cudnn"}),
     ("a-unsloth-names", "unsloth", "uniform", {"_unsloth_targets": "names"}),
     ("b-unsloth-names", "unsloth", "realistic", {"_unsloth_targets": "names"}),
 ]

@@ -96,7 +96,7 @@ def test_fast_path_settings_on_cpu(trainers):
     assert fast.align_speed["fast_lora"] > 0  # LoRA Linear layers routed through _lora_forward
     assert fast.align_speed["sub_batches"] == fast._sub_batch_forward(fast.model).max_groups == 4
     assert "ref_chosen_logps" in fast.train_dataset.column_names
-    # batches padded to the length multiple (64 on CUDA), so shapes repeat across batches
+    # batches padded to the length multiple (16 on CUDA), so shapes repeat across batches
     multiple = fast.align_speed["length_multiple"]
     assert multiple == 8
     batch = fast.data_collator([fast.train_dataset[i] for i in range(3)])
@@ -178,7 +178,7 @@ def test_fast_path_is_auto_on_cuda_on_either_backend_and_fast_lora_only_on_trans
     ],
 )
 def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers, multiple, sub_batches, capped):
-    """Nor on how far each sub-batch is padded (multiples of 64 on CUDA, capped at the data's
+    """Nor on how far each sub-batch is padded (multiples of 16 on CUDA, capped at the data's
     longest sequence) or into how many sub-batches a batch is split (``sub_batches``)."""
     _, fast, _, _, _ = trainers
     cap = fast_dpo.longest_sequence(fast.train_dataset, fast.args.max_length) if capped else None

@@ -116,7 +116,7 @@ class DPOConfig(ModelArguments, TrainingArguments):
     # GPU speed (align/train/fast_dpo.py); none of these changes the loss or the metrics.
     # fast_path auto: on with a CUDA GPU (either backend): cached precomputed reference
     # log-probs, length-grouped batches (the largest first) padded to their longest sequence
-    # rounded up to a multiple of 64 on CUDA (at most the data's longest sequence), gradient
+    # rounded up to a multiple of 16 on CUDA (at most the data's longest sequence), gradient
     # accumulation folded into the micro-batch where the loss is per pair (BENCHMARKS.md).
     fast_path: str = "auto"
     torch_compile: str = "auto"  # compile the decoder layers; auto: off (see BENCHMARKS.md)

@@ -12,7 +12,7 @@ What it changes, and why the result does not change:
   carry little padding. Each pair's loss is the same; only which pairs share a batch changes
   (as any shuffle does).
 - **Padding trimmed per sub-batch**: the 2B sequences of a batch (B chosen, B rejected) are
-  padded to the batch's longest sequence rounded up to a multiple (64 on CUDA, so that a few
+  padded to the batch's longest sequence rounded up to a multiple (16 on CUDA, so that
   shapes repeat) but never past the data's longest sequence, or split, by length, into at most
   ``sub_batches`` sub-batches (default 1: one call per batch was the fastest measured), each
   cut to its own longest sequence so rounded, and run one after the other before a single loss
@@ -47,9 +47,10 @@ log = logging.getLogger("align.train")
 # On CUDA, batches (and sub-batches) are padded to a multiple of this: kernels set up per shape
 # (cuDNN attention plans, Unsloth's and torch.compile's compiled layers) are then reused. With
 # batches padded only to their longest sequence, nearly every length-grouped batch had a new
-# width and paid about 0.15 s of set-up (a 0.55 s step); the steps whose width had been seen
-# before ran at 56-62k tokens/s instead of about 43k (H200, docs/BENCHMARKS.md, issue 7).
-CUDA_LENGTH_MULTIPLE = 64
+# width and paid about 0.15 s of set-up (a 0.55 s step). Over one epoch of workload (b) on the
+# H200, multiples of 16 (15 widths, 8 % padding) beat 64 (5 widths, 14 %) by 2 % in tokens/s and
+# 5 % in median step, at 0.15 GiB less peak; 32 fell between (docs/BENCHMARKS.md, issue 7).
+CUDA_LENGTH_MULTIPLE = 16
 LENGTH_MULTIPLE = 8  # elsewhere (the CPU): a multiple that keeps rows aligned, little padding
 # Loss terms TRL computes per pair; folding gradient accumulation into the micro-batch leaves
 # them unchanged. "sft" averages over the tokens of a batch, "aot*" sort across the batch.
