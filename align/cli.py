@@ -402,6 +402,14 @@ def dpo_command(
         int | None,
         _opt("dpo", "sub_batches", "Fast path: most forward calls per batch, split by length."),
     ] = None,
+    flash_attention: Annotated[
+        str | None,
+        _opt(
+            "dpo",
+            "flash_attention",
+            "Fast path: flash attention, no padding mask: auto (off), on, off.",
+        ),
+    ] = None,
     ref_cache_dir: Annotated[
         str | None, _opt("dpo", "ref_cache_dir", "Folder caching reference log-probs.")
     ] = None,

@@ -315,7 +315,7 @@ def run_one(args) -> dict:
     # bench-only: batches padded to another multiple than align's CUDA default (64)
     length_multiple = extra.pop("_length_multiple", None)
     # bench-only: "no-cudnn" leaves SDPA to flash/efficient attention (cuDNN's builds a plan for
-    # each new shape; are those the ~0.1 s steps where a batch width is first seen?)
+    # each new shape: the slow first step at each new batch width, call 24)
     if extra.pop("_sdpa", None) == "no-cudnn":
         import torch
 
@@ -561,8 +561,12 @@ RUNS = [
     ("b-align-unsloth-m16", "align-unsloth", "realistic", {"_length_multiple": 16}),
     ("b-align-unsloth-m64", "align-unsloth", "realistic", {"_length_multiple": 64}),
     ("b-align-m64", "align", "realistic", {"_length_multiple": 64}),
+    # cuDNN's attention off, padding mask kept (the masked efficient kernel runs: call 24) ...
     ("b-align-nocudnn", "align", "realistic", {"_sdpa": "no-cudnn"}),
     ("b-align-unsloth-nocudnn", "align-unsloth", "realistic", {"_sdpa": "no-cudnn"}),
+    # ... and `--flash-attention on`: no padding mask either, so flash attention runs
+    ("b-align-unsloth-flash", "align-unsloth", "realistic", {"flash_attention": "on"}),
+    ("b-align-flash", "align", "realistic", {"flash_attention": "on"}),
     ("a-unsloth-names", "unsloth", "uniform", {"_unsloth_targets": "names"}),
     ("b-unsloth-names", "unsloth", "realistic", {"_unsloth_targets": "names"}),
 ]

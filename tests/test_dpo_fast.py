@@ -166,6 +166,13 @@ def test_fast_path_is_auto_on_cuda_on_either_backend_and_fast_lora_only_on_trans
     assert (
         fast_dpo.fast_lora_enabled(SimpleNamespace(fast_lora="off"), "transformers", True) is False
     )
+    flash = SimpleNamespace(flash_attention="auto")
+    default = fast_dpo.FLASH_ATTENTION_BY_DEFAULT
+    assert fast_dpo.flash_attention_enabled(flash, fast=True, cuda=True) is default
+    assert fast_dpo.flash_attention_enabled(flash, fast=True, cuda=False) is False
+    flash_on = SimpleNamespace(flash_attention="on")
+    assert fast_dpo.flash_attention_enabled(flash_on, fast=True, cuda=False) is True
+    assert fast_dpo.flash_attention_enabled(flash_on, fast=False, cuda=True) is False  # TRL's
 
 
 @pytest.mark.parametrize(
@@ -207,6 +214,43 @@ def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers, multiple, sub_b
     for row, (chosen, rejected) in together.items():
         assert apart[row][0] == pytest.approx(chosen, abs=1e-3)
         assert apart[row][1] == pytest.approx(rejected, abs=1e-3)
+
+
+def test_log_probs_without_the_padding_mask_equal_those_with_it(trainers):
+    """``flash_attention``: right-padded rows through causal layers (attention and LFM2's
+    short convolution), so leaving the padding mask out changes no kept position's log-prob."""
+    _, fast, _, _, _ = trainers
+    examples = [fast.train_dataset[i] for i in range(6)]
+    batch = fast._prepare_inputs(fast.data_collator(examples))
+    labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
+    lengths = batch["attention_mask"].sum(dim=1)
+    assert lengths.min() < lengths.max()  # rows of different lengths: real padding
+
+    def log_probs(padding_mask: bool):
+        # multiples of 64: every row carries padding
+        forward = fast_dpo.SubBatchForward(
+            fast.model, max_groups=1, multiple=64, padding_mask=padding_mask
+        )
+        with torch.no_grad():
+            return forward(
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                labels=labels,
+                use_cache=False,
+                fused_lm_head=True,
+            ).log_probs
+
+    kept = labels[:, 1:] != -100
+    with_mask, without = log_probs(True), log_probs(False)
+    assert kept.any()
+    torch.testing.assert_close(without[kept], with_mask[kept], rtol=1e-5, atol=1e-5)
+    # the trainer's setting reaches its forward (default: the mask is passed)
+    assert fast._sub_batch_forward(fast.model).padding_mask is True
+    fast.align_flash_attention = True
+    try:
+        assert fast._sub_batch_forward(fast.model).padding_mask is False
+    finally:
+        del fast.align_flash_attention  # back to the class default for the other tests
 
 
 def test_the_widest_batch_is_cut_to_the_longest_sequence_of_the_data(trainers):

@@ -142,6 +142,7 @@ def test_bad_gold_for_sft(capsys, tiny_base, tmp_path):
         (["dpo", "--adapter", "x", "--loss-type", "sigmoid,kto"], "--loss-type"),
         (["dpo", "--adapter", "x", "--loss-weights", "1,a"], "--loss-weights"),
         (["dpo", "--adapter", "x", "--mix", "wrong_dose=2"], "--mix"),
+        (["dpo", "--adapter", "x", "--flash-attention", "maybe"], "--flash-attention"),
         (["dpo"], "--adapter"),
         (["sft", "--learning-rate", "0"], "--learning-rate"),
         (["sft", "--target-modules", ""], "--target-modules"),

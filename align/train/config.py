@@ -126,6 +126,11 @@ class DPOConfig(ModelArguments, TrainingArguments):
     # longest sequence so rounded). 1: splitting a length-grouped batch further saves padding
     # but cost more than it saved on the H200 (workload (b): 31.1k tokens/s at 1, 21.9k at 4).
     sub_batches: int = 1
+    # Fast path: attention by torch's flash kernel. Batches are right-padded and every layer
+    # is causal, so no padding mask is passed (the kept positions' values are the same) and
+    # cuDNN's attention, which builds a plan for each new batch width, is switched off.
+    # auto: off until measured (BENCHMARKS.md, "fifth session").
+    flash_attention: str = "auto"
     ref_cache_dir: str | None = "checkpoints/ref-logps"  # reference log-prob cache; None: off
     # None (auto): on when the micro-batch's activations would not fit a quarter of the GPU
     # (CUDA fast path), else off; true/false force it.
@@ -352,6 +357,7 @@ def _validate_dpo(config: DPOConfig) -> None:
     _choice(config, "torch_compile", SWITCHES)
     _choice(config, "fast_lora", SWITCHES)
     _number(config, "sub_batches", low=1, integer=True)
+    _choice(config, "flash_attention", SWITCHES)
     _check(
         config.ref_cache_dir is None or isinstance(config.ref_cache_dir, str),
         "ref_cache_dir",

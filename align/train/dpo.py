@@ -254,6 +254,7 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
         "torch_compile": compile_layers,
         "sub_batches": config.sub_batches if fast else None,
         "length_multiple": multiple if fast else None,
+        "flash_attention": fast_dpo.flash_attention_enabled(config, fast, cuda),
     }
 
 
@@ -295,6 +296,8 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
     )
     trainer_class = dpo_trainer_class()
     if speed["fast_path"]:
+        import torch
+
         from align.train import fast_dpo
 
         trainer_class = fast_dpo.fast_trainer_class(
@@ -310,6 +313,10 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
         # longest sequence, whatever its width)
         args.pad_to_multiple_of = speed["length_multiple"]
         trainer_class.align_sub_batches = speed["sub_batches"]
+        trainer_class.align_flash_attention = speed["flash_attention"]
+        if speed["flash_attention"] and torch.cuda.is_available():
+            # for this process: with no padding mask, SDPA would still prefer cuDNN's kernel
+            torch.backends.cuda.enable_cudnn_sdp(False)
     log.info("dpo: speed settings %s", speed)
     trainer = trainer_class(
         model=model,

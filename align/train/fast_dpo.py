@@ -67,6 +67,10 @@ COMPILE_BY_DEFAULT = False
 # equivalence test. Not by default over Unsloth, whose own LoRA layers were faster there
 # (workload (b): median step 43.1k tokens/s against 40.2k with these).
 FAST_LORA_BY_DEFAULT = True
+# Whether ``flash_attention = "auto"`` turns it on with the fast path on CUDA: not until it is
+# measured against cuDNN's attention, whose per-width plans are the slow first step at each
+# new batch width (call 24, docs/BENCHMARKS.md), but which runs faster once planned.
+FLASH_ATTENTION_BY_DEFAULT = False
 MAX_FOLDED_BATCH = 64
 # What one more sub-batch forward costs, in padded tokens (launches, smaller matrix products).
 SUB_BATCH_OVERHEAD_TOKENS = 1024  # pairs per micro-batch when folding gradient accumulation
@@ -96,6 +100,14 @@ def fast_lora_enabled(config, backend: str, fast: bool) -> bool:
     if not fast or config.fast_lora == "off":
         return False
     return config.fast_lora == "on" or (backend == "transformers" and FAST_LORA_BY_DEFAULT)
+
+
+def flash_attention_enabled(config, fast: bool, cuda: bool) -> bool:
+    """``flash_attention`` auto -> FLASH_ATTENTION_BY_DEFAULT with the fast path on CUDA;
+    ``on`` forces it wherever the fast path runs (on the CPU: no padding mask, same kernels)."""
+    if not fast or config.flash_attention == "off":
+        return False
+    return config.flash_attention == "on" or (cuda and FLASH_ATTENTION_BY_DEFAULT)
 
 
 def folded_batch(batch_size: int, grad_accum: int, loss_types) -> tuple[int, int]:
@@ -247,11 +259,16 @@ class SubBatchForward:
         overhead_tokens: int | None = None,
         multiple: int = 8,
         max_width: int | None = None,
+        padding_mask: bool = True,
     ):
         self.model, self.max_groups, self.overhead_tokens = model, max_groups, overhead_tokens
         # widths are rounded up to ``multiple`` but never past ``max_width`` (the longest
         # sequence of the data): the widest batches then keep one shape at no extra padding
         self.multiple, self.max_width = multiple, max_width
+        # False: the model gets no attention mask (rows are right-padded and every layer is
+        # causal, so the kept positions never see the padding), which lets SDPA take its flash
+        # kernel; the padded positions' outputs are dropped as before
+        self.padding_mask = padding_mask
 
     def __getattr__(self, name):
         return getattr(self.model, name)
@@ -281,7 +298,7 @@ class SubBatchForward:
             sub_mask = mask[index, :cut]
             out = self.model(
                 input_ids=input_ids[index, :cut],
-                attention_mask=sub_mask,
+                attention_mask=sub_mask if self.padding_mask else None,
                 labels=labels[index, :cut],
                 **kwargs,
             )
@@ -376,6 +393,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None):
         align_compiled = False
         align_length_multiple = LENGTH_MULTIPLE
         align_sub_batches = 1
+        align_flash_attention = False
 
         def __init__(self, *args, **kwargs):
             # TRL hashes every weight in fp32 on the CPU for its own (in-memory) cache; the
@@ -410,6 +428,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None):
                 max_groups=self.align_sub_batches,
                 multiple=self.align_length_multiple,
                 max_width=self._align_max_width,
+                padding_mask=not self.align_flash_attention,
             )
 
         # -- reference log-probs
@@ -458,6 +477,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None):
                 "compiled": self.align_compiled,
                 "length_multiple": self.align_length_multiple,
                 "sub_batches": self.align_sub_batches,
+                "flash_attention": self.align_flash_attention,
             }
             # Under several processes: the main process's key, used only when every process
             # finds the entry; else all compute their share together and only the main
