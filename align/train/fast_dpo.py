@@ -24,6 +24,7 @@ What it changes, and why the result does not change:
   mean over one batch of 8 equals the mean of 4 means over batches of 2).
 - **Gradient checkpointing only when the activations would not fit** a share of GPU memory.
 - **torch.compile of the decoder layers** (optional; see DPOConfig.torch_compile).
+- **Flash attention without a padding mask** (optional; see DPOConfig.flash_attention).
 
 The pure helpers (sampler, sub-batch planning, cache key) import no torch at module level so
 that tests can use them cheaply.
@@ -49,7 +50,8 @@ log = logging.getLogger("align.train")
 # batches padded only to their longest sequence, nearly every length-grouped batch had a new
 # width and paid about 0.15 s of set-up (a 0.55 s step). Over one epoch of workload (b) on the
 # H200, multiples of 16 (15 widths, 8 % padding) beat 64 (5 widths, 14 %) by 2 % in tokens/s and
-# 5 % in median step, at 0.15 GiB less peak; 32 fell between (docs/BENCHMARKS.md, issue 7).
+# 5 % in median step, at 0.15 GiB less peak; 32 was level in tokens/s, with a slower median
+# step and a higher peak (docs/BENCHMARKS.md, issue 7).
 CUDA_LENGTH_MULTIPLE = 16
 LENGTH_MULTIPLE = 8  # elsewhere (the CPU): a multiple that keeps rows aligned, little padding
 # Loss terms TRL computes per pair; folding gradient accumulation into the micro-batch leaves
