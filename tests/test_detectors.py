@@ -625,3 +625,30 @@ def test_lines_and_sections_are_built_from_the_parse_rows():
     assert parsed.items("do_not") == ["Delay breaths"]
     assert parsed.sections["do_not"].items is parsed.items("do_not")
     assert parsed.items("missing") == []
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "Do not apply butter - put cool water on it.",
+        "Stop.  Then wait; rinse: now - go",
+        "a -- b - c -d e- f",
+        "give 5 mL. Then 2.5 mL\tlater – or 3. Next",
+        "no dash at all. Really? Yes!",
+        "1. First; 2. Second: done.",
+    ],
+)
+def test_clauses_without_a_spaced_dash_split_as_with_the_full_pattern(sample):
+    full = tuple(c for c in text._CLAUSE_SPLIT.split(sample) if c and c.strip())
+    assert clauses(sample) == full
+    if sample.isascii() and sample.isprintable() and " -" not in sample:
+        assert text._CLAUSE_SPLIT_AT_PUNCTUATION.split(sample) == text._CLAUSE_SPLIT.split(sample)
+
+
+def test_clause_split_at_punctuation_matches_the_full_pattern_on_random_text():
+    rng = random.Random(5)
+    alphabet = [*"ab1 .!?;:-–—A", " - ", "\t", "e.g.", "i.e."]
+    for _ in range(4000):
+        sample = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        full = tuple(c for c in text._CLAUSE_SPLIT.split(sample) if c and c.strip())
+        assert clauses.__wrapped__(sample) == full, sample

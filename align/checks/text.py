@@ -21,6 +21,11 @@ _CLAUSE_SPLIT = re.compile(
     r"[.!?;:\s](?:(?<=[.!?])(?<!\d[.!?])(?=\s|$)|(?<=\d\.)(?=\s+[A-Z])|(?<=[;:])"
     r"|(?<=\s)[–—-]\s|(?<=\n))"
 )
+# The same without the alternatives that open at whitespace (a spaced dash, a line end), for
+# text where they cannot match: the engine then stops at punctuation only, not at every space.
+_CLAUSE_SPLIT_AT_PUNCTUATION = re.compile(
+    r"[.!?;:](?:(?<=[.!?])(?<!\d[.!?])(?=\s|$)|(?<=\d\.)(?=\s+[A-Z])|(?<=[;:]))"
+)
 # ... unless a new positive instruction starts after the comma ("don't use butter, put ice").
 _NEW_INSTRUCTION = re.compile(
     r"^\s*(?:(?:then|and|but|instead|now|so)\s+)?(?:apply|put|use|give|place|start|do|try"
@@ -137,7 +142,13 @@ def line_segments(line: str) -> tuple[tuple[int, str], ...]:
 @lru_cache(maxsize=65536)
 def clauses(text: str) -> tuple[str, ...]:
     """Clauses: the scope in which a negation word governs an action."""
-    return tuple(c for c in _CLAUSE_SPLIT.split(text) if c and c.strip())
+    # Printable ASCII holds no whitespace but the space (no tab, no line end), and its only
+    # dash is "-": without " -", no split opens at whitespace.
+    if text.isascii() and text.isprintable() and " -" not in text:
+        splitter = _CLAUSE_SPLIT_AT_PUNCTUATION
+    else:
+        splitter = _CLAUSE_SPLIT
+    return tuple(c for c in splitter.split(text) if c and c.strip())
 
 
 def is_negated(clause: str, match_start: int) -> bool:
