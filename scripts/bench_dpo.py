@@ -312,7 +312,7 @@ def run_one(args) -> dict:
     extra = json.loads(args.settings or "{}")
     # bench-only: "names" gives Unsloth's get_peft_model the module names (as calls 1-17 did)
     unsloth_targets = extra.pop("_unsloth_targets", "regex")
-    # bench-only: batches padded to another multiple than align's CUDA default (64)
+    # bench-only: batches padded to another multiple than align's CUDA default (16)
     length_multiple = extra.pop("_length_multiple", None)
     # bench-only: "no-cudnn" leaves SDPA to flash/efficient attention (cuDNN's builds a plan for
     # each new shape: the slow first step at each new batch width, call 24)
