@@ -259,6 +259,7 @@ def test_the_widest_batch_is_cut_to_the_longest_sequence_of_the_data(trainers):
     own longest sequence."""
     _, fast, _, _, _ = trainers
     cap = fast_dpo.longest_sequence(fast.train_dataset, fast.args.max_length)
+    assert fast.align_longest_sequence() == cap  # what the trainer caps at, computed once
     assert cap % 64 != 0  # the tiny data's longest pair (else this checks nothing)
     widths = []
 

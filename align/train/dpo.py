@@ -260,12 +260,13 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
 
 def _auto_checkpointing(trainer, model, batch_size: int) -> bool:
     """On only when the longest micro-batch's activations would exceed CHECKPOINT_SHARE of the
-    GPU's memory (the trainer enables it when training starts)."""
+    GPU's memory (the trainer enables it when training starts). Left on auto only on the CUDA
+    fast path, so ``trainer`` is a fast one."""
     import torch
 
     from align.train import fast_dpo
 
-    longest = fast_dpo.longest_sequence(trainer.train_dataset, trainer.args.max_length)
+    longest = trainer.align_longest_sequence()
     total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
     return fast_dpo.needs_checkpointing(model.config, batch_size, longest, total, CHECKPOINT_SHARE)
 

@@ -422,14 +422,19 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None):
             forward = self._sub_batch_forward(model)
             return super()._compute_loss(forward, inputs, return_outputs)
 
-        def _sub_batch_forward(self, model) -> SubBatchForward:
+        def align_longest_sequence(self) -> int:
+            """The train data's longest sequence, computed once (the width cap and the
+            checkpointing rule both ask for it)."""
             if self._align_max_width is None:
                 self._align_max_width = longest_sequence(self.train_dataset, self.args.max_length)
+            return self._align_max_width
+
+        def _sub_batch_forward(self, model) -> SubBatchForward:
             return SubBatchForward(
                 model,
                 max_groups=self.align_sub_batches,
                 multiple=self.align_length_multiple,
-                max_width=self._align_max_width,
+                max_width=self.align_longest_sequence(),
                 padding_mask=not self.align_flash_attention,
             )
 
@@ -520,10 +525,10 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None):
                 lengths = pair_lengths(dataset)
                 order = sorted(range(n), key=lambda i: -lengths[i])
                 size = self.args.per_device_train_batch_size
-                batches = [order[s : s + size] for s in range(0, n, size)]
             else:  # exactly the eval dataloader's batches
+                order = list(range(n))
                 size = self.args.per_device_eval_batch_size
-                batches = [list(range(s, min(n, s + size))) for s in range(0, n, size)]
+            batches = [order[s : s + size] for s in range(0, n, size)]
             chosen, rejected = [0.0] * n, [0.0] * n
             columns = {c: dataset[c] for c in ("prompt_ids", "chosen_ids", "rejected_ids")}
             # Under several processes each takes every world_size-th batch (as the eval
