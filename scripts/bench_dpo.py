@@ -552,8 +552,6 @@ RUNS = [
     # Unsloth backend with gradient checkpointing off (Unsloth's model patches keep their
     # offloaded checkpointing: measured the same as the default, call 15)
     ("b-align-unsloth-nogc", "align-unsloth", "realistic", {"gradient_checkpointing": False}),
-    # The Unsloth recipe as calls 1-17 ran it: module names, so no LoRA on LFM2's conv
-    # projections (a lighter workload than the issue's 8 modules; the others train all 8).
     # Finer buckets (less padding, more widths to set up once each): on the (b) epoch,
     # multiples of 32 pad 9.7 % at 9 widths, 16 pad 7.8 % at 15 (64: 13 % at 5). 16 won
     # (call 21) and is the CUDA default since; the -m64 runs measure the default before it.
@@ -567,6 +565,8 @@ RUNS = [
     # ... and `--flash-attention on`: no padding mask either, so flash attention runs
     ("b-align-unsloth-flash", "align-unsloth", "realistic", {"flash_attention": "on"}),
     ("b-align-flash", "align", "realistic", {"flash_attention": "on"}),
+    # The Unsloth recipe as calls 1-17 ran it: module names, so no LoRA on LFM2's conv
+    # projections (a lighter workload than the issue's 8 modules; the others train all 8).
     ("a-unsloth-names", "unsloth", "uniform", {"_unsloth_targets": "names"}),
     ("b-unsloth-names", "unsloth", "realistic", {"_unsloth_targets": "names"}),
 ]
