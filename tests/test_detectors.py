@@ -9,7 +9,7 @@ from align.checks import doses, text, vital_ranges
 from align.checks.detectors import FINDING_CODES, finding_codes, score_response
 from align.checks.text import ages_in, clauses, line_segments
 from align.data import gold
-from align.protocol import memo
+from align.protocol import memo, schema
 from align.protocol.dosing import plausible_weight_range_kg
 from align.protocol.hazards import CONTRAINDICATIONS
 from align.protocol.schema import Line, Section, parse_response
@@ -652,3 +652,119 @@ def test_clause_split_at_punctuation_matches_the_full_pattern_on_random_text():
         sample = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
         full = tuple(c for c in text._CLAUSE_SPLIT.split(sample) if c and c.strip())
         assert clauses.__wrapped__(sample) == full, sample
+
+
+# --- cheaper forms of the same work (`align pairs`, cold build) -----------------------------
+# Each is checked against the form it replaced, on tricky strings and random ones over the
+# characters and words that matter.
+
+
+def _random_texts(seed, alphabet, count=4000, longest=24):
+    rng = random.Random(seed)
+    return [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, longest))) for _ in range(count)
+    ]
+
+
+def _segments_by_finditer(line):
+    """line_segments as first written (finditer over the full splitter)."""
+    found, start = [], 0
+    for match in text._SEGMENT_SPLIT.finditer(line):
+        if match.start() > start:
+            found.append((start, line[start : match.start()]))
+        start = match.end()
+    if start < len(line):
+        found.append((start, line[start:]))
+    return tuple((offset, seg) for offset, seg in found if seg.strip())
+
+
+def test_sentences_split_as_by_finditer_over_the_full_pattern():
+    alphabet = [*"ab1 .!?;\n\tA", "2.", "e.g.", "i.e.", "E.G.", " 3. Then", "..."]
+    samples = [
+        "Give 360 mL, i.e. 20 mL/kg. Then reassess.",
+        "Dose 0.18 mg. Next: 2. Check again; done!",
+        "E.g. a sling. Why? Because.",
+        "no mark at all",
+        ". . .",
+    ]
+    for sample in samples + _random_texts(11, alphabet):
+        assert line_segments.__wrapped__(sample) == _segments_by_finditer(sample), sample
+        if not any(mark in sample for mark in "!?;\n"):
+            split = text._SEGMENT_SPLIT_AT_PERIODS.split(sample)
+            assert split == text._SEGMENT_SPLIT.split(sample), sample
+
+
+def test_inline_sentences_split_at_spaces_as_with_the_full_pattern():
+    alphabet = [*"ab1 .!?A9", "  ", ". B", "! 2", "? c", "\t", "\u00a0"]
+    for sample in _random_texts(12, alphabet):
+        if sample.isascii() and sample.isprintable():
+            split = schema._SENTENCE_SPLIT_AT_SPACES.split(sample)
+            assert split == schema._SENTENCE_SPLIT.split(sample), sample
+
+
+# Substring gates: a regex is skipped where its words are missing, so on ASCII text every
+# match must hold one of them (in lower case). Non-ASCII text always goes to the regex.
+GATED_PATTERNS = [
+    (doses._LIMIT_BEFORE, doses._LIMIT_WORDS, "search", ["up", "to", "at", "most"]),
+    (doses._EPINEPHRINE, doses._EPINEPHRINE_WORDS, "search", ["epinephrine", "Epi"]),
+    (doses._D10, doses._D10_WORDS, "search", ["D", "dextrose", "10 %"]),
+    (doses._D25, doses._D25_WORDS, "search", ["D", "dextrose", "25%"]),
+    (doses._DEXTROSE, doses._DEXTROSE_WORDS, "search", ["Dextrose"]),
+    (doses._BLOOD, doses._BLOOD_WORDS, "search", ["packed", "red"]),
+    (text._NEGATION_AFTER, text._NEGATION_AFTER_WORDS, "match", ["is", "be", "should", "it"]),
+    (schema._TRIAGE_LINE, ("triage",), "match", ["red", "GREEN", ": ", "**", "start "]),
+    *(
+        (
+            rule.pattern,
+            rule.verbs,
+            "search",
+            " ".join(rule.instructions + rule.prohibitions).split(),
+        )
+        for rule in CONTRAINDICATIONS
+        if rule.verbs
+    ),
+]
+
+
+@pytest.mark.parametrize(("pattern", "words", "method", "extra"), GATED_PATTERNS)
+def test_gated_patterns_never_match_ascii_text_without_their_words(pattern, words, method, extra):
+    pieces = sorted({piece for word in words for piece in (word, word.upper(), word[:-1])})
+    tokens = [*".,:;-'’/%()=", "1", "10", "A", "x", "the child", *pieces, *extra * 2]
+    rng = random.Random(13)
+    matched = 0
+    for _ in range(6000):
+        picked = [rng.choice(tokens) for _ in range(rng.randint(0, 10))]
+        sample = "".join(piece + rng.choice(("", " ", " ", " ")) for piece in picked)
+        if getattr(pattern, method)(sample) and sample.isascii():
+            matched += 1
+            assert any(word in sample.lower() for word in words), sample
+    assert matched > 10  # the random texts do reach the pattern
+
+
+def test_gates_give_the_regex_answer():
+    assert doses._is_limit("give up to 0.3 mg", 11)
+    assert not doses._is_limit("give 0.3 mg now", 5)
+    assert doses._may_name_limit("Max ") and not doses._may_name_limit("dose ")
+    assert doses._may_name_limit("maxımum")  # not ASCII: the regex decides
+    assert text.is_negated("Heimlich is contraindicated", 0)
+    assert not text.is_negated("give sips of water", 0)
+    assert text._may_negate_after("ıs not") and not text._may_negate_after("give water")
+
+
+@pytest.mark.parametrize("rule", [r for r in CONTRAINDICATIONS if r.verbs], ids=lambda r: r.key)
+def test_every_gated_rule_has_verbs_its_known_wordings_contain(rule):
+    assert all(word == word.lower() for word in rule.verbs)
+    for wording in rule.instructions + rule.prohibitions:
+        for match in rule.pattern.finditer(wording):
+            assert any(word in match.group(0).lower() for word in rule.verbs), wording
+
+
+def test_quotes_and_totals_from_lines_are_those_from_the_text():
+    text_ = (
+        "Rationale: normal RR for a 4-year-old is 20-28/min.\n\n"
+        "1. Give 0.01 mg/kg x 18 kg = 0.18 mg IM epinephrine.\nNormal HR 80-120 bpm."
+    )
+    lines = text_.split("\n")
+    assert vital_ranges.quoted_ranges_in_lines(lines, 5) == vital_ranges.quoted_ranges(text_, 5)
+    assert doses.stated_totals_in_lines(lines) == doses.stated_totals(text_)
+    assert doses.stated_totals(text_) and vital_ranges.quoted_ranges(text_)

@@ -15,6 +15,14 @@ from align.data.io import DataError, dumps_line, iter_jsonl, read_jsonl, write_f
 # --- reading --------------------------------------------------------------------------------
 
 
+def test_loads_json_reads_what_json_loads_reads_and_refuses_nan_infinity_and_a_bom():
+    for raw in ['{"a": [1, 2.5, "x"]}', b'{"a": 1}', '"\\u00e9"', "[]"]:
+        assert io.loads_json(raw) == json.loads(raw)
+    for bad in ['{"a": NaN}', "\ufeff{}", '{"a": Infinity}', "{"]:
+        with pytest.raises(ValueError):
+            io.loads_json(bad)
+
+
 def test_iter_jsonl_yields_objects_with_their_file_line_numbers_skipping_blank_lines(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_bytes(b'{"a": 1}\n\n   \n{"b": 2}\r\n{"c": "\xc3\xa9"}')  # CRLF, no final newline

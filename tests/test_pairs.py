@@ -6,6 +6,7 @@ from collections import Counter
 import pytest
 
 from align.checks.detectors import finding_codes, score_response
+from align.data import perturb as perturb_module
 from align.data.gold import GoldRecord, load_gold
 from align.data.pairs import PairConfig, build_pairs, split_of, write_pairs
 from align.data.perturb import PERTURBATIONS, REQUIRED_PERTURBATIONS, perturb
@@ -267,3 +268,12 @@ def test_pairs_warns_when_the_records_cannot_follow_under_share(capsys):
     pair_set = build_pairs(yellow, PairConfig(eval_fraction=0.0, under_share=0.0, counts=counts))
     warn_unmet_under_share(pair_set)  # one variant each, and the share picks "over"
     assert capsys.readouterr().err == ""
+
+
+def test_removing_lines_keeps_the_others_in_order():
+    rng = random.Random(14)
+    for _ in range(500):
+        lines = [f"line {i}" for i in range(rng.randint(0, 12))]
+        drop = {rng.randrange(0, 14) for _ in range(rng.randint(0, 5))}
+        plain = "\n".join([line for i, line in enumerate(lines) if i not in drop])
+        assert perturb_module._without(lines, drop) == plain

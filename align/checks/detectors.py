@@ -121,7 +121,11 @@ def _line_contraindications(line: str, hazards: tuple[str, ...]) -> tuple[tuple[
     found = []
     for clause in clauses(line) if rules else ():
         # The same keyword gate per clause: most clauses of a line name none of the words.
-        for rule in _rules_named(rules, clause.lower()):
+        lowered = clause.lower()
+        for rule in _rules_named(rules, lowered):
+            # The second gate only on ASCII, where lower() is exactly the regex's case folding.
+            if rule.verbs and clause.isascii() and not _names_any(rule.verbs, lowered):
+                continue
             match = rule.pattern.search(clause)
             if match and not is_negated(clause, match.start()):
                 found.append((rule.key, clause.strip()))
@@ -138,6 +142,13 @@ def _rules_named(rules, lowered: str) -> list:
                 named.append(rule)
                 break
     return named
+
+
+def _names_any(words: tuple[str, ...], lowered: str) -> bool:
+    for word in words:  # noqa: SIM110 (a loop: cheaper than any() over a generator)
+        if word in lowered:
+            return True
+    return False
 
 
 def score_response(
@@ -184,15 +195,17 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
     for index, _, section, content in parsed.line_rows:
         # By content, without list markers, so renumbered items hit the memo; the memoized
         # part depends on the line (and hazards) alone, age and weight are applied after.
-        instruction = section not in _STATEMENT_SECTIONS
-        memo = instruction_checks if instruction else _STATEMENT_CHECKS
-        checks = memo.get(content)
-        if checks is None:
-            checks = _line_checks(content, instruction, hazard_key)
-            if instruction:
-                _remember_instruction(memo, content, checks)
-            else:
-                remember(memo, content, checks)
+        if section in _STATEMENT_SECTIONS:
+            checks = _STATEMENT_CHECKS.get(content)
+            if checks is None:
+                checks = remember(
+                    _STATEMENT_CHECKS, content, _line_checks(content, False, hazard_key)
+                )
+        else:
+            checks = instruction_checks.get(content)
+            if checks is None:
+                checks = _line_checks(content, True, hazard_key)
+                _remember_instruction(instruction_checks, content, checks)
         if checks is _NOTHING:
             continue
         quotes, forbidden, has_dose = checks

@@ -26,10 +26,16 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+# Made once: json.loads with an option makes a decoder (and its scanner) on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def loads_json(text: str | bytes):
     """``json.loads`` that refuses ``NaN`` and ``Infinity``: they are not JSON, and they slip
     through every numeric check downstream (``nan < 15`` and ``nan > 45`` are both false)."""
-    return json.loads(text, parse_constant=_reject_constant)
+    if isinstance(text, str) and not text.startswith("\ufeff"):
+        return _DECODER.decode(text)  # what json.loads does with such a text
+    return json.loads(text, parse_constant=_reject_constant)  # bytes; the BOM error
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:

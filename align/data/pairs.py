@@ -148,12 +148,10 @@ def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
             if not variants:
                 skipped[name] += 1
             intended = {PERTURBATIONS[name].intended_code}
-            stats = loop[name]
+            exact = 0
             for rejected, detail in variants:
                 codes = finding_codes(score_response(rejected, scenario, expected))
-                stats["pairs"] += 1
-                stats["rejected_exact"] += codes == intended
-                stats["chosen_clean"] += not chosen_codes
+                exact += codes == intended
                 if codes != intended:
                     violations.append(
                         LoopViolation(record.id, name, "rejected", sorted(intended), sorted(codes))
@@ -173,6 +171,11 @@ def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
                         "generator": generator,
                     }
                 )
+            if variants:  # counted once per record (the keys in this order, as before)
+                stats = loop[name]
+                stats["pairs"] += len(variants)
+                stats["rejected_exact"] += exact
+                stats["chosen_clean"] += 0 if chosen_codes else len(variants)
     return PairSet(config, splits, loop, violations, skipped)
 
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from align.checks.doses import stated_totals
-from align.checks.vital_ranges import quoted_ranges
+from align.checks.doses import stated_totals_in_lines
+from align.checks.vital_ranges import quoted_ranges_in_lines
 from align.data.gold import GoldRecord
 from align.protocol.colors import error_direction, triage_line
 from align.protocol.dosing import format_amount
@@ -99,7 +99,15 @@ def _section_lines(ctx: Context, key: str) -> list[int]:
 
 
 def _without(lines: Sequence[str], drop: set[int]) -> str:
-    return "\n".join([text for i, text in enumerate(lines) if i not in drop])
+    """The text of ``lines`` without the lines at the indices in ``drop`` (indices of lines)."""
+    # Slices between the dropped lines: work per dropped line, not per line kept.
+    kept: list[str] = []
+    start = 0
+    for index in sorted(drop):
+        kept.extend(lines[start:index])
+        start = index + 1
+    kept.extend(lines[start:])
+    return "\n".join(kept)
 
 
 def wrong_triage_color(ctx: Context) -> list[Variant]:
@@ -177,7 +185,7 @@ def wrong_vital_range(ctx: Context) -> list[Variant]:
     text = ctx.text
     quotes = [
         q
-        for q in quoted_ranges(text, scenario.get("age_years"))
+        for q in quoted_ranges_in_lines(ctx.lines, scenario.get("age_years"))
         if len(q.vitals) == 1 and q.age_years is not None
     ]
     if len(quotes) > 1:  # shuffling fewer draws nothing: no rng to seed for them
@@ -245,6 +253,10 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
         for text in rule.instructions
     ]
     ctx.rng.shuffle(options)
+    # The number of each line from the first numbered action to the last, matched once for
+    # all variants (each variant renumbers these lines plus the one it inserts).
+    first, last = action_lines[0], action_lines[-1]
+    span = [numbered_actions.get(i) or _NUMBERED.match(original[i]) for i in range(first, last + 1)]
     variants, used = [], set()
     for rule, instruction in options:
         if rule.key in used:
@@ -253,10 +265,12 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
         lines = list(original)
         after = ctx.rng.choice(action_lines)
         indent, _, separator = numbered_actions[after].groups()
-        lines.insert(after + 1, f"{indent}0{separator}{instruction}")
+        inserted = f"{indent}0{separator}{instruction}"
+        lines.insert(after + 1, inserted)
+        at = after + 1 - first  # the inserted line's place in the span
+        matches = [*span[:at], _NUMBERED.match(inserted), *span[at:]]
         number = 0
-        for i in range(action_lines[0], action_lines[-1] + 2):
-            numbered = _NUMBERED.match(lines[i])
+        for i, numbered in enumerate(matches, first):
             if numbered:
                 number += 1
                 indent, _, separator = numbered.groups()
@@ -269,7 +283,7 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
 
 def wrong_dose(ctx: Context) -> list[Variant]:
     text = ctx.text
-    totals = stated_totals(text)
+    totals = stated_totals_in_lines(ctx.lines)
     if not totals:
         return []
     weight = ctx.scenario.get("weight_kg")

@@ -5,7 +5,9 @@ A ``Contraindication`` carries:
 - ``prohibitions``: ways a gold response words it in its Do NOT list;
 - ``instructions``: ways a wrong response words it as an action (the perturbation inserts
   one; the tests check that ``pattern`` recognises every one of them);
-- ``keywords``: words the pattern cannot match without (a cheap gate before the regex).
+- ``keywords``: words the pattern cannot match without (a cheap gate before the regex);
+- ``verbs``: for a few costly patterns, a second such gate (the pattern cannot match without
+  one of these either).
 ``always`` marks actions that are wrong in every scenario this toolkit covers, so they are
 checked even where a record names no hazards.
 """
@@ -42,6 +44,9 @@ class Contraindication:
     # Words of which ``pattern`` cannot match without one (lower case): a substring test on
     # them skips the regex for the many clauses that name no forbidden action.
     keywords: tuple[str, ...] = ()
+    # The same, a second gate: words the pattern cannot match without either ("water" is
+    # named in many clauses that give nothing by mouth).
+    verbs: tuple[str, ...] = ()
 
 
 def _rx(text: str) -> re.Pattern:
@@ -107,6 +112,7 @@ CONTRAINDICATIONS = (
             "load",
             "free",
         ),
+        verbs=("lift", "release", "remove", "pull", "free"),
     ),
     Contraindication(
         "straighten_limb",
@@ -278,6 +284,7 @@ CONTRAINDICATIONS = (
             "Hold off on rescue breaths until help arrives.",
         ),
         keywords=("breath", "ventilat"),
+        verbs=("delay", "wait", "hold off", "postpone", "put off"),
     ),
     Contraindication(
         "stop_resuscitation_cold",
@@ -349,6 +356,7 @@ CONTRAINDICATIONS = (
             "sip",
             "eat",
         ),
+        verbs=("give", "offer", "let"),
     ),
     Contraindication(
         "neutralise_chemical",

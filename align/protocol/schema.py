@@ -60,6 +60,9 @@ _ITEM = re.compile(r"\s*(?:[-*•·‣◦–]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)])
 # Whitespace after a sentence end, before a capital or digit. It opens with the whitespace
 # and looks back for the period: the regex engine then only stops at whitespace.
 _SENTENCE_SPLIT = re.compile(r"\s(?<=[.!?]\s)\s*(?=[A-Z0-9])")
+# The same for printable ASCII, whose only whitespace is the space: the engine finds a literal
+# faster than a class (twice as fast on these lines).
+_SENTENCE_SPLIT_AT_SPACES = re.compile(r" (?<=[.!?] ) *(?=[A-Z0-9])")
 
 
 @dataclass(slots=True)
@@ -132,7 +135,11 @@ def _split_inline(rest: str) -> list[str]:
     rest = rest.strip().strip("*_ ").strip()
     if not rest:
         return []
-    return [s.strip() for s in _SENTENCE_SPLIT.split(rest) if s.strip()]
+    if rest.isascii() and rest.isprintable():
+        splitter = _SENTENCE_SPLIT_AT_SPACES
+    else:
+        splitter = _SENTENCE_SPLIT
+    return [s.strip() for s in splitter.split(rest) if s.strip()]
 
 
 # Where the stated triage ends and commentary begins: a spaced dash, a sentence or clause
@@ -233,7 +240,9 @@ def _classify(line: str) -> _Classified:
     is the line without its list marker (the line itself but for items)."""
     if not line.strip():
         return False, "blank", "", "", (), line
-    is_triage = _TRIAGE_LINE.match(line) is not None
+    # _TRIAGE_LINE cannot match an ASCII line without "triage" (for ASCII, lower() is exactly
+    # the regex's case folding): the substring test skips it for most lines.
+    is_triage = (not line.isascii() or "triage" in line.lower()) and bool(_TRIAGE_LINE.match(line))
     item = _ITEM.match(line)
     if item:
         text = item.group("text").strip()

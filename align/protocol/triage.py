@@ -66,8 +66,9 @@ class Observation:
         """Build from a scenario or observation dict; unknown keys are ignored."""
         if not isinstance(record, dict):
             raise InvalidObservation("", "an observation must be a JSON object")
-        values = {f.name: record.get(f.name) for f in fields(cls)}
-        observation = cls(**values)
+        # The names read once (fields() builds them anew), the values looked up in C.
+        names = _OBSERVATION_FIELDS if cls is Observation else tuple(f.name for f in fields(cls))
+        observation = cls(**dict(zip(names, map(record.get, names), strict=True)))
         observation.validate()
         return observation
 
@@ -102,6 +103,9 @@ class Observation:
             raise InvalidObservation(
                 "pain_response", "field 'pain_response' must be 'appropriate' or 'inappropriate'"
             )
+
+
+_OBSERVATION_FIELDS = tuple(f.name for f in fields(Observation))
 
 
 @dataclass(frozen=True)
