@@ -264,7 +264,9 @@ def _ms(seconds: float) -> str:
 def markdown(facts: dict, pairs: dict | None, cli: dict, records: int) -> str:
     rows = []
     if pairs and pairs["pairs"]:
-        ok = pairs["pairs_per_s"] >= TARGET_PAIRS_PER_S
+        # cold is what a user's `align pairs` is (one build per process); warm alone is not met
+        warm_ok = pairs["pairs_per_s"] >= TARGET_PAIRS_PER_S
+        cold_ok = pairs["pairs_per_s_cold"] >= TARGET_PAIRS_PER_S
         rows.append(
             (
                 f"`align pairs` build (load_gold + build_pairs), {pairs['gold_records']} "
@@ -273,7 +275,7 @@ def markdown(facts: dict, pairs: dict | None, cli: dict, records: int) -> str:
                 f"{pairs['pairs_per_s_cold']:,.0f} pairs/s cold "
                 f"({_ms(pairs['build_cold_s'])}, fresh processes)",
                 f">= {TARGET_PAIRS_PER_S:,} pairs/s",
-                "yes" if ok else "**no**",
+                "yes" if cold_ok and warm_ok else "**no** (warm only)" if warm_ok else "**no**",
             )
         )
         for name, seconds in pairs["breakdown_s"].items():
