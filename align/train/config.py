@@ -129,7 +129,7 @@ class DPOConfig(ModelArguments, TrainingArguments):
     # Fast path: attention by torch's flash kernel. Batches are right-padded and every layer
     # is causal, so no padding mask is passed (the kept positions' values are the same) and
     # cuDNN's attention, which builds a plan for each new batch width, is switched off.
-    # auto: off until measured (BENCHMARKS.md, "fifth session").
+    # auto: off (measured slower than cuDNN's attention on the H200; BENCHMARKS.md, issue 7).
     flash_attention: str = "auto"
     ref_cache_dir: str | None = "checkpoints/ref-logps"  # reference log-prob cache; None: off
     # None (auto): on when the micro-batch's activations would not fit a quarter of the GPU

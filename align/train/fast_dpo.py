@@ -69,9 +69,10 @@ COMPILE_BY_DEFAULT = False
 # equivalence test. Not by default over Unsloth, whose own LoRA layers were faster there
 # (workload (b): median step 43.1k tokens/s against 40.2k with these).
 FAST_LORA_BY_DEFAULT = True
-# Whether ``flash_attention = "auto"`` turns it on with the fast path on CUDA: not until it is
-# measured against cuDNN's attention, whose per-width plans are the slow first step at each
-# new batch width (call 24, docs/BENCHMARKS.md), but which runs faster once planned.
+# Whether ``flash_attention = "auto"`` turns it on with the fast path on CUDA: no. It spares
+# cuDNN's per-width attention plans (the slow first step at each new batch width), but every
+# step ran about 2 % slower: one epoch of workload (b) on the H200 took 18.41 s against
+# 17.95 s with cuDNN's attention (calls 25 and 22, docs/BENCHMARKS.md).
 FLASH_ATTENTION_BY_DEFAULT = False
 MAX_FOLDED_BATCH = 64
 # What one more sub-batch forward costs, in padded tokens (launches, smaller matrix products).
