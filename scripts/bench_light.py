@@ -129,14 +129,17 @@ def bench_pairs(gold: list[Path] | None, repeats: int) -> dict:
     }
 
 
-# One cold build in a fresh interpreter: prints the seconds of load_gold + build_pairs.
+# One cold build in a fresh interpreter, as `align pairs` runs it (the cycle collector
+# paused): prints the seconds of load_gold + build_pairs.
 _COLD_BUILD = """
 import sys, time
+from align.commands import cyclic_gc_paused
 from align.data.gold import load_gold
 from align.data.pairs import PairConfig, build_pairs
 gold = sys.argv[1:] or None
 start = time.perf_counter()
-build_pairs(load_gold(gold).records, PairConfig())
+with cyclic_gc_paused():
+    build_pairs(load_gold(gold).records, PairConfig())
 print(time.perf_counter() - start)
 """
 

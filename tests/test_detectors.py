@@ -768,3 +768,162 @@ def test_quotes_and_totals_from_lines_are_those_from_the_text():
     assert vital_ranges.quoted_ranges_in_lines(lines, 5) == vital_ranges.quoted_ranges(text_, 5)
     assert doses.stated_totals_in_lines(lines) == doses.stated_totals(text_)
     assert doses.stated_totals(text_) and vital_ranges.quoted_ranges(text_)
+
+
+def _vitals_for_plain(segment, trigger_end, match):
+    """_vitals_for as first written (the unit's regexes on every call, no memo)."""
+    unit = match.group("unit") or ""
+    for pattern, vital in vital_ranges._UNIT_VITAL:
+        if pattern.search(unit):
+            return (vital,)
+    if unit.strip() and not vital_ranges._PER_MINUTE.search(unit):
+        return ()
+    inside = vital_ranges._keywords(segment[trigger_end : match.start()])
+    if inside:
+        return (inside[-1][1],)
+    before = vital_ranges._keywords(segment[: match.start()])
+    vitals = tuple(dict.fromkeys(v for _, v in reversed(before)))
+    if vital_ranges._PER_MINUTE.search(unit):
+        vitals = tuple(v for v in vitals if v != "sbp")
+    return vitals
+
+
+def test_vitals_from_the_memoized_unit_are_those_of_the_plain_form():
+    # The unit memo holds what the unit alone decides (a vital, none, or "ask the words").
+    units = [
+        "/min",
+        " /min",
+        "/ minute",
+        " per min",
+        " breaths",
+        " breaths/min",
+        " resp a min",
+        " beats",
+        " beats per minute",
+        " bpm",
+        " mmHg",
+        " mm hg",
+        " kg",
+        " mL",
+        " %",
+        " s",
+        " years",
+        " min",
+        " BPM",
+        " Breaths Per Min",
+        "",
+        " mmhg/min",
+        " breaths per minute",
+    ]
+    words = ["normal ", "RR ", "HR ", "SBP ", "pulse ", "blood pressure ", "heart rate ", "x "]
+    rng = random.Random(17)
+    samples = [f"{w}normal 20-30{u}" for w in words for u in units]
+    samples += [
+        "".join(rng.choice(words) for _ in range(rng.randint(0, 3)))
+        + "normal "
+        + f"{rng.randint(1, 200)}-{rng.randint(1, 200)}{rng.choice(units)}"
+        for _ in range(3000)
+    ]
+    checked = 0
+    for segment in samples:
+        trigger = vital_ranges._TRIGGER.search(segment)
+        for match in vital_ranges._RANGE.finditer(segment, trigger.end()):
+            expected = _vitals_for_plain(segment, trigger.end(), match)
+            assert vital_ranges._vitals_for(segment, trigger.end(), match) == expected, segment
+            checked += 1
+    assert checked > 1000
+
+
+def _wrong_ranges_plain(quotes, patient_age):
+    """wrong_ranges as first written (one loop building the details)."""
+    wrong = []
+    for quote in quotes:
+        age = quote.age_years if quote.age_years is not None else patient_age
+        if age is None or any(
+            vital_ranges.range_fits_age(quote.low, quote.high, age, v) for v in quote.vitals
+        ):
+            continue
+        wrong.append(
+            {
+                "range": [quote.low, quote.high],
+                "vital": quote.vitals[0] if len(quote.vitals) == 1 else list(quote.vitals),
+                "age_years": age,
+                "quote": quote.text,
+            }
+        )
+    return wrong
+
+
+def test_wrong_ranges_and_their_memoized_quotes_give_the_plain_details():
+    rng = random.Random(19)
+    vitals = [("rr",), ("hr",), ("sbp",), ("rr", "hr"), ("hr", "sbp")]
+    for _ in range(2000):
+        quotes = tuple(
+            vital_ranges.RangeQuote(
+                low := rng.randint(5, 200),
+                low + rng.randint(0, 60),
+                rng.choice(vitals),
+                rng.choice([None, 0.01, 0.5, 2.0, 5.0, 9.0, 14.0, 17.5]),
+                "20-30/min",
+                (0, 5),
+            )
+            for _ in range(rng.randint(0, 3))
+        )
+        age = rng.choice([None, 0.2, 3.0, 8.0, 16.0])
+        expected = _wrong_ranges_plain(quotes, age)
+        assert vital_ranges.wrong_ranges(quotes, age) == expected
+        assert [vital_ranges.range_detail(*w) for w in vital_ranges.wrong_quotes(quotes, age)] == (
+            expected
+        )
+
+
+def test_a_wrong_range_detail_is_new_for_every_finding():
+    # The wrong quotes of a line are memoized; the details handed out must not be shared.
+    text_ = "TRIAGE: RED (Immediate)\nRationale: normal RR for a 4-year-old is 40-60/min."
+    scenario = {"age_years": 4}
+    first = [f for f in score_response(text_, scenario) if f.code == "wrong_vital_range"]
+    first[0].detail["range"].append(99)
+    first[0].detail["vital"] = "changed"
+    second = [f for f in score_response(text_, scenario) if f.code == "wrong_vital_range"]
+    assert second[0].detail == {
+        "range": [40, 60],
+        "vital": "rr",
+        "age_years": 4.0,
+        "quote": "40-60/min",
+    }
+
+
+def test_a_line_without_a_slash_has_no_dose_total():
+    # stated_totals_in_lines skips such lines without asking _line_totals.
+    alphabet = [*"ab1 .0", "mg", "/kg", "kg", " x ", " = ", "mL", "20 mL", "0.18 mg", "/"]
+    samples = [
+        "Give 0.01 mg/kg x 18 kg = 0.18 mg IM.",
+        "Give 0.01 mg per kg x 18 kg = 0.18 mg IM.",
+        "fluid 20 mL/kg x 18 kg = 360 mL",
+    ]
+    lines = samples + _random_texts(23, alphabet, longest=16)
+    for line in lines:
+        if "/" not in line:
+            assert doses._line_totals.__wrapped__(line) == (), line
+    found, line_start = [], 0
+    for line in lines:
+        for (start, end), stated, per_kg in doses._line_totals(line):
+            found.append(((line_start + start, line_start + end), stated, per_kg))
+        line_start += len(line) + 1
+    assert doses.stated_totals_in_lines(lines) == found
+    assert found  # the samples do hold totals
+
+
+def test_finding_codes_of_any_number_of_findings():
+    from align.checks.detectors import Finding
+
+    for codes in ([], ["wrong_dose"], ["wrong_dose", "wrong_dose"], ["missing_triage", "x"]):
+        assert finding_codes([Finding(c) for c in codes]) == set(codes)
+
+
+@pytest.mark.parametrize("expected", [None, ""])
+def test_an_empty_expected_triage_scores_as_none(expected):
+    # score_parsed reads describes_patient and expected_color inline when a triage is given.
+    text_ = "TRIAGE: RED (Immediate)\nRationale: breathing 50/min.\nImmediate Actions:\n1. Go."
+    for scenario in (None, {}, {"age_years": 4}, {"age_years": 4, "resp_rate": 50}):
+        assert score_response(text_, scenario, expected) == score_response(text_, scenario)

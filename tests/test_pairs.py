@@ -1,11 +1,13 @@
 """Preference pairs: the closed loop, determinism, the split by gold group, and the mix."""
 
+import gc
 import random
 from collections import Counter
 
 import pytest
 
 from align.checks.detectors import finding_codes, score_response
+from align.commands import cyclic_gc_paused, run_pairs
 from align.data import perturb as perturb_module
 from align.data.gold import GoldRecord, load_gold
 from align.data.pairs import PairConfig, build_pairs, split_of, write_pairs
@@ -277,3 +279,86 @@ def test_removing_lines_keeps_the_others_in_order():
         drop = {rng.randrange(0, 14) for _ in range(rng.randint(0, 5))}
         plain = "\n".join([line for i, line in enumerate(lines) if i not in drop])
         assert perturb_module._without(lines, drop) == plain
+
+
+def _wrong_vital_range_from_quoted_ranges(ctx):
+    """wrong_vital_range as first written (over quoted_ranges_in_lines)."""
+    from align.checks.vital_ranges import quoted_ranges_in_lines
+
+    text = ctx.text
+    quotes = [
+        q
+        for q in quoted_ranges_in_lines(ctx.lines, ctx.scenario.get("age_years"))
+        if len(q.vitals) == 1 and q.age_years is not None
+    ]
+    if len(quotes) > 1:
+        ctx.rng.shuffle(quotes)
+    variants = []
+    for quote in quotes:
+        vital = quote.vitals[0]
+        donors = perturb_module.donor_ranges(quote.age_years, vital)
+        if not donors:
+            continue
+        band, (low, high) = ctx.rng.choice(donors)
+        start, end = quote.span
+        separator = perturb_module._SEPARATOR.search(text[start:end])
+        variants.append(
+            (
+                f"{text[:start]}{low}{separator.group(0)}{high}{text[end:]}",
+                {
+                    "vital": vital,
+                    "age_years": quote.age_years,
+                    "from": [quote.low, quote.high],
+                    "to": [low, high],
+                    "taken_from": band,
+                },
+            )
+        )
+        if len(variants) == ctx.count:
+            break
+    return variants
+
+
+def test_wrong_vital_range_reads_the_quotes_of_quoted_ranges():
+    # The perturbation reads the memoized per-line quotes, not RangeQuotes of the whole text.
+    records = load_gold(None).records
+    made = 0
+    for seed in (1, 2):
+        for record in records:
+            for count in (1, 2, 5):
+                ctx = perturb_module.Context(record, record.parsed, seed, count, 2 / 3)
+                again = perturb_module.Context(record, record.parsed, seed, count, 2 / 3)
+                found = perturb_module.wrong_vital_range(ctx)
+                assert found == _wrong_vital_range_from_quoted_ranges(again), record.id
+                made += len(found)
+    assert made > 500
+
+
+def test_align_pairs_builds_with_the_cycle_collector_paused_then_restores_it(monkeypatch, tmp_path):
+    seen = []
+    real_build = build_pairs
+
+    def recording_build(*args):
+        seen.append(gc.isenabled())
+        return real_build(*args)
+
+    monkeypatch.setattr("align.data.pairs.build_pairs", recording_build)
+    assert gc.isenabled()
+    assert run_pairs(None, tmp_path / "pairs", 3407, 0.15, None, None, 2 / 3) == 0
+    assert seen == [False]
+    assert gc.isenabled()
+    assert (tmp_path / "pairs" / "train.jsonl").exists()
+
+
+def test_the_cycle_collector_pause_restores_the_state_it_found_even_on_error():
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's choice to keep it off is kept
+    finally:
+        gc.enable()

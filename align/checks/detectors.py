@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from align.checks.doses import has_dose_statement, line_wrong_doses
 from align.checks.text import clauses, is_negated
-from align.checks.vital_ranges import RangeQuote, line_quotes, wrong_ranges
+from align.checks.vital_ranges import RangeQuote, line_quotes, range_detail, wrong_quotes
 from align.protocol.colors import PRIORITY
 from align.protocol.hazards import contraindications_for
 from align.protocol.memo import is_full, remember
@@ -168,15 +168,20 @@ def score_parsed(
     """``score_response`` on a response already parsed (``align pairs`` parses each gold
     response once for its perturbations and its own check)."""
     scenario = scenario or {}
-    patient = describes_patient(scenario, expected_triage)
-    expected = expected_color(scenario, expected_triage) if patient else None
+    if expected_triage:  # what describes_patient and expected_color give, without the calls
+        patient, expected = True, expected_triage
+    else:
+        patient = describes_patient(scenario)
+        expected = expected_color(scenario) if patient else None
     findings = triage_findings(parsed, patient, expected)
-    if not parsed.items("do_not"):
+    sections = parsed.section_rows  # (title, line index, items) by key: parsed.items(key)
+    do_not, reassess = sections.get("do_not"), sections.get("reassess")
+    if not (do_not and do_not[2]):
         findings.append(Finding("missing_do_not"))
     ranges, actions, doses = line_findings(parsed, scenario)
     findings.extend(ranges)
     findings.extend(actions)
-    if not parsed.items("reassess"):
+    if not (reassess and reassess[2]):
         findings.append(Finding("missing_reassessment"))
     findings.extend(doses)
     return findings
@@ -192,32 +197,36 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
     ranges: list[Finding] = []
     actions: list[Finding] = []
     doses: list[Finding] = []
+    # Module constants as locals: the loop below runs for every line of every response.
+    statement_sections, statement_checks, nothing = _STATEMENT_SECTIONS, _STATEMENT_CHECKS, _NOTHING
     for index, _, section, content in parsed.line_rows:
         # By content, without list markers, so renumbered items hit the memo; the memoized
         # part depends on the line (and hazards) alone, age and weight are applied after.
-        if section in _STATEMENT_SECTIONS:
-            checks = _STATEMENT_CHECKS.get(content)
+        if section in statement_sections:
+            checks = statement_checks.get(content)
             if checks is None:
                 checks = remember(
-                    _STATEMENT_CHECKS, content, _line_checks(content, False, hazard_key)
+                    statement_checks, content, _line_checks(content, False, hazard_key)
                 )
         else:
             checks = instruction_checks.get(content)
             if checks is None:
                 checks = _line_checks(content, True, hazard_key)
                 _remember_instruction(instruction_checks, content, checks)
-        if checks is _NOTHING:
+        if checks is nothing:
             continue
         quotes, forbidden, has_dose = checks
-        if quotes and _has_wrong_range(content, age):
-            ranges.extend(Finding("wrong_vital_range", d) for d in wrong_ranges(quotes, age))
+        if quotes:
+            wrong = _wrong_quotes(content, age)
+            if wrong:
+                ranges.extend(Finding("wrong_vital_range", range_detail(*w)) for w in wrong)
         for action, text in forbidden:
             detail = {"action": action, "line": index + 1, "text": text}
             actions.append(Finding("contraindicated_action", detail))
         if has_dose:
-            doses.extend(
-                Finding("wrong_dose", dict(d)) for d in line_wrong_doses(content, weight, age)
-            )
+            wrong = line_wrong_doses(content, weight, age)
+            if wrong:  # most dose lines are right: no generator made for them
+                doses.extend(Finding("wrong_dose", dict(d)) for d in wrong)
     return ranges, actions, doses
 
 
@@ -261,11 +270,13 @@ def _line_checks(content: str, instruction: bool, hazards: tuple[str, ...]) -> L
 
 
 @lru_cache(maxsize=65536)
-def _has_wrong_range(content: str, age: float | None) -> bool:
-    """Whether a line quotes a range that does not fit the age (memoized; the details are
-    built afresh for the few lines that do)."""
-    return bool(wrong_ranges(line_quotes(content), age))
+def _wrong_quotes(content: str, age: float | None) -> tuple[tuple[RangeQuote, float], ...]:
+    """(quote, age) of each range a line quotes that does not fit the age (memoized; the
+    details, dicts the caller may change, are built afresh for the few lines that have any)."""
+    return tuple(wrong_quotes(line_quotes(content), age))
 
 
 def finding_codes(findings: list[Finding]) -> set[str]:
+    if len(findings) == 1:  # a rejected response's usual case: no comprehension to run
+        return {findings[0].code}
     return {f.code for f in findings}

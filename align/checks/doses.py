@@ -281,8 +281,10 @@ def stated_totals_in_lines(lines: Sequence[str]) -> list[tuple[tuple[int, int], 
     the lines already need no second split."""
     found, line_start = [], 0
     for line in lines:
-        for (start, end), stated, per_kg in _line_totals(line):
-            found.append(((line_start + start, line_start + end), stated, per_kg))
+        # Without "/" a line has no dose statement (_line_totals gives none): no memo call.
+        if "/" in line:
+            for (start, end), stated, per_kg in _line_totals(line):
+                found.append(((line_start + start, line_start + end), stated, per_kg))
         line_start += len(line) + 1
     return found
 

@@ -116,19 +116,31 @@ def _keywords(text: str) -> list[tuple[int, str]]:
 
 def _vitals_for(segment: str, trigger_end: int, match: re.Match) -> tuple[str, ...]:
     unit = match.group("unit") or ""
-    for pattern, vital in _UNIT_VITAL:
-        if pattern.search(unit):
-            return (vital,)
-    if unit.strip() and not _PER_MINUTE.search(unit):
-        return ()  # a non-vital unit: mL, kg, seconds, years ...
+    by_unit, per_minute = _unit_vitals(unit)
+    if by_unit is not None:
+        return by_unit
     inside = _keywords(segment[trigger_end : match.start()])
     if inside:
         return (inside[-1][1],)
     before = _keywords(segment[: match.start()])
     vitals = tuple(dict.fromkeys(v for _, v in reversed(before)))
-    if _PER_MINUTE.search(unit):
+    if per_minute:
         vitals = tuple(v for v in vitals if v != "sbp")
     return vitals
+
+
+@lru_cache(maxsize=4096)
+def _unit_vitals(unit: str) -> tuple[tuple[str, ...] | None, bool]:
+    """(the vitals a quote's unit gives, or None when the words around the quote decide;
+    whether the unit is per minute). Memoized: a few units recur in every quote, and the
+    regexes cost more than the lookup."""
+    for pattern, vital in _UNIT_VITAL:
+        if pattern.search(unit):
+            return (vital,), False  # per minute or not, the unit names the vital
+    per_minute = _PER_MINUTE.search(unit) is not None
+    if unit.strip() and not per_minute:
+        return (), False  # a non-vital unit: mL, kg, seconds, years ...
+    return None, per_minute
 
 
 def _age_named(segment: str, position: int) -> float | None:
@@ -203,17 +215,28 @@ def line_quotes(line: str) -> tuple[RangeQuote, ...]:
 def wrong_ranges(quotes: tuple[RangeQuote, ...], patient_age: float | None) -> list[dict]:
     """Details of every quote that fits no published table for its age (the age the quote
     names, else the patient's)."""
+    return [range_detail(quote, age) for quote, age in wrong_quotes(quotes, patient_age)]
+
+
+def wrong_quotes(
+    quotes: tuple[RangeQuote, ...], patient_age: float | None
+) -> list[tuple[RangeQuote, float]]:
+    """(quote, its age) of every quote that fits no published table for its age (the age the
+    quote names, else the patient's): what ``wrong_ranges`` details."""
     wrong = []
     for quote in quotes:
         age = quote.age_years if quote.age_years is not None else patient_age
         if age is None or any(range_fits_age(quote.low, quote.high, age, v) for v in quote.vitals):
             continue
-        wrong.append(
-            {
-                "range": [quote.low, quote.high],
-                "vital": quote.vitals[0] if len(quote.vitals) == 1 else list(quote.vitals),
-                "age_years": age,
-                "quote": quote.text,
-            }
-        )
+        wrong.append((quote, age))
     return wrong
+
+
+def range_detail(quote: RangeQuote, age: float) -> dict:
+    """The detail of a wrong quote (a new dict each call: callers own it)."""
+    return {
+        "range": [quote.low, quote.high],
+        "vital": quote.vitals[0] if len(quote.vitals) == 1 else list(quote.vitals),
+        "age_years": age,
+        "quote": quote.text,
+    }

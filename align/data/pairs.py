@@ -128,7 +128,10 @@ def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
     violations: list[LoopViolation] = []
     skipped: Counter = Counter()
     generator = f"align {__version__}"
+    # The intended finding of each perturbation, as the set finding_codes gives (never changed).
+    intended_codes = {n: {PERTURBATIONS[n].intended_code} for n, c in config.counts.items() if c}
     for record in sorted(records, key=lambda r: r.id):
+        record_id = record.id
         parsed = record.parsed_response
         scenario, expected = record.scenario, record.expected_triage
         # A validated record was scored clean by load_gold; anything else is scored here.
@@ -138,32 +141,34 @@ def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
             else sorted(finding_codes(score_parsed(parsed, scenario, expected)))
         )
         split = config.split_of(record.group)
+        pairs = splits[split]
         prompt = record.prompt
         chosen = [{"role": "assistant", "content": record.response}]
         for name, count in config.counts.items():
             if count == 0:
                 continue
-            seed = partial(rng_seed, config.seed, record.id, name)  # hashed only if drawn from
+            seed = partial(rng_seed, config.seed, record_id, name)  # hashed only if drawn from
             variants = perturb(record, name, seed, count, config.under_share, parsed)
             if not variants:
                 skipped[name] += 1
-            intended = {PERTURBATIONS[name].intended_code}
+            intended = intended_codes[name]
             exact = 0
             for rejected, detail in variants:
                 codes = finding_codes(score_response(rejected, scenario, expected))
-                exact += codes == intended
-                if codes != intended:
+                if codes == intended:
+                    exact += 1
+                else:
                     violations.append(
-                        LoopViolation(record.id, name, "rejected", sorted(intended), sorted(codes))
+                        LoopViolation(record_id, name, "rejected", sorted(intended), sorted(codes))
                     )
                 if chosen_codes:
-                    violations.append(LoopViolation(record.id, name, "chosen", [], chosen_codes))
-                splits[split].append(
+                    violations.append(LoopViolation(record_id, name, "chosen", [], chosen_codes))
+                pairs.append(
                     {
                         "prompt": prompt,
                         "chosen": chosen,
                         "rejected": [{"role": "assistant", "content": rejected}],
-                        "gold_id": record.id,
+                        "gold_id": record_id,
                         "perturbation": name,
                         "detail": detail,
                         "split": split,

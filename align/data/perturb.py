@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from align.checks.doses import stated_totals_in_lines
-from align.checks.vital_ranges import quoted_ranges_in_lines
+from align.checks.vital_ranges import line_quotes
 from align.data.gold import GoldRecord
 from align.protocol.colors import error_direction, triage_line
 from align.protocol.dosing import format_amount
@@ -181,23 +181,29 @@ def missing_reassessment(ctx: Context) -> list[Variant]:
 
 
 def wrong_vital_range(ctx: Context) -> list[Variant]:
-    scenario = ctx.scenario
     text = ctx.text
-    quotes = [
-        q
-        for q in quoted_ranges_in_lines(ctx.lines, scenario.get("age_years"))
-        if len(q.vitals) == 1 and q.age_years is not None
-    ]
+    patient_age = ctx.scenario.get("age_years")
+    # What quoted_ranges_in_lines keeps here, read from the memoized per-line quotes: (quote,
+    # its age, its line's offset) without a RangeQuote made per quote of every record.
+    quotes = []
+    line_start = 0
+    for line in ctx.lines:
+        for quote in line_quotes(line):
+            if len(quote.vitals) == 1:
+                age = quote.age_years if quote.age_years is not None else patient_age
+                if age is not None:
+                    quotes.append((quote, age, line_start))
+        line_start += len(line) + 1
     if len(quotes) > 1:  # shuffling fewer draws nothing: no rng to seed for them
         ctx.rng.shuffle(quotes)
     variants = []
-    for quote in quotes:
+    for quote, age, line_start in quotes:
         vital = quote.vitals[0]
-        donors = donor_ranges(quote.age_years, vital)
+        donors = donor_ranges(age, vital)
         if not donors:
             continue
         band, (low, high) = ctx.rng.choice(donors)
-        start, end = quote.span
+        start, end = line_start + quote.span[0], line_start + quote.span[1]
         separator = _SEPARATOR.search(text[start:end])
         assert separator is not None  # a quote's span is "low<separator>high"
         rejected = f"{text[:start]}{low}{separator.group(0)}{high}{text[end:]}"
@@ -206,7 +212,7 @@ def wrong_vital_range(ctx: Context) -> list[Variant]:
                 rejected,
                 {
                     "vital": vital,
-                    "age_years": quote.age_years,
+                    "age_years": age,
                     "from": [quote.low, quote.high],
                     "to": [low, high],
                     "taken_from": band,
@@ -246,10 +252,11 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
         return []
     # Only actions tied to this scenario's hazards: an always-wrong action from another
     # setting (inducing vomiting in a crush case) would be implausible, not hard.
+    wanted = set(hazards)
     options = [
         (rule, text)
         for rule in contraindications_for(hazards)
-        if set(rule.hazards) & set(hazards)
+        if not wanted.isdisjoint(rule.hazards)  # shares a hazard: no set made per rule
         for text in rule.instructions
     ]
     ctx.rng.shuffle(options)
