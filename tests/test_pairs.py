@@ -2,6 +2,7 @@
 
 import gc
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -281,56 +282,38 @@ def test_removing_lines_keeps_the_others_in_order():
         assert perturb_module._without(lines, drop) == plain
 
 
-def _wrong_vital_range_from_quoted_ranges(ctx):
-    """wrong_vital_range as first written (over quoted_ranges_in_lines)."""
+def test_wrong_vital_range_swaps_one_quoted_range_for_a_donor_of_its_vital_and_age():
+    """Each variant replaces the numbers of one range the text quotes (as quoted_ranges reads
+    it) with another age band's range for the same vital, and says which."""
     from align.checks.vital_ranges import quoted_ranges_in_lines
 
-    text = ctx.text
-    quotes = [
-        q
-        for q in quoted_ranges_in_lines(ctx.lines, ctx.scenario.get("age_years"))
-        if len(q.vitals) == 1 and q.age_years is not None
-    ]
-    if len(quotes) > 1:
-        ctx.rng.shuffle(quotes)
-    variants = []
-    for quote in quotes:
-        vital = quote.vitals[0]
-        donors = perturb_module.donor_ranges(quote.age_years, vital)
-        if not donors:
-            continue
-        band, (low, high) = ctx.rng.choice(donors)
-        start, end = quote.span
-        separator = perturb_module._SEPARATOR.search(text[start:end])
-        variants.append(
-            (
-                f"{text[:start]}{low}{separator.group(0)}{high}{text[end:]}",
-                {
-                    "vital": vital,
-                    "age_years": quote.age_years,
-                    "from": [quote.low, quote.high],
-                    "to": [low, high],
-                    "taken_from": band,
-                },
-            )
-        )
-        if len(variants) == ctx.count:
-            break
-    return variants
-
-
-def test_wrong_vital_range_reads_the_quotes_of_quoted_ranges():
-    # The perturbation reads the memoized per-line quotes, not RangeQuotes of the whole text.
-    records = load_gold(None).records
     made = 0
     for seed in (1, 2):
-        for record in records:
-            for count in (1, 2, 5):
-                ctx = perturb_module.Context(record, record.parsed, seed, count, 2 / 3)
-                again = perturb_module.Context(record, record.parsed, seed, count, 2 / 3)
-                found = perturb_module.wrong_vital_range(ctx)
-                assert found == _wrong_vital_range_from_quoted_ranges(again), record.id
-                made += len(found)
+        for record in load_gold(None).records:
+            ctx = perturb_module.Context(record, record.parsed, seed, 5, 2 / 3)
+            text = ctx.text
+            quotes = [
+                q
+                for q in quoted_ranges_in_lines(ctx.lines, ctx.scenario.get("age_years"))
+                if len(q.vitals) == 1 and q.age_years is not None
+            ]
+            for rejected, detail in perturb_module.wrong_vital_range(ctx):
+                vital, age = detail["vital"], detail["age_years"]
+                assert (detail["taken_from"], tuple(detail["to"])) in (
+                    perturb_module.donor_ranges(age, vital)
+                )
+                swapped = [
+                    q.span
+                    for q in quotes
+                    if (q.vitals[0], q.age_years, [q.low, q.high]) == (vital, age, detail["from"])
+                    and rejected[: q.span[0]] == text[: q.span[0]]
+                    and rejected.endswith(text[q.span[1] :])
+                ]
+                assert swapped, record.id
+                start, end = swapped[0]
+                middle = rejected[start : len(rejected) - (len(text) - end)]
+                assert re.findall(r"\d+", middle) == [str(n) for n in detail["to"]], record.id
+                made += 1
     assert made > 500
 
 
