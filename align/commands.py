@@ -286,7 +286,7 @@ def parse_counts(perturbations: str | None, count: list[str] | None) -> dict[str
 def cyclic_gc_paused() -> Iterator[None]:
     """Python's cycle collector paused, then restored. `align pairs` keeps nearly everything it
     allocates to the end and leaves almost no cycles behind (5 objects on the committed gold),
-    so the collector's passes over the growing heap free nothing and cost about 5 % of a cold
+    so the collector's passes over the growing heap free nothing and cost 2-5 % of a cold
     run. The command owns its process; the library functions leave the collector alone."""
     enabled = gc.isenabled()
     gc.disable()
