@@ -744,11 +744,13 @@ def test_gated_patterns_never_match_ascii_text_without_their_words(pattern, word
 def test_gates_give_the_regex_answer():
     assert doses._is_limit("give up to 0.3 mg", 11)
     assert not doses._is_limit("give 0.3 mg now", 5)
-    assert doses._may_name_limit("Max ") and not doses._may_name_limit("dose ")
-    assert doses._may_name_limit("maxımum")  # not ASCII: the regex decides
+    assert text.may_hold_any("Max ", doses._LIMIT_WORDS)
+    assert not text.may_hold_any("dose ", doses._LIMIT_WORDS)
+    assert text.may_hold_any("maxımum", doses._LIMIT_WORDS)  # not ASCII: the regex decides
     assert text.is_negated("Heimlich is contraindicated", 0)
     assert not text.is_negated("give sips of water", 0)
-    assert text._may_negate_after("ıs not") and not text._may_negate_after("give water")
+    assert text.may_hold_any("ıs not", text._NEGATION_AFTER_WORDS)
+    assert not text.may_hold_any("give water", text._NEGATION_AFTER_WORDS)
 
 
 @pytest.mark.parametrize("rule", [r for r in CONTRAINDICATIONS if r.verbs], ids=lambda r: r.key)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
 from align.checks.doses import has_dose_statement, line_wrong_doses
-from align.checks.text import clauses, is_negated
+from align.checks.text import clauses, holds_any, is_negated
 from align.checks.vital_ranges import RangeQuote, line_quotes, range_detail, wrong_quotes
 from align.protocol.colors import PRIORITY
 from align.protocol.hazards import contraindications_for
@@ -124,7 +124,7 @@ def _line_contraindications(line: str, hazards: tuple[str, ...]) -> tuple[tuple[
         lowered = clause.lower()
         for rule in _rules_named(rules, lowered):
             # The second gate only on ASCII, where lower() is exactly the regex's case folding.
-            if rule.verbs and clause.isascii() and not _names_any(rule.verbs, lowered):
+            if rule.verbs and clause.isascii() and not holds_any(lowered, rule.verbs):
                 continue
             match = rule.pattern.search(clause)
             if match and not is_negated(clause, match.start()):
@@ -142,13 +142,6 @@ def _rules_named(rules, lowered: str) -> list:
                 named.append(rule)
                 break
     return named
-
-
-def _names_any(words: tuple[str, ...], lowered: str) -> bool:
-    for word in words:  # noqa: SIM110 (a loop: cheaper than any() over a generator)
-        if word in lowered:
-            return True
-    return False
 
 
 def score_response(

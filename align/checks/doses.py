@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from align.checks.text import line_segments
+from align.checks.text import holds_any, line_segments, may_hold_any
 from align.protocol.dosing import DOSE_RULES, DoseRule, plausible_weight_range_kg
 from align.protocol.vitals import NEONATE_END
 
@@ -114,12 +114,8 @@ def _rule_for(sentence: str, unit: str) -> DoseRule | None:
 def _names(pattern: re.Pattern, words: tuple[str, ...], text: str, lowered: str | None) -> bool:
     """Whether ``pattern`` matches in ``text``; False at once where ``lowered`` (the text in
     lower case, None unless ASCII) holds none of ``words``, without which it cannot match."""
-    if lowered is not None:
-        for word in words:
-            if word in lowered:
-                break
-        else:
-            return False
+    if lowered is not None and not holds_any(lowered, words):
+        return False
     return pattern.search(text) is not None
 
 
@@ -129,20 +125,7 @@ def _is_limit(sentence: str, start: int, end: int | None = None) -> bool:
     if end is not None and _LIMIT_AFTER.match(sentence, end):
         return True
     before = sentence[max(0, start - 20) : start]
-    return _may_name_limit(before) and bool(_LIMIT_BEFORE.search(before))
-
-
-def _may_name_limit(text: str) -> bool:
-    """False only where ``_LIMIT_BEFORE`` cannot match: an ASCII text without its words as
-    substrings (for ASCII, lower() is exactly the regex's case folding). Four times cheaper
-    than the regex, which tries its eight words at every position."""
-    if not text.isascii():
-        return True
-    lowered = text.lower()
-    for word in _LIMIT_WORDS:  # noqa: SIM110 (a loop: cheaper than any() over a generator)
-        if word in lowered:
-            return True
-    return False
+    return may_hold_any(before, _LIMIT_WORDS) and bool(_LIMIT_BEFORE.search(before))
 
 
 def _rounding_slack(expected: float, stated_text: str) -> float:

@@ -167,7 +167,7 @@ def is_negated(clause: str, match_start: int) -> bool:
     after it ("... is contraindicated", "... should be avoided")."""
     if _negated_before(clause, match_start):
         return True
-    return _may_negate_after(clause[match_start:]) and bool(
+    return may_hold_any(clause[match_start:], _NEGATION_AFTER_WORDS) and bool(
         _NEGATION_AFTER.match(clause, match_start)
     )
 
@@ -191,17 +191,20 @@ _NEGATION_AFTER_WORDS = (
 )
 
 
-def _may_negate_after(rest: str) -> bool:
-    """False only where _NEGATION_AFTER cannot match at the start of ``rest``: an ASCII text
-    without its words (for ASCII, lower() is exactly the regex's case folding). The regex
-    tries two dozen words at every character, the substring tests are far cheaper."""
-    if not rest.isascii():
-        return True
-    lowered = rest.lower()
-    for word in _NEGATION_AFTER_WORDS:  # noqa: SIM110 (a loop: cheaper than any())
+def holds_any(lowered: str, words: tuple[str, ...]) -> bool:
+    """Whether ``lowered`` holds one of ``words`` as a substring."""
+    for word in words:  # noqa: SIM110 (a loop: cheaper than any() over a generator)
         if word in lowered:
             return True
     return False
+
+
+def may_hold_any(text: str, words: tuple[str, ...]) -> bool:
+    """The gate before a case-insensitive regex that cannot match without one of ``words``
+    (lower case): False only for ASCII text that holds none of them, where ``lower()`` is
+    exactly the regex's case folding; other text always goes to the regex. Substring tests
+    cost far less than a regex that tries its words at every character."""
+    return not text.isascii() or holds_any(text.lower(), words)
 
 
 def _negated_before(clause: str, match_start: int) -> bool:
@@ -255,10 +258,4 @@ def _age_pattern(text: str) -> re.Pattern:
     """The full age pattern, or the one for numbers alone when the text holds none of the
     age words (for ASCII, lower() is exactly the regex's case folding; other text gets the
     full pattern)."""
-    if text.isascii():
-        lowered = text.lower()
-        for stem in _AGE_WORD_STEMS:  # a loop: cheaper than any() over a generator
-            if stem in lowered:
-                return _AGE_EXPRESSION
-        return _AGE_NUMBERS
-    return _AGE_EXPRESSION
+    return _AGE_EXPRESSION if may_hold_any(text, _AGE_WORD_STEMS) else _AGE_NUMBERS

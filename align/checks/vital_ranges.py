@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from align.checks.text import ages_in, line_segments
+from align.checks.text import ages_in, holds_any, line_segments, may_hold_any
 from align.protocol.vitals import range_fits_age
 
 _TRIGGER = re.compile(r"\b(?:normal|typical|reference range)\b", re.IGNORECASE)
@@ -80,14 +80,17 @@ def _trigger(text: str) -> re.Match | None:
 # Substring tests run before the regexes of this module (most text holds none of the words).
 # Each returns False only where its regex cannot match: for ASCII text, lower() is exactly
 # the regexes' case folding; other text always goes to the regex.
+_TRIGGER_WORDS = ("normal", "typical", "reference range")
+
+
 def _has_trigger_word(lowered: str) -> bool:
-    return "normal" in lowered or "typical" in lowered or "reference range" in lowered
+    return holds_any(lowered, _TRIGGER_WORDS)
 
 
 def _may_quote(line: str) -> bool:
     """False only where no sentence of ``line`` can hold a trigger: an ASCII line without
     the words as substrings (a sentence is a part of its line)."""
-    return not line.isascii() or _has_trigger_word(line.lower())
+    return may_hold_any(line, _TRIGGER_WORDS)
 
 
 def _may_name_cutoff(segment: str) -> bool:
@@ -107,7 +110,7 @@ def _may_name_cutoff(segment: str) -> bool:
 
 def _may_name_own_age(segment: str) -> bool:
     """False only where ``_OWN_AGE`` cannot match: an ASCII text without "age" (any case)."""
-    return not segment.isascii() or "age" in segment.lower()
+    return may_hold_any(segment, ("age",))
 
 
 def _keywords(text: str) -> list[tuple[int, str]]:
