@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from align.checks.doses import stated_totals_in_lines
-from align.checks.vital_ranges import line_quotes
+from align.checks.vital_ranges import quoted_ranges_in_lines
 from align.data.gold import GoldRecord
 from align.protocol.colors import error_direction, triage_line
 from align.protocol.dosing import format_amount
@@ -182,28 +182,22 @@ def missing_reassessment(ctx: Context) -> list[Variant]:
 
 def wrong_vital_range(ctx: Context) -> list[Variant]:
     text = ctx.text
-    patient_age = ctx.scenario.get("age_years")
-    # What quoted_ranges_in_lines keeps here, read from the memoized per-line quotes: (quote,
-    # its age, its line's offset) without a RangeQuote made per quote of every record.
-    quotes = []
-    line_start = 0
-    for line in ctx.lines:
-        for quote in line_quotes(line):
-            if len(quote.vitals) == 1:
-                age = quote.age_years if quote.age_years is not None else patient_age
-                if age is not None:
-                    quotes.append((quote, age, line_start))
-        line_start += len(line) + 1
+    quotes = [
+        q
+        for q in quoted_ranges_in_lines(ctx.lines, ctx.scenario.get("age_years"))
+        if len(q.vitals) == 1 and q.age_years is not None
+    ]
     if len(quotes) > 1:  # shuffling fewer draws nothing: no rng to seed for them
         ctx.rng.shuffle(quotes)
     variants = []
-    for quote, age, line_start in quotes:
+    for quote in quotes:
         vital = quote.vitals[0]
+        age = quote.age_years
         donors = donor_ranges(age, vital)
         if not donors:
             continue
         band, (low, high) = ctx.rng.choice(donors)
-        start, end = line_start + quote.span[0], line_start + quote.span[1]
+        start, end = quote.span
         separator = _SEPARATOR.search(text[start:end])
         assert separator is not None  # a quote's span is "low<separator>high"
         rejected = f"{text[:start]}{low}{separator.group(0)}{high}{text[end:]}"
