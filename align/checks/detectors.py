@@ -161,20 +161,15 @@ def score_parsed(
     """``score_response`` on a response already parsed (``align pairs`` parses each gold
     response once for its perturbations and its own check)."""
     scenario = scenario or {}
-    if expected_triage:  # what describes_patient and expected_color give, without the calls
-        patient, expected = True, expected_triage
-    else:
-        patient = describes_patient(scenario)
-        expected = expected_color(scenario) if patient else None
+    patient = describes_patient(scenario, expected_triage)
+    expected = expected_color(scenario, expected_triage) if patient else None
     findings = triage_findings(parsed, patient, expected)
-    sections = parsed.section_rows  # (title, line index, items) by key: parsed.items(key)
-    do_not, reassess = sections.get("do_not"), sections.get("reassess")
-    if not (do_not and do_not[2]):
+    if not parsed.items("do_not"):
         findings.append(Finding("missing_do_not"))
     ranges, actions, doses = line_findings(parsed, scenario)
     findings.extend(ranges)
     findings.extend(actions)
-    if not (reassess and reassess[2]):
+    if not parsed.items("reassess"):
         findings.append(Finding("missing_reassessment"))
     findings.extend(doses)
     return findings
