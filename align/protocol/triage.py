@@ -15,6 +15,7 @@ Deliberate choices, each from the facts file or DESIGN.md:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cache
 
 PROTOCOLS = ("jumpstart", "start")
 START_MIN_AGE_YEARS = 9
@@ -66,8 +67,7 @@ class Observation:
         """Build from a scenario or observation dict; unknown keys are ignored."""
         if not isinstance(record, dict):
             raise InvalidObservation("", "an observation must be a JSON object")
-        # The names read once (fields() builds them anew), the values looked up in C.
-        names = _OBSERVATION_FIELDS if cls is Observation else tuple(f.name for f in fields(cls))
+        names = _field_names(cls)
         observation = cls(**dict(zip(names, map(record.get, names), strict=True)))
         observation.validate()
         return observation
@@ -105,7 +105,10 @@ class Observation:
             )
 
 
-_OBSERVATION_FIELDS = tuple(f.name for f in fields(Observation))
+@cache
+def _field_names(cls) -> tuple[str, ...]:
+    """A dataclass's field names, read once per class (``fields()`` builds them anew)."""
+    return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)
