@@ -314,6 +314,8 @@ def run_one(args) -> dict:
     unsloth_targets = extra.pop("_unsloth_targets", "regex")
     # bench-only: batches padded to another multiple than align's CUDA default (16)
     length_multiple = extra.pop("_length_multiple", None)
+    # bench-only: attention padded to another multiple than align's CUDA default (64); 0: off
+    attention_multiple = extra.pop("_attention_multiple", None)
     # bench-only: "no-cudnn" leaves SDPA to flash/efficient attention (cuDNN's builds a plan for
     # each new shape: the slow first step at each new batch width, call 24)
     if extra.pop("_sdpa", None) == "no-cudnn":
@@ -347,10 +349,12 @@ def run_one(args) -> dict:
         }
         config = build_config(DPOConfig, values)
         backend = "unsloth" if args.contender == "align-unsloth" else "transformers"
-        if length_multiple:
-            from align.train import fast_dpo
+        from align.train import fast_dpo
 
+        if length_multiple:
             fast_dpo.CUDA_LENGTH_MULTIPLE = length_multiple
+        if attention_multiple is not None:
+            fast_dpo.ATTENTION_WIDTH_MULTIPLE = attention_multiple
         trainer, _, _, _ = build_dpo_trainer(config, work / f"out-{args.name}", backend)
         precompute_s = getattr(trainer, "align_precompute_seconds", None)
         settings = dict(trainer.align_speed)
@@ -463,6 +467,13 @@ def run_one(args) -> dict:
     t0 = time.perf_counter()
     trainer.train()
     train_s = time.perf_counter() - t0
+    if args.contender in ("align", "align-unsloth"):
+        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+        # whether align's padded-width attention was still the "sdpa" entry when training ended
+        # (a library that replaced the entry afterwards would have bypassed it)
+        sdpa = ALL_ATTENTION_FUNCTIONS["sdpa"]
+        settings["attention_padded_at_end"] = getattr(sdpa, "align_padded_widths", False)
     measured = slice(args.warmup, args.warmup + args.steps)
     tokens = [b[0] for b in batches[: len(times)]][measured]
     padded = [b[1] for b in batches[: len(times)]][measured]
@@ -565,6 +576,9 @@ RUNS = [
     # ... and `--flash-attention on`: no padding mask either, so flash attention runs
     ("b-align-unsloth-flash", "align-unsloth", "realistic", {"flash_attention": "on"}),
     ("b-align-flash", "align", "realistic", {"flash_attention": "on"}),
+    # attention at the batch's own width (multiples of 16), as before attention was padded to
+    # multiples of 64 on CUDA
+    ("b-align-unsloth-attn16", "align-unsloth", "realistic", {"_attention_multiple": 0}),
     # The Unsloth recipe as calls 1-17 ran it: module names, so no LoRA on LFM2's conv
     # projections (a lighter workload than the issue's 8 modules; the others train all 8).
     ("a-unsloth-names", "unsloth", "uniform", {"_unsloth_targets": "names"}),

@@ -253,6 +253,166 @@ def test_log_probs_without_the_padding_mask_equal_those_with_it(trainers):
         del fast.align_flash_attention  # back to the class default for the other tests
 
 
+@pytest.mark.parametrize("padding_mask", [True, False])
+def test_attention_at_padded_widths_gives_the_same_log_probs_and_gradients(
+    trainers, policy_moved_off_the_reference, monkeypatch, padding_mask
+):
+    """``ATTENTION_WIDTH_MULTIPLE`` (CUDA): queries, keys and values padded at the end inside
+    each attention layer change no kept position's log-prob nor any gradient, with the padding
+    mask (padded keys hidden in it) or without it (causal kernel); no NaN from padded rows."""
+    _, fast, _, _, _ = trainers
+    model = fast.model
+    examples = [fast.train_dataset[i] for i in range(4)]
+    batch = fast._prepare_inputs(fast.data_collator(examples))
+    labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
+    widths = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(query, key, value, *args, **kwargs):
+        widths.append((query.shape[2], key.shape[2]))
+        return sdpa(query, key, value, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+
+    def run(multiple):
+        fast_dpo.pad_attention_widths(model, multiple)
+        widths.clear()
+        model.zero_grad()
+        forward = fast_dpo.SubBatchForward(
+            model, max_groups=1, multiple=8, padding_mask=padding_mask
+        )
+        out = forward(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            labels=labels,
+            use_cache=False,
+            fused_lm_head=True,
+        )
+        kept = labels[:, 1:] != -100
+        out.log_probs[kept].sum().backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        return out.log_probs[kept].detach(), grads, list(widths)
+
+    try:
+        marked = fast_dpo.pad_attention_widths(model, 64)
+        assert marked == model.config.layer_types.count("full_attention")
+        padded, padded_grads, padded_widths = run(64)
+        plain, plain_grads, plain_widths = run(None)
+    finally:
+        fast_dpo.pad_attention_widths(model, None)
+    assert plain_widths and all(w % 64 for w, _ in plain_widths)  # the test has real padding
+    assert padded_widths and all(w == k and w % 64 == 0 for w, k in padded_widths)
+    torch.testing.assert_close(padded, plain, rtol=1e-5, atol=1e-5)
+    assert padded_grads.keys() == plain_grads.keys() and plain_grads
+    for name, grad in plain_grads.items():
+        assert torch.isfinite(padded_grads[name]).all(), name
+        # the same sums in another order (padded keys add exact zeros): float32 rounding only
+        torch.testing.assert_close(padded_grads[name], grad, rtol=1e-3, atol=1e-5)
+
+
+def test_attention_widths_are_padded_on_cuda_unless_flash_attention_runs(
+    trainers, tiny_dpo_config, tmp_path, monkeypatch
+):
+    from align.train.dpo import speed_settings
+
+    _, fast, _, _, _ = trainers
+    assert fast.align_speed["attention_multiple"] is None  # this CPU run: attention as it was
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    on_cuda = speed_settings(tiny_dpo_config(tmp_path, fast_path="on"), "transformers")
+    assert on_cuda["attention_multiple"] == fast_dpo.ATTENTION_WIDTH_MULTIPLE
+    assert fast_dpo.ATTENTION_WIDTH_MULTIPLE % fast_dpo.CUDA_LENGTH_MULTIPLE == 0
+    flash = tiny_dpo_config(tmp_path, fast_path="on", flash_attention="on")
+    assert speed_settings(flash, "transformers")["attention_multiple"] is None
+
+
+def _attention_case(width=13, lengths=(13, 9), seed=0):
+    """(layer, query, key, value, boolean causal-and-padding mask) in float64: 2 rows, 4 query
+    heads over 2 key/value heads (grouped-query attention, as LFM2's)."""
+    from types import SimpleNamespace
+
+    generator = torch.Generator().manual_seed(seed)
+
+    def states(heads):
+        shape = (len(lengths), heads, width, 8)
+        return torch.randn(shape, generator=generator, dtype=torch.float64, requires_grad=True)
+
+    positions = torch.arange(width)
+    causal = positions[None, :] <= positions[:, None]
+    real = positions[None, :] < torch.tensor(lengths)[:, None]
+    mask = (causal[None] & real[:, None, :])[:, None]
+    layer = SimpleNamespace(is_causal=True, num_key_value_groups=2, align_attention_multiple=16)
+    return layer, states(4), states(2), states(2), mask
+
+
+@pytest.mark.parametrize("mask_kind", ["boolean", "additive", "expanded", "none"])
+def test_padded_width_attention_equals_attention_at_the_own_width(mask_kind):
+    """Every position's output and the gradients of queries, keys and values are those of
+    SDPA at the layer's own width, for each mask form transformers hands SDPA."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    layer, query, key, value, mask = _attention_case()
+    if mask_kind == "additive":
+        mask = torch.zeros(mask.shape, dtype=torch.float64).masked_fill(~mask, -1e30)
+    elif mask_kind == "expanded":  # one mask for every row, as a stride-0 view
+        mask = mask[:1].expand(2, -1, -1, -1)
+    elif mask_kind == "none":  # SDPA's causal kernel
+        mask = None
+    widths = []
+
+    def attention(module, q, k, v, m, **kwargs):
+        widths.append(q.shape[2])
+        return sdpa_attention_forward(module, q, k, v, m, **kwargs)
+
+    padded = fast_dpo.padded_width_attention(attention)
+    out, weights = padded(layer, query, key, value, mask, dropout=0.0, scaling=0.3)
+    grads = torch.autograd.grad(out.square().sum(), (query, key, value))
+    expected, _ = sdpa_attention_forward(layer, query, key, value, mask, dropout=0.0, scaling=0.3)
+    expected_grads = torch.autograd.grad(expected.square().sum(), (query, key, value))
+    assert widths == [16] and weights is None
+    assert out.shape == expected.shape
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["unmarked", "own width a multiple", "decoding", "dropout", "position bias", "row mask",
+     "positional options", "bidirectional"],
+)  # fmt: skip
+def test_padded_width_attention_leaves_calls_it_cannot_pad_exactly_alone(case):
+    layer, query, key, value, mask = _attention_case()
+    kwargs, args = {"dropout": 0.0, "scaling": 0.3}, ()
+    if case == "unmarked":
+        layer.align_attention_multiple = None
+    elif case == "own width a multiple":
+        layer.align_attention_multiple = 13
+    elif case == "decoding":  # one new query against the cached keys
+        query = query[:, :, -1:]
+        mask = mask[:, :, -1:]
+    elif case == "dropout":
+        kwargs["dropout"] = 0.1
+    elif case == "position bias":
+        kwargs["position_bias"] = torch.zeros(1, 4, 13, 13, dtype=torch.float64)
+    elif case == "row mask":  # (batch, 1, 1, keys), broadcast over the queries
+        mask = mask[:, :, -1:]
+    elif case == "positional options":
+        args, kwargs = (0.0, 0.3), {}
+    elif case == "bidirectional":
+        layer.is_causal = False
+        mask = None
+    seen = []
+
+    def attention(module, q, k, v, m, *a, **kw):
+        seen.append((q, k, v, m, a, kw))
+        return q, None
+
+    fast_dpo.padded_width_attention(attention)(layer, query, key, value, mask, *args, **kwargs)
+    ((q, k, v, m, a, kw),) = seen
+    assert q is query and k is key and v is value and m is mask
+    assert a == args and kw == kwargs
+
+
 def test_the_widest_batch_is_cut_to_the_longest_sequence_of_the_data(trainers):
     """Rounded up to 64 the widest batch would be wider than any sequence; it is cut at the
     data's longest sequence (one shape, less padding), and no batch is cut shorter than its

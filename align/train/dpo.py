@@ -243,6 +243,9 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
     )
     lora_layers = fast_dpo.fast_lora_enabled(config, backend, fast)
     multiple = fast_dpo.CUDA_LENGTH_MULTIPLE if cuda or compile_layers else fast_dpo.LENGTH_MULTIPLE
+    flash = fast_dpo.flash_attention_enabled(config, fast, cuda)
+    # attention widths padded for cuDNN's attention (flash attention builds no plan per width)
+    attention_multiple = fast_dpo.ATTENTION_WIDTH_MULTIPLE if fast and cuda and not flash else None
     return {
         "fast_path": fast,
         "fast_lora": lora_layers,
@@ -254,7 +257,8 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
         "torch_compile": compile_layers,
         "sub_batches": config.sub_batches if fast else None,
         "length_multiple": multiple if fast else None,
-        "flash_attention": fast_dpo.flash_attention_enabled(config, fast, cuda),
+        "flash_attention": flash,
+        "attention_multiple": attention_multiple,
     }
 
 
@@ -318,6 +322,8 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
         if speed["flash_attention"] and torch.cuda.is_available():
             # for this process: with no padding mask, SDPA would still prefer cuDNN's kernel
             torch.backends.cuda.enable_cudnn_sdp(False)
+        if speed["attention_multiple"]:
+            fast_dpo.pad_attention_widths(model, speed["attention_multiple"])
     log.info("dpo: speed settings %s", speed)
     trainer = trainer_class(
         model=model,

@@ -25,6 +25,9 @@ What it changes, and why the result does not change:
 - **Gradient checkpointing only when the activations would not fit** a share of GPU memory.
 - **torch.compile of the decoder layers** (optional; see DPOConfig.torch_compile).
 - **Flash attention without a padding mask** (optional; see DPOConfig.flash_attention).
+- **Attention at coarser widths on CUDA**: queries, keys and values padded at the end to a
+  multiple of ATTENTION_WIDTH_MULTIPLE inside each causal attention layer, and cut back after
+  it, so that cuDNN's attention sees few shapes; no real position sees a padded one.
 
 The pure helpers (sampler, sub-batch planning, cache key) import no torch at module level so
 that tests can use them cheaply.
@@ -54,6 +57,14 @@ log = logging.getLogger("align.train")
 # step and a higher peak (docs/BENCHMARKS.md, issue 7).
 CUDA_LENGTH_MULTIPLE = 16
 LENGTH_MULTIPLE = 8  # elsewhere (the CPU): a multiple that keeps rows aligned, little padding
+# On CUDA, attention alone runs at widths padded further, to a multiple of this: cuDNN's
+# attention builds an execution plan for each new shape, which made the first step at each of
+# workload (b)'s 15 batch widths slow (about 0.13 s each; 9 such steps were 1.21 s of the 17.95
+# measured in call 22), while attention is under 1 % of the GPU time, so the extra width costs
+# little there. 64: (a)'s 448 tokens need no padding, (b)'s widths fall into 6 shapes. Measured
+# on (b) (calls 28-30): 7 of the 9 slow steps gone, the others 0.2-2.4 % slower, 2.9-5.4 % more
+# tokens/s at the same peak (docs/BENCHMARKS.md, "seventh session").
+ATTENTION_WIDTH_MULTIPLE = 64
 # Loss terms TRL computes per pair; folding gradient accumulation into the micro-batch leaves
 # them unchanged. "sft" averages over the tokens of a batch, "aot*" sort across the batch.
 PER_PAIR_LOSSES = {
@@ -317,6 +328,81 @@ class SubBatchForward:
         return SimpleNamespace(
             loss=None, aux_loss=None, **{n: merged.get(n) for n in OUTPUT_FIELDS}
         )
+
+
+# --- attention at padded widths ------------------------------------------------------------------
+
+
+def pad_attention_widths(model, multiple: int | None) -> int:
+    """Run the causal attention layers of ``model`` at widths padded to ``multiple`` (None or 0:
+    at their own widths again); returns how many layers were marked. The layers are marked and
+    transformers' "sdpa" attention entry is wrapped once per process (as Unsloth wraps it for
+    its own routes): layers without the mark, any model's, go through unchanged."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    current = ALL_ATTENTION_FUNCTIONS["sdpa"]
+    if not getattr(current, "align_padded_widths", False):
+        ALL_ATTENTION_FUNCTIONS["sdpa"] = padded_width_attention(current)
+    marked = 0
+    for module in model.modules():
+        if getattr(module, "is_causal", None) is True:  # transformers' decoder attention layers
+            module.align_attention_multiple = multiple
+            marked += 1
+    return marked
+
+
+def padded_width_attention(attention):
+    """transformers' SDPA attention function ``attention``, that for a marked causal layer pads
+    queries, keys and values at the end to a multiple of the layer's mark and returns the
+    output of the real positions. Exact for every real row: SDPA's causal kernel (no mask)
+    lets no position see a later one, and a 4-D mask (boolean or additive) is grown so that it
+    hides the padded keys from every real row. (A row the mask hides entirely, as left padding
+    gives, averages over the padded keys too; its output is meaningless either way.) Calls it
+    cannot pad exactly go through unchanged: dropout, a position bias, other mask shapes,
+    decoding (fewer queries than keys), positional options."""
+    import torch.nn.functional as F
+
+    def padded(module, query, key, value, attention_mask, *args, **kwargs):
+        multiple = getattr(module, "align_attention_multiple", None)
+        width = query.shape[2]
+        pad = -width % multiple if multiple else 0
+        if attention_mask is None:  # SDPA's causal kernel runs where the layer is causal
+            causal = kwargs.get("is_causal")
+            can_pad = getattr(module, "is_causal", True) if causal is None else causal
+        else:  # the padded keys can be hidden in a (batch, 1 or heads, width, width) mask
+            can_pad = attention_mask.dim() == 4 and attention_mask.shape[-2:] == (width, width)
+        can_pad = (
+            can_pad
+            and pad > 0
+            and key.shape[2] == width
+            and not args
+            and not kwargs.get("dropout")
+            and kwargs.get("position_bias") is None
+        )
+        if not can_pad:
+            return attention(module, query, key, value, attention_mask, *args, **kwargs)
+        query, key, value = (F.pad(t, (0, 0, 0, pad)) for t in (query, key, value))
+        if attention_mask is not None:
+            attention_mask = _padded_mask(attention_mask, pad)
+        output, weights = attention(module, query, key, value, attention_mask, **kwargs)
+        return output[:, :width], weights  # (batch, width, heads, dim); SDPA gives no weights
+
+    padded.align_padded_widths = True
+    return padded
+
+
+def _padded_mask(mask, pad: int):
+    """A 4-D attention mask (boolean, or additive) grown by ``pad`` query rows and key columns:
+    the padded keys are hidden from every real row, and each padded row sees itself alone (a
+    row that saw nothing would give NaNs, which the backward would spread)."""
+    import torch
+    import torch.nn.functional as F
+
+    boolean = mask.dtype == torch.bool
+    hidden = False if boolean else torch.finfo(mask.dtype).min
+    grown = F.pad(mask, (0, pad, 0, pad), value=hidden)
+    grown[..., -pad:, -pad:].diagonal(dim1=-2, dim2=-1).fill_(True if boolean else 0)
+    return grown
 
 
 # --- reference log-prob cache --------------------------------------------------------------------
