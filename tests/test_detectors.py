@@ -1,5 +1,6 @@
 """Detectors on text written the way models and people really write, not only gold layout."""
 
+import itertools
 import random
 import re
 
@@ -702,6 +703,13 @@ def test_inline_sentences_split_at_spaces_as_with_the_full_pattern():
             assert split == schema._SENTENCE_SPLIT.split(sample), sample
 
 
+def _words_and_pairs(wordings: tuple[str, ...]) -> list[str]:
+    """The words of a rule's wordings and each two in a row ("sit the", "child up"): random
+    texts of them reach even the patterns that need a phrase."""
+    words = " ".join(wordings).split()
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
 # Substring gates: a regex is skipped where its words are missing, so on ASCII text every
 # match must hold one of them (in lower case). Non-ASCII text always goes to the regex.
 GATED_PATTERNS = [
@@ -714,14 +722,10 @@ GATED_PATTERNS = [
     (text._NEGATION_AFTER, text._NEGATION_AFTER_WORDS, "match", ["is", "be", "should", "it"]),
     (schema._TRIAGE_LINE, ("triage",), "match", ["red", "GREEN", ": ", "**", "start "]),
     *(
-        (
-            rule.pattern,
-            rule.verbs,
-            "search",
-            " ".join(rule.instructions + rule.prohibitions).split(),
-        )
+        (rule.pattern, words, "search", _words_and_pairs(rule.instructions + rule.prohibitions))
         for rule in CONTRAINDICATIONS
-        if rule.verbs
+        for words in (rule.keywords, rule.verbs)
+        if words
     ),
 ]
 
@@ -732,7 +736,7 @@ def test_gated_patterns_never_match_ascii_text_without_their_words(pattern, word
     tokens = [*".,:;-'’/%()=", "1", "10", "A", "x", "the child", *pieces, *extra * 2]
     rng = random.Random(13)
     matched = 0
-    for _ in range(6000):
+    for _ in range(10000):
         picked = [rng.choice(tokens) for _ in range(rng.randint(0, 10))]
         sample = "".join(piece + rng.choice(("", " ", " ", " ")) for piece in picked)
         if getattr(pattern, method)(sample) and sample.isascii():

@@ -117,14 +117,17 @@ def triage_findings(parsed: ParsedResponse, patient: bool, expected: str | None)
 def _line_contraindications(line: str, hazards: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """(action, clause) for each forbidden action one instruction line gives (memoized:
     lines repeat across pairs)."""
-    rules = _rules_named(contraindications_for(hazards), line.lower())
+    lowered = line.lower()
+    rules = _rules_named(contraindications_for(hazards), lowered)
+    if rules and line.isascii():  # the verb gate below, first on the whole line
+        rules = [rule for rule in rules if not rule.verbs or holds_any(lowered, rule.verbs)]
     found = []
     for clause in clauses(line) if rules else ():
         # The same keyword gate per clause: most clauses of a line name none of the words.
-        lowered = clause.lower()
-        for rule in _rules_named(rules, lowered):
+        lowered_clause = clause.lower()
+        for rule in _rules_named(rules, lowered_clause):
             # The second gate only on ASCII, where lower() is exactly the regex's case folding.
-            if rule.verbs and clause.isascii() and not holds_any(lowered, rule.verbs):
+            if rule.verbs and clause.isascii() and not holds_any(lowered_clause, rule.verbs):
                 continue
             match = rule.pattern.search(clause)
             if match and not is_negated(clause, match.start()):

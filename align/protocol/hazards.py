@@ -216,7 +216,7 @@ CONTRAINDICATIONS = (
             "Open the airway with a head-tilt chin-lift.",
             "Use a head-tilt chin-lift to open the airway before checking breathing.",
         ),
-        keywords=("head",),
+        keywords=("tilt",),  # not "head": every match holds "tilt"
     ),
     Contraindication(
         "move_unstabilised",
@@ -234,7 +234,7 @@ CONTRAINDICATIONS = (
             "Sit the child up so they can breathe more easily and look around.",
             "Help the child stand and walk to the treatment area.",
         ),
-        keywords=("sit", "stand", "walk", "get up", "carry"),
+        keywords=("sit ", "stand", "walk", "get up", "carry"),  # "sit ": not "position"
     ),
     Contraindication(
         "abdominal_thrusts_drowning",
@@ -332,6 +332,7 @@ CONTRAINDICATIONS = (
         ),
         always=True,
         keywords=("vomit", "ipecac", "throat", "throw up", "be sick"),
+        verbs=("induc", "ipecac", "finger", "make"),
     ),
     Contraindication(
         "give_by_mouth",
@@ -344,6 +345,8 @@ CONTRAINDICATIONS = (
         ),
         ("give food or drink", "give anything by mouth"),
         ("Give the child sips of water to calm them.", "Offer milk or juice to settle the child."),
+        # " eat" and "by mouth", not "eat" and "fluid": every match holds them, and "heart",
+        # "breathing" and "IV fluids" fill the vital-sign lines
         keywords=(
             "water",
             "milk",
@@ -352,9 +355,9 @@ CONTRAINDICATIONS = (
             "something to",
             "food",
             "anything",
-            "fluid",
+            "by mouth",
             "sip",
-            "eat",
+            " eat",
         ),
         verbs=("give", "offer", "let"),
     ),
@@ -439,7 +442,7 @@ CONTRAINDICATIONS = (
             "Stand the child up to check whether they feel dizzy.",
             "Have the child walk to the ambulance.",
         ),
-        keywords=("sit", "stand", "walk", "get up"),
+        keywords=("sit ", "stand", "walk", "get up"),  # "sit ": not "position"
     ),
     Contraindication(
         "leave_unobserved",
