@@ -72,6 +72,17 @@ def _loss_and_metrics(trainer, rows):
     return loss.item(), metrics, grads
 
 
+def _fused_forward(forward, batch, labels):
+    """The fused-head call TRL's ``_compute_loss`` makes, on a collated batch."""
+    return forward(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        labels=labels,
+        use_cache=False,
+        fused_lm_head=True,
+    )
+
+
 @pytest.fixture(scope="module")
 def trainers(tiny_dpo_config, tmp_path_factory):
     from align.train.dpo import build_dpo_trainer
@@ -198,13 +209,7 @@ def test_per_pair_log_probs_do_not_depend_on_the_batch(trainers, multiple, sub_b
         batch = fast._prepare_inputs(fast.data_collator(examples))
         labels = batch["input_ids"].masked_fill(batch["completion_mask"] == 0, -100)
         with torch.no_grad():
-            out = forward(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                labels=labels,
-                use_cache=False,
-                fused_lm_head=True,
-            )
+            out = _fused_forward(forward, batch, labels)
         sums = out.log_probs.sum(dim=1)
         n = len(rows)
         return {r: (sums[i].item(), sums[n + i].item()) for i, r in enumerate(rows)}
@@ -232,13 +237,7 @@ def test_log_probs_without_the_padding_mask_equal_those_with_it(trainers):
             fast.model, max_groups=1, multiple=64, padding_mask=padding_mask
         )
         with torch.no_grad():
-            return forward(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                labels=labels,
-                use_cache=False,
-                fused_lm_head=True,
-            ).log_probs
+            return _fused_forward(forward, batch, labels).log_probs
 
     kept = labels[:, 1:] != -100
     with_mask, without = log_probs(True), log_probs(False)
@@ -281,13 +280,7 @@ def test_attention_at_padded_widths_gives_the_same_log_probs_and_gradients(
         forward = fast_dpo.SubBatchForward(
             model, max_groups=1, multiple=8, padding_mask=padding_mask
         )
-        out = forward(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            labels=labels,
-            use_cache=False,
-            fused_lm_head=True,
-        )
+        out = _fused_forward(forward, batch, labels)
         kept = labels[:, 1:] != -100
         out.log_probs[kept].sum().backward()
         grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
@@ -445,13 +438,7 @@ def test_the_widest_batch_is_cut_to_the_longest_sequence_of_the_data(trainers):
             Recording(), max_groups=1, multiple=64, max_width=max_width
         )
         with torch.no_grad():
-            forward(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                labels=labels,
-                use_cache=False,
-                fused_lm_head=True,
-            )
+            _fused_forward(forward, batch, labels)
         return widths
 
     assert width_with(cap) == [cap]
