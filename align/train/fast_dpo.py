@@ -356,10 +356,11 @@ def padded_width_attention(attention):
     queries, keys and values at the end to a multiple of the layer's mark and returns the
     output of the real positions. Exact for every real row: SDPA's causal kernel (no mask)
     lets no position see a later one, and a 4-D mask (boolean or additive) is grown so that it
-    hides the padded keys from every real row. (A row the mask hides entirely, as left padding
-    gives, averages over the padded keys too; its output is meaningless either way.) Calls it
-    cannot pad exactly go through unchanged: dropout, a position bias, other mask shapes,
-    decoding (fewer queries than keys), positional options."""
+    hides the padded keys from every real row. (A row an additive mask hides entirely, as left
+    padding gives, averages over the padded keys too; its output is meaningless either way.)
+    Calls it cannot pad exactly go through unchanged: dropout, a position bias, other mask
+    shapes, decoding (fewer queries than keys), positional options, a bidirectional layer
+    without a mask."""
     import torch.nn.functional as F
 
     def padded(module, query, key, value, attention_mask, *args, **kwargs):
