@@ -410,6 +410,10 @@ def dpo_command(
             "Fast path: flash attention, no padding mask: auto (off), on, off.",
         ),
     ] = None,
+    share_prompts: Annotated[
+        str | None,
+        _opt("dpo", "share_prompts", "Fast path: each pair's prompt run once: auto (on), on, off."),
+    ] = None,
     ref_cache_dir: Annotated[
         str | None, _opt("dpo", "ref_cache_dir", "Folder caching reference log-probs.")
     ] = None,

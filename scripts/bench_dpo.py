@@ -474,6 +474,10 @@ def run_one(args) -> dict:
         # (a library that replaced the entry afterwards would have bypassed it)
         sdpa = ALL_ATTENTION_FUNCTIONS["sdpa"]
         settings["attention_padded_at_end"] = getattr(sdpa, "align_padded_widths", False)
+        # whether each pair's prompt still ran once at the end (off if a call found that the
+        # decoder layers' hooks did not all run, see fast_dpo.SubBatchForward)
+        sharing = getattr(trainer, "align_prompt_sharing", None)
+        settings["prompts_shared_at_end"] = bool(sharing and sharing.active)
     measured = slice(args.warmup, args.warmup + args.steps)
     tokens = [b[0] for b in batches[: len(times)]][measured]
     padded = [b[1] for b in batches[: len(times)]][measured]
@@ -579,6 +583,10 @@ RUNS = [
     # attention at the batch's own width (multiples of 16), as before attention was padded to
     # multiples of 64 on CUDA
     ("b-align-unsloth-attn16", "align-unsloth", "realistic", {"_attention_multiple": 0}),
+    # Each pair's chosen and rejected rows apart, as before 2026-11-29's eighth session
+    # (`share_prompts`, on by default since: the prompt runs once per pair).
+    ("a-align-unsloth-noshare", "align-unsloth", "uniform", {"share_prompts": "off"}),
+    ("b-align-unsloth-noshare", "align-unsloth", "realistic", {"share_prompts": "off"}),
     # The Unsloth recipe as calls 1-17 ran it: module names, so no LoRA on LFM2's conv
     # projections (a lighter workload than the issue's 8 modules; the others train all 8).
     ("a-unsloth-names", "unsloth", "uniform", {"_unsloth_targets": "names"}),

@@ -131,6 +131,10 @@ class DPOConfig(ModelArguments, TrainingArguments):
     # cuDNN's attention, which builds a plan for each new batch width, is switched off.
     # auto: off (measured slower than cuDNN's attention on the H200; BENCHMARKS.md, issue 7).
     flash_attention: str = "auto"
+    # Fast path: each pair's chosen and rejected sequences run as one row that holds their
+    # common prompt once (LFM2; exact: masks, position ids and the short convolution's inputs
+    # as in separate rows). auto: on with the fast path (not with flash attention).
+    share_prompts: str = "auto"
     ref_cache_dir: str | None = "checkpoints/ref-logps"  # reference log-prob cache; None: off
     # None (auto): on when the micro-batch's activations would not fit a quarter of the GPU
     # (CUDA fast path), else off; true/false force it.
@@ -358,6 +362,7 @@ def _validate_dpo(config: DPOConfig) -> None:
     _choice(config, "fast_lora", SWITCHES)
     _number(config, "sub_batches", low=1, integer=True)
     _choice(config, "flash_attention", SWITCHES)
+    _choice(config, "share_prompts", SWITCHES)
     _check(
         config.ref_cache_dir is None or isinstance(config.ref_cache_dir, str),
         "ref_cache_dir",

@@ -246,6 +246,7 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
     flash = fast_dpo.flash_attention_enabled(config, fast, cuda)
     # attention widths padded for cuDNN's attention (flash attention builds no plan per width)
     attention_multiple = fast_dpo.ATTENTION_WIDTH_MULTIPLE if fast and cuda and not flash else None
+    shared_prompts = fast_dpo.prompt_sharing_enabled(config, fast, flash)
     return {
         "fast_path": fast,
         "fast_lora": lora_layers,
@@ -259,6 +260,7 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
         "length_multiple": multiple if fast else None,
         "flash_attention": flash,
         "attention_multiple": attention_multiple,
+        "share_prompts": shared_prompts,
     }
 
 
@@ -324,6 +326,11 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
             torch.backends.cuda.enable_cudnn_sdp(False)
         if speed["attention_multiple"]:
             fast_dpo.pad_attention_widths(model, speed["attention_multiple"])
+        if speed["share_prompts"]:
+            sharing = fast_dpo.share_prompts(model)
+            trainer_class.align_prompt_sharing = sharing
+            # what runs: the number of the prompt's last tokens repeated, 0 if not this model
+            speed["share_prompts"] = sharing.tail if sharing else 0
     log.info("dpo: speed settings %s", speed)
     trainer = trainer_class(
         model=model,

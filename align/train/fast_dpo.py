@@ -28,6 +28,11 @@ What it changes, and why the result does not change:
 - **Attention at coarser widths on CUDA**: queries, keys and values padded at the end to a
   multiple of ATTENTION_WIDTH_MULTIPLE inside each causal attention layer, and cut back after
   it, so that cuDNN's attention sees few shapes; no real position sees a padded one.
+- **Each pair's prompt computed once** (LFM2): the chosen and rejected rows of a pair start
+  with the same prompt, so they run as one row, prompt, chosen completion, the prompt's last
+  few tokens again, rejected completion, with an attention mask and position ids that give
+  every token exactly what it sees in its own row (the rejected tokens see the prompt, never
+  the chosen completion). See ``share_prompts`` for the short convolution.
 
 The pure helpers (sampler, sub-batch planning, cache key) import no torch at module level so
 that tests can use them cheaply.
@@ -85,6 +90,11 @@ FAST_LORA_BY_DEFAULT = True
 # step ran about 2 % slower: one epoch of workload (b) on the H200 took 18.41 s against
 # 17.95 s with cuDNN's attention (calls 25 and 22, docs/BENCHMARKS.md).
 FLASH_ATTENTION_BY_DEFAULT = False
+# Whether ``share_prompts = "auto"`` runs each pair's prompt once on the fast path (where the
+# model is one it is exact for, see ``share_prompts``).
+SHARE_PROMPTS_BY_DEFAULT = True
+# The keyword a shared-prompt call passes down to the decoder layers' hooks.
+SHARED_PROMPT_KWARG = "align_shared_prompt"
 MAX_FOLDED_BATCH = 64
 # What one more sub-batch forward costs, in padded tokens (launches, smaller matrix products).
 SUB_BATCH_OVERHEAD_TOKENS = 1024  # pairs per micro-batch when folding gradient accumulation
@@ -122,6 +132,14 @@ def flash_attention_enabled(config, fast: bool, cuda: bool) -> bool:
     if not fast or config.flash_attention == "off":
         return False
     return config.flash_attention == "on" or (cuda and FLASH_ATTENTION_BY_DEFAULT)
+
+
+def prompt_sharing_enabled(config, fast: bool, flash: bool) -> bool:
+    """``share_prompts`` auto -> SHARE_PROMPTS_BY_DEFAULT with the fast path; ``on`` forces it
+    wherever the fast path runs. Never with flash attention, which takes no mask."""
+    if not fast or flash or config.share_prompts == "off":
+        return False
+    return config.share_prompts == "on" or SHARE_PROMPTS_BY_DEFAULT
 
 
 def folded_batch(batch_size: int, grad_accum: int, loss_types) -> tuple[int, int]:
@@ -264,7 +282,11 @@ def plan_sub_batches(
 class SubBatchForward:
     """Stands in for the model in TRL's ``_compute_loss``: a fused-head call on a right-padded
     batch runs as a few trimmed sub-batches and the per-token outputs are put back in place
-    (zeros, like TRL's fused head gives masked positions). Other calls go to the model."""
+    (zeros, like TRL's fused head gives masked positions). Other calls go to the model.
+
+    With ``prompt_sharing`` (from ``share_prompts``, while active), each pair's chosen and
+    rejected rows run as one row that holds their common prompt once (``shared_prompt_batch``);
+    batches whose rows are not such pairs run as before."""
 
     def __init__(
         self,
@@ -274,6 +296,7 @@ class SubBatchForward:
         multiple: int = 8,
         max_width: int | None = None,
         padding_mask: bool = True,
+        prompt_sharing: PromptSharing | None = None,
     ):
         self.model, self.max_groups, self.overhead_tokens = model, max_groups, overhead_tokens
         # widths are rounded up to ``multiple`` but never past ``max_width`` (the longest
@@ -283,6 +306,7 @@ class SubBatchForward:
         # causal, so the kept positions never see the padding), which lets SDPA take its flash
         # kernel; the padded positions' outputs are dropped as before
         self.padding_mask = padding_mask
+        self.prompt_sharing = prompt_sharing if padding_mask else None  # it needs its mask
 
     def __getattr__(self, name):
         return getattr(self.model, name)
@@ -291,43 +315,268 @@ class SubBatchForward:
         if args or not kwargs.get("fused_lm_head") or kwargs.get("attention_mask") is None:
             return self.model(*args, **kwargs)
         import torch
-        import torch.nn.functional as F
 
         input_ids = kwargs.pop("input_ids")
         mask = kwargs.pop("attention_mask")
         labels = kwargs.pop("labels")
-        rows, width = input_ids.shape
-        lengths = mask.sum(dim=1).tolist()
+        rows = input_ids.shape[0]
         overhead = self.overhead_tokens
         if overhead is None:
             overhead = SUB_BATCH_OVERHEAD_TOKENS
-        groups = plan_sub_batches(lengths, self.max_groups, overhead, self.multiple)
         pieces: dict[str, list] = {}
-        for group in groups:
-            index = torch.tensor(group, device=input_ids.device)
-            longest = max(lengths[i] for i in group)
-            cut = min(width, -(-longest // self.multiple) * self.multiple)
-            if self.max_width is not None and longest <= self.max_width:
-                cut = min(cut, self.max_width)
-            sub_mask = mask[index, :cut]
-            out = self.model(
-                input_ids=input_ids[index, :cut],
-                attention_mask=sub_mask if self.padding_mask else None,
-                labels=labels[index, :cut],
-                **kwargs,
-            )
-            for name in OUTPUT_FIELDS:
-                value = getattr(out, name, None)
-                if value is not None:
-                    pad = width - 1 - value.shape[1]
-                    pieces.setdefault(name, []).append(F.pad(value, (0, pad)) if pad else value)
-        order = torch.tensor([i for g in groups for i in g], device=input_ids.device)
-        inverse = torch.empty_like(order)
-        inverse[order] = torch.arange(rows, device=order.device)
+        order: list[int] = []
+        pairs, sharing = None, self.prompt_sharing
+        if sharing is not None and sharing.active:
+            pairs = shared_prompt_lengths(input_ids, mask, labels, sharing.tail)
+        if pairs is not None:
+            prompts, chosen, rejected = pairs
+            packed = [p + c + sharing.tail + r for p, c, r in zip(*pairs, strict=True)]
+            for group in plan_sub_batches(packed, self.max_groups, overhead, self.multiple):
+                lengths = [[prompts[i] for i in group], [chosen[i] for i in group]]
+                lengths.append([rejected[i] for i in group])
+                outputs = self._shared_prompt_call(input_ids, labels, group, lengths, kwargs)
+                if outputs is None:  # the hooks did not run: this batch the usual way
+                    pieces.clear()
+                    order.clear()
+                    break
+                for name, value in outputs.items():
+                    pieces.setdefault(name, []).append(value)
+                order.extend(group + [rows // 2 + i for i in group])
+        if not order:
+            lengths = mask.sum(dim=1).tolist()
+            for group in plan_sub_batches(lengths, self.max_groups, overhead, self.multiple):
+                for name, value in self._row_call(input_ids, mask, labels, group, lengths, kwargs):
+                    pieces.setdefault(name, []).append(value)
+                order.extend(group)
+        where = torch.tensor(order, device=input_ids.device)
+        inverse = torch.empty_like(where)
+        inverse[where] = torch.arange(rows, device=where.device)
         merged = {name: torch.cat(parts)[inverse] for name, parts in pieces.items()}
         return SimpleNamespace(
             loss=None, aux_loss=None, **{n: merged.get(n) for n in OUTPUT_FIELDS}
         )
+
+    def _row_call(self, input_ids, mask, labels, group, lengths, kwargs):
+        """(field, per-token values) of the rows ``group``, cut to their longest sequence."""
+        import torch
+        import torch.nn.functional as F
+
+        width = input_ids.shape[1]
+        index = torch.tensor(group, device=input_ids.device)
+        longest = max(lengths[i] for i in group)
+        cut = min(width, -(-longest // self.multiple) * self.multiple)
+        if self.max_width is not None and longest <= self.max_width:
+            cut = min(cut, self.max_width)
+        sub_mask = mask[index, :cut]
+        out = self.model(
+            input_ids=input_ids[index, :cut],
+            attention_mask=sub_mask if self.padding_mask else None,
+            labels=labels[index, :cut],
+            **kwargs,
+        )
+        for name in OUTPUT_FIELDS:
+            value = getattr(out, name, None)
+            if value is not None:
+                pad = width - 1 - value.shape[1]
+                yield name, F.pad(value, (0, pad)) if pad else value
+
+    def _shared_prompt_call(self, input_ids, labels, group, lengths, kwargs):
+        """{field: per-token values} of the pairs ``group`` (their chosen rows, then their
+        rejected rows, in the batch's layout), each pair run as one row; None if the decoder
+        layers' hooks did not all run (a backend that drops the keyword), so that the caller
+        runs these rows unshared, and prompt sharing is switched off for the run."""
+        sharing = self.prompt_sharing
+        batch = shared_prompt_batch(input_ids, labels, group, *lengths, sharing.tail, self.multiple)
+        call = SharedPromptCall(batch["copies"], batch["sources"])
+        out = self.model(
+            input_ids=batch["input_ids"],
+            attention_mask={"full_attention": batch["attention_mask"], "conv": None},
+            position_ids=batch["position_ids"],
+            labels=batch["labels"],
+            **{SHARED_PROMPT_KWARG: call},
+            **kwargs,
+        )
+        if call.layers != sharing.layers:
+            log.warning(
+                "dpo: prompt sharing off: %d of %d decoder layers saw the shared prompt",
+                call.layers, sharing.layers,
+            )  # fmt: skip
+            sharing.active = False
+            return None
+        outputs = {}
+        for name in OUTPUT_FIELDS:
+            value = getattr(out, name, None)
+            if value is not None:
+                outputs[name] = unshare_outputs(value, batch, input_ids.shape[1])
+        return outputs
+
+
+# --- each pair's prompt computed once ------------------------------------------------------------
+
+
+class SharedPromptCall:
+    """What the decoder layers' hooks do in one shared-prompt call: copy the hidden states at
+    ``sources`` (a prompt's last tokens) to ``copies`` (their repeats before the rejected
+    completion), counting the layers that did."""
+
+    def __init__(self, copies, sources):
+        self.copies, self.sources, self.layers = copies, sources, 0
+
+
+class PromptSharing:
+    """Prompt sharing as ``share_prompts`` prepared it for a model: how many of the prompt's
+    last tokens are repeated (``tail``), how many decoder layers carry the hook, and whether
+    it is still on (off for the run if a call finds the hooks did not all run)."""
+
+    def __init__(self, tail: int, layers: int):
+        self.tail, self.layers, self.active = tail, layers, True
+
+
+def share_prompts(model) -> PromptSharing | None:
+    """Prepare ``model`` for shared-prompt calls (None: not for this model, calls stay as
+    they are). For LFM2 only, where it was worked out to be exact. Its short convolution reads each
+    token's ``conv_L_cache - 1`` predecessors, so the rejected completion is preceded by that
+    many repeats of the prompt's last tokens, plus one so that the last repeat's own output
+    (which predicts the first rejected token) is exact too. A repeat sees the prompt up to its
+    own position through attention, but its convolution would read the chosen completion;
+    so before every decoder layer a hook copies the prompt tokens' hidden states into their
+    repeats (gradients flow back through the copy), and the repeats are hidden from every
+    other token's attention. The hooks run inside gradient checkpointing's recomputation too,
+    which calls the layer with the same keywords."""
+    config = getattr(model, "config", None)
+    if getattr(config, "model_type", None) != "lfm2":
+        return None
+    layers = model.get_decoder().layers
+    for layer in layers:
+        if not getattr(layer, "align_shared_prompt_hook", False):
+            layer.register_forward_pre_hook(_copy_prompt_tail, with_kwargs=True)
+            layer.align_shared_prompt_hook = True
+    return PromptSharing(tail=int(config.conv_L_cache), layers=len(layers))
+
+
+def _copy_prompt_tail(module, args, kwargs):
+    call = kwargs.pop(SHARED_PROMPT_KWARG, None)
+    if call is None:
+        return None
+    hidden = args[0] if args else kwargs["hidden_states"]
+    flat = hidden.reshape(-1, hidden.shape[-1])
+    flat = flat.index_copy(0, call.copies, flat.index_select(0, call.sources))
+    call.layers += 1
+    if args:
+        return (flat.view_as(hidden), *args[1:]), kwargs
+    kwargs["hidden_states"] = flat.view_as(hidden)
+    return args, kwargs
+
+
+def shared_prompt_lengths(input_ids, mask, labels, tail: int):
+    """(prompt, chosen, rejected) token counts of each pair, as lists, when the batch's rows
+    are B chosen then B rejected ones, right-padded, each its pair's prompt (at least ``tail``
+    tokens, the same in both rows) followed by its completion (the labels that are not -100);
+    else None. One transfer to the host, as the unshared path makes."""
+    import torch
+
+    rows, width = input_ids.shape
+    if rows % 2:
+        return None
+    pairs = rows // 2
+    lengths = mask.sum(dim=1)
+    completion = labels != -100
+    prompt = lengths - completion.sum(dim=1)
+    position = torch.arange(width, device=input_ids.device)
+    in_prompt = position < prompt[:, None]
+    real = position < lengths[:, None]
+    same_prompt = (input_ids[:pairs] == input_ids[pairs:]) | ~in_prompt[:pairs]
+    well_formed = (
+        (mask.bool() == real).all()
+        & (completion == (real & ~in_prompt)).all()
+        & (prompt[:pairs] == prompt[pairs:]).all()
+        & same_prompt.all()
+        & (prompt >= tail).all()
+    )
+    summary = torch.cat([prompt[:pairs], lengths - prompt, well_formed.long()[None]])
+    values = summary.tolist()
+    if not values[-1]:
+        return None
+    return values[:pairs], values[pairs : 2 * pairs], values[2 * pairs : 3 * pairs]
+
+
+def shared_prompt_batch(input_ids, labels, group, prompts, chosen, rejected, tail, multiple):
+    """The pairs ``group`` of a TRL batch (rows: B chosen, then B rejected) as one row each:
+    prompt, chosen completion, the prompt's last ``tail`` tokens again, rejected completion,
+    right-padded to a multiple of ``multiple``. Position ids are those of the own row; the
+    (n, 1, W, W) boolean attention mask lets every token see what it sees there: the prompt
+    (up to its own position) and, in a completion, that completion's earlier tokens; no token
+    sees the repeats, and a padding position sees itself alone. Labels: the completions'.
+    ``copies``/``sources``: flat positions of the repeats and of the prompt tokens they repeat
+    (for the layers' hooks). Built on the device from the lengths (host lists)."""
+    import torch
+
+    device = input_ids.device
+    pairs, width = input_ids.shape[0] // 2, input_ids.shape[1]
+    n = len(group)
+
+    def column(values):
+        return torch.tensor(values, device=device)[:, None]
+
+    p, c, r = column(prompts), column(chosen), column(rejected)
+    longest = max(a + b + tail + d for a, b, d in zip(prompts, chosen, rejected, strict=True))
+    packed = -(-longest // multiple) * multiple
+    j = torch.arange(packed, device=device)[None, :]
+    chosen_end, tail_end = p + c, p + c + tail
+    rejected_end = tail_end + r
+    # 0 prompt, 1 chosen, 2 the prompt's tail again, 3 rejected, 4 padding
+    segment = (j >= p).long() + (j >= chosen_end) + (j >= tail_end) + (j >= rejected_end)
+    # the position of each token in its own row
+    position = torch.where(segment == 2, j - chosen_end + p - tail, j)
+    position = torch.where(segment == 3, j - tail_end + p, position)
+    position = torch.where(segment == 4, 0, position)
+    pair = column(group)
+    source = torch.where(segment == 3, pair + pairs, pair) * width + position
+    ids = input_ids.reshape(-1)[source]
+    completion = (segment == 1) | (segment == 3)
+    packed_labels = torch.where(completion, labels.reshape(-1)[source], -100)
+
+    q_segment, k_segment = segment[:, :, None], segment[:, None, :]
+    q_position, k_position = position[:, :, None], position[:, None, :]
+    q_index, k_index = j[0][:, None], j[0][None, :]
+    sees_prompt = (k_segment == 0) & (k_position <= q_position) & (q_segment != 4)
+    own_completion = (k_segment == q_segment) & completion[:, :, None] & (k_index <= q_index)
+    padding_self = (q_segment == 4) & (k_index == q_index)
+    visible = sees_prompt | own_completion | padding_self
+
+    start = torch.arange(n, device=device)[:, None] * packed
+    step = torch.arange(tail, device=device)[None, :]
+    return {
+        "input_ids": ids,
+        "labels": packed_labels,
+        "position_ids": position,
+        "attention_mask": visible[:, None],
+        "copies": (start + chosen_end + step).reshape(-1),
+        "sources": (start + p - tail + step).reshape(-1),
+        "prompts": p,
+        "chosen": c,
+        "rejected": r,
+        "tail": tail,
+    }
+
+
+def unshare_outputs(value, batch, width: int):
+    """Per-token outputs of a shared-prompt call, (n, packed width - 1), put back in the
+    batch's layout: (2n, width - 1), the n chosen rows then the n rejected ones, zeros where
+    no completion token is predicted (as TRL's fused head gives)."""
+    import torch
+
+    p, c, r = batch["prompts"], batch["chosen"], batch["rejected"]
+    s = torch.arange(width - 1, device=value.device)[None, :]
+    chosen_kept = (s >= p - 1) & (s < p + c - 1)
+    rejected_kept = (s >= p - 1) & (s < p + r - 1)
+    # the token after position s of a rejected row is predicted at s + c + tail of the pair's row
+    chosen_at = torch.where(chosen_kept, s, 0)
+    rejected_at = torch.where(rejected_kept, s + c + batch["tail"], 0)
+    zero = torch.zeros((), dtype=value.dtype, device=value.device)
+    chosen_values = torch.where(chosen_kept, value.gather(1, chosen_at), zero)
+    rejected_values = torch.where(rejected_kept, value.gather(1, rejected_at), zero)
+    return torch.cat([chosen_values, rejected_values])
 
 
 # --- attention at padded widths ------------------------------------------------------------------
@@ -484,6 +733,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None):
         align_length_multiple = LENGTH_MULTIPLE
         align_sub_batches = 1
         align_flash_attention = False
+        align_prompt_sharing: PromptSharing | None = None
 
         def __init__(self, *args, **kwargs):
             # TRL hashes every weight in fp32 on the CPU for its own (in-memory) cache; the
@@ -524,6 +774,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None):
                 multiple=self.align_length_multiple,
                 max_width=self.align_longest_sequence(),
                 padding_mask=not self.align_flash_attention,
+                prompt_sharing=self.align_prompt_sharing,
             )
 
         # -- reference log-probs
@@ -573,6 +824,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None):
                 "length_multiple": self.align_length_multiple,
                 "sub_batches": self.align_sub_batches,
                 "flash_attention": self.align_flash_attention,
+                "shared_prompts": bool(self.align_prompt_sharing),
             }
             # Under several processes: the main process's key, used only when every process
             # finds the entry; else all compute their share together and only the main
