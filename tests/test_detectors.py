@@ -1,5 +1,6 @@
 """Detectors on text written the way models and people really write, not only gold layout."""
 
+import dataclasses
 import itertools
 import random
 import re
@@ -14,6 +15,7 @@ from align.protocol import memo, schema
 from align.protocol.dosing import plausible_weight_range_kg
 from align.protocol.hazards import CONTRAINDICATIONS
 from align.protocol.schema import Line, Section, parse_response
+from align.protocol.triage import InvalidObservation, Observation
 
 CHILD_5Y = {
     "age_years": 5,
@@ -566,11 +568,14 @@ def test_findings_do_not_depend_on_the_memos(monkeypatch):
 
 
 # The number patterns open with a digit and test what stands before it by a lookbehind after
-# it (and _PER_KG and the ages skip the later digits of a number): the same matches as the
-# plain forms below, searched from the start and, for those searched from an offset, from
-# there. Checked on tricky strings and random ones over the characters that matter.
+# it (and _PER_KG and the ages skip the later digits of a number), and their numbers are
+# possessive: the same matches as the plain forms below (possessive marks removed), searched
+# from the start and, for those searched from an offset, from there. Checked on tricky strings
+# and random ones over the characters that matter.
 _DOSE_UNIT = r"(mg|ml|g|mcg|µg)"
 _AGE_UNITS = text._AGES_BY_NUMBER.split(r"\s*(?:", 1)[1]
+
+
 PLAIN_NUMBER_PATTERNS = [
     (doses._PER_KG, r"(\d+(?:\.\d+)?)\s*" + _DOSE_UNIT + r"\s*/\s*kg\b", False),
     (doses._TOTAL, r"(?<![\d./])(\d+(?:\.\d+)?)\s*" + _DOSE_UNIT + r"\b(?!\s*/)", True),
@@ -578,7 +583,9 @@ PLAIN_NUMBER_PATTERNS = [
     (gold._STATED_WEIGHT, r"(?<![\d.])(\d+(?:\.\d+)?)\s*-?\s*(?:kg|kilo)", False),
     (
         vital_ranges._RANGE,
-        vital_ranges._RANGE.pattern.replace(r"(\d(?<![\d.]\d)\d{0,2})", r"(?<![\d.])(\d{1,3})"),
+        text.without_possessives(vital_ranges._RANGE.pattern).replace(
+            r"(\d(?<![\d.]\d)\d{0,2})", r"(?<![\d.])(\d{1,3})"
+        ),
         True,
     ),
     (text._AGE_NUMBERS, r"(?P<number>\d+(?:\.\d+)?)\s*(?:" + _AGE_UNITS, False),
@@ -598,9 +605,13 @@ NUMBER_TEXTS = [
 
 @pytest.mark.parametrize(("pattern", "plain", "from_offsets"), PLAIN_NUMBER_PATTERNS)
 def test_number_patterns_match_as_their_plain_forms(pattern, plain, from_offsets):
-    plain = re.compile(plain, pattern.flags)
+    plain = re.compile(text.without_possessives(plain), pattern.flags)
+    assert not re.search(r"[*+?}]\+", plain.pattern)  # plain: no possessive left
+    # what Python 3.10 runs (no possessive quantifiers there): the same matches too
+    on_310 = re.compile(text.without_possessives(pattern.pattern), pattern.flags)
     rng = random.Random(7)
     alphabet = [*"0123456789.-–/ ", "to", "mg", "mL", "kg", "mcg", "µg", "years", "y", "mo"]
+    alphabet += ["wk", "days", "-old", "kilo", "/min", " bpm"]
     texts = NUMBER_TEXTS + [
         "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(4000)
     ]
@@ -609,6 +620,7 @@ def test_number_patterns_match_as_their_plain_forms(pattern, plain, from_offsets
         for offset in offsets:
             got = [(m.span(), m.groups()) for m in pattern.finditer(sample, offset)]
             assert got == [(m.span(), m.groups()) for m in plain.finditer(sample, offset)], sample
+            assert got == [(m.span(), m.groups()) for m in on_310.finditer(sample, offset)]
 
 
 def test_lines_and_sections_are_built_from_the_parse_rows():
@@ -933,3 +945,67 @@ def test_an_empty_expected_triage_scores_as_none(expected):
     text_ = "TRIAGE: RED (Immediate)\nRationale: breathing 50/min.\nImmediate Actions:\n1. Go."
     for scenario in (None, {}, {"age_years": 4}, {"age_years": 4, "resp_rate": 50}):
         assert score_response(text_, scenario, expected) == score_response(text_, scenario)
+
+
+# The frozen result classes store their fields without the generated __init__ (cheaper):
+# the objects are the same as the generated __init__ makes, and stay frozen.
+def _by_generated_init(cls, *args, **kwargs):
+    """An instance of ``cls`` as the dataclass-generated __init__ of a frozen class makes it."""
+    instance = object.__new__(cls)
+    for f, value in zip(dataclasses.fields(cls), args, strict=False):
+        object.__setattr__(instance, f.name, value)
+    for name, value in kwargs.items():
+        object.__setattr__(instance, name, value)
+    return instance
+
+
+def test_finding_and_range_quote_are_built_as_by_the_generated_init():
+    from align.checks.detectors import Finding
+
+    assert Finding("wrong_dose").detail == {}
+    assert Finding("wrong_dose").detail is not Finding("wrong_dose").detail  # a fresh dict
+    assert Finding("wrong_dose", None).detail is None
+    detail = {"a": 1}
+    made = Finding("wrong_dose", detail)
+    assert made == _by_generated_init(Finding, "wrong_dose", detail) and made.detail is detail
+    assert vars(made) == {"code": "wrong_dose", "detail": detail}
+    assert Finding(code="x", detail=detail) == made.__class__("x", detail)
+    assert dataclasses.replace(made, code="y") == Finding("y", detail)
+    quote = vital_ranges.RangeQuote(20, 28, ("rr",), 5.0, "20-28/min", (3, 8))
+    fields = (20, 28, ("rr",), 5.0, "20-28/min", (3, 8))
+    assert quote == _by_generated_init(vital_ranges.RangeQuote, *fields)
+    assert list(vars(quote)) == [f.name for f in dataclasses.fields(quote)]
+    assert hash(quote) == hash(_by_generated_init(vital_ranges.RangeQuote, *fields))
+    assert repr(quote) == repr(_by_generated_init(vital_ranges.RangeQuote, *fields))
+    for instance in (made, quote):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            instance.code = "z"
+
+
+def test_observation_from_dict_is_the_generated_init():
+    record = {"age_years": 4, "resp_rate": 50, "avpu": "A", "ambulatory": False, "extra": 1}
+    made = Observation.from_dict(record)
+    names = [f.name for f in dataclasses.fields(Observation)]
+    expected = Observation(**{name: record.get(name) for name in names})
+    assert made == expected and hash(made) == hash(expected) and repr(made) == repr(expected)
+    assert list(vars(made)) == names
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.age_years = 5
+    with pytest.raises(InvalidObservation):
+        Observation.from_dict({"breathing": "yes"})
+
+
+def test_headings_open_and_continue_sections_as_open_section_does():
+    # The parse loop opens the first section of each kind itself; later headings of a kind
+    # go through _open_section (continue a list that has items, else start over).
+    parsed = parse_response(
+        "TRIAGE: RED (Immediate)\nDo NOT:\nReassess if: breathing stops\nDo NOT:\n- a\n"
+        "Do not: b\n- c\nNotes: one\nNotes: two\nReassess if:\n- d"
+    )
+    assert parsed.section_rows["do_not"] == ("Do NOT", 3, ["a", "b", "c"])
+    assert parsed.section_rows["reassess"] == ("Reassess if", 2, ["breathing stops", "d"])
+    assert parsed.section_rows["other"] == ("Notes", 7, ["one"])
+    assert [row[2] for row in parsed.line_rows] == [
+        "triage", "do_not", "reassess", "do_not", "do_not", "do_not", "do_not", "other",
+        "other", "reassess", "reassess",
+    ]  # fmt: skip

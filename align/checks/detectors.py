@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from typing import Any
 
 from align.checks.doses import has_dose_statement, line_wrong_doses
 from align.checks.text import clauses, holds_any, is_negated
@@ -28,6 +29,8 @@ FINDING_CODES = (
     "wrong_dose",
 )
 
+_NO_DETAIL: Any = object()  # Finding's detail when none is given
+
 # Scenario fields that describe a patient (as opposed to an age given for a reference question).
 PATIENT_FIELDS = tuple(
     f.name for f in fields(Observation) if f.name not in ("age_years", "protocol")
@@ -38,6 +41,14 @@ PATIENT_FIELDS = tuple(
 class Finding:
     code: str
     detail: dict = field(default_factory=dict)
+
+    def __init__(self, code: str, detail: dict = _NO_DETAIL):
+        # What the generated __init__ of a frozen dataclass stores, without its
+        # object.__setattr__ call per field (the closed loop makes a finding per rejected
+        # response); a new dict when no detail is given, as the default factory.
+        fields = self.__dict__
+        fields["code"] = code
+        fields["detail"] = {} if detail is _NO_DETAIL else detail
 
     def to_dict(self) -> dict:
         return {"code": self.code, "detail": self.detail}
@@ -113,10 +124,9 @@ def triage_findings(parsed: ParsedResponse, patient: bool, expected: str | None)
     return findings
 
 
-@lru_cache(maxsize=65536)
 def _line_contraindications(line: str, hazards: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """(action, clause) for each forbidden action one instruction line gives (memoized:
-    lines repeat across pairs)."""
+    """(action, clause) for each forbidden action one instruction line gives (not memoized
+    here: its one caller, _line_checks, is memoized per line and hazard set)."""
     lowered = line.lower()
     rules = _rules_named(contraindications_for(hazards), lowered)
     if rules and line.isascii():  # the verb gate below, first on the whole line

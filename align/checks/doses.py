@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from align.checks.text import holds_any, line_segments, may_hold_any
+from align.checks.text import holds_any, line_segments, may_hold_any, possessive
 from align.protocol.dosing import DOSE_RULES, DoseRule, plausible_weight_range_kg
 from align.protocol.vitals import NEONATE_END
 
@@ -27,12 +27,21 @@ from align.protocol.vitals import NEONATE_END
 # not stand before the number is tested after its first digit ("\d(?<![\d./]\d)" matches
 # where "(?<![\d./])\d" does). _PER_KG skips the later digits of a number ("(?<!\d\d)"):
 # a match from one of them would end where one from the first digit did, so searches from
-# the start find the same. Same matches as the plain forms (tests/test_detectors.py).
+# the start find the same. The numbers are possessive ("\d*+", "(?:\.\d++)?+"): what follows
+# them (spaces, a unit, "kg") never starts with a digit or a period, so no match needs digits
+# given back, and a failing attempt ends at once. Same matches as the plain forms
+# (tests/test_detectors.py).
 _UNIT = r"(mg|ml|g|mcg|µg)"
-_PER_KG = re.compile(r"(\d(?<!\d\d)\d*(?:\.\d+)?)\s*" + _UNIT + r"\s*/\s*kg\b", re.IGNORECASE)
-_TOTAL = re.compile(r"(\d(?<![\d./]\d)\d*(?:\.\d+)?)\s*" + _UNIT + r"\b(?!\s*/)", re.IGNORECASE)
+_PER_KG = re.compile(
+    possessive(r"(\d(?<!\d\d)\d*+(?:\.\d++)?+)\s*" + _UNIT + r"\s*/\s*kg\b"), re.IGNORECASE
+)
+_TOTAL = re.compile(
+    possessive(r"(\d(?<![\d./]\d)\d*+(?:\.\d++)?+)\s*" + _UNIT + r"\b(?!\s*/)"), re.IGNORECASE
+)
 # A weight, not the top of a band ("Blue zone (19-23 kg)").
-_WEIGHT = re.compile(r"(\d(?<![/\d.\-–]\d)(?<!to \d)\d*(?:\.\d+)?)[\s-]*kg\b", re.IGNORECASE)
+_WEIGHT = re.compile(
+    possessive(r"(\d(?<![/\d.\-–]\d)(?<!to \d)\d*+(?:\.\d++)?+)[\s-]*kg\b"), re.IGNORECASE
+)
 _LIMIT_BEFORE = re.compile(
     r"(?:up to|max(?:imum)?|total|cumulative|at most|no more than|capped at|limit)\W{0,3}$",
     re.IGNORECASE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from functools import lru_cache
 
 # Sentence ends and semicolons; a period between digits (0.18) or closing "i.e."/"e.g." is
@@ -59,6 +60,21 @@ _NEGATION_AFTER = re.compile(
     re.IGNORECASE,
 )
 
+
+def possessive(pattern: str) -> str:
+    """``pattern``, whose possessive quantifiers ("\\d*+", "(?:...)?+") Python 3.11's engine
+    runs; on 3.10, which has none, the same with plain ones. The patterns written so match the
+    same either way (nothing that follows their numbers can start with what a plain quantifier
+    would give back; tests/test_detectors.py checks it), the possessive ones just fail sooner."""
+    return pattern if sys.version_info >= (3, 11) else without_possessives(pattern)
+
+
+def without_possessives(pattern: str) -> str:
+    """``pattern`` with its possessive quantifiers made plain (for the patterns above only:
+    a "+" after a quantifier, none of them having one in a character class)."""
+    return re.sub(r"(?<=[*+?}])\+", "", pattern)
+
+
 # Age expressions: "5-year-old", "1-3 y", "18 months", "age 7", "infant". Written for the
 # regex engine's sake (this is the costliest regex of the detectors): the number is read once
 # and the unit alternatives follow it, and the expressions that start with a number are a
@@ -67,10 +83,13 @@ _NEGATION_AFTER = re.compile(
 # "(?<!\d\d)" after that digit skips the later digits of a number (a match from one of them
 # would end where one from the number's first digit did: same matches, searched from the
 # start). The full pattern runs only on text that holds one of the words (_AGE_WORD_STEMS).
+# Its numbers are possessive ("\d*+", "(?:\.\d++)?+"): nothing after them can start with a
+# digit or a period, so no match needs one back, and the engine gives up on "80-120 bpm" at
+# once instead of retrying shorter numbers. Not the "aged" number: "age 1.5x" matches "age 1".
 _NUMBER = r"\d+(?:\.\d+)?"
-_AGES_BY_NUMBER = (
-    r"(?P<number>\d(?<!\d\d)\d*(?:\.\d+)?)\s*(?:"
-    r"(?:-|–|to)\s*(?P<to>" + _NUMBER + r")\s*-?\s*(?:years?|yrs?|yr|y)\b"
+_AGES_BY_NUMBER = possessive(
+    r"(?P<number>\d(?<!\d\d)\d*+(?:\.\d++)?+)\s*(?:"
+    r"(?:-|–|to)\s*(?P<to>\d++(?:\.\d++)?+)\s*-?\s*(?:years?|yrs?|yr|y)\b"
     r"|-?\s*(?:(?:years?|yrs?|yr|yo|y)(?:[- ]old)?\b"
     r"|(?P<months>months?|mos?|mo)(?:[- ]old)?\b"
     r"|(?P<weeks>weeks?|wks?)(?:[- ]old)?\b"

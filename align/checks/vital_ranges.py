@@ -17,20 +17,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from align.checks.text import ages_in, holds_any, line_segments, may_hold_any
+from align.checks.text import ages_in, holds_any, line_segments, may_hold_any, possessive
 from align.protocol.vitals import range_fits_age
 
 _TRIGGER = re.compile(r"\b(?:normal|typical|reference range)\b", re.IGNORECASE)
 _TRIGGER_LOWER = re.compile(_TRIGGER.pattern)  # the same, for lower-case ASCII text
 # Opens with a digit, one character class, so that the regex engine jumps from digit to digit
 # instead of trying every position; the lookbehind after the first digit is "(?<![\d.])"
-# before it (the same matches).
+# before it (the same matches). Both numbers are possessive: what follows each ("-", "to",
+# "..", or "(?![\d.])") cannot match a digit given back, so the engine does not retry them.
 _RANGE = re.compile(
-    r"(\d(?<![\d.]\d)\d{0,2})\s*(?:-|–|—|to|\.\.)\s*(\d{1,3})(?![\d.])"
-    r"(?P<unit>\s*(?:/\s*min\w*|per\s+min\w*|(?:breaths?|resp\w*)\b(?:\s*(?:/|per|a)\s*min\w*)?"
-    r"|beats?\b(?:\s*(?:/|per|a)\s*min\w*)?|bpm\b|mm\s*hg\b"
-    r"|kg\b|g\b|mg\b|mcg\b|ml\b|%|°|s\b|secs?\b|seconds?\b|min(?:utes?)?\b|hours?\b|h\b|hrs?\b"
-    r"|years?\b|yrs?\b|yr\b|y\b|months?\b|mo\b|days?\b|cm\b|weeks?\b|joules?\b|j\b))?",
+    possessive(
+        r"(\d(?<![\d.]\d)\d{0,2}+)\s*(?:-|–|—|to|\.\.)\s*(\d{1,3}+)(?![\d.])"
+        r"(?P<unit>\s*(?:/\s*min\w*|per\s+min\w*|(?:breaths?|resp\w*)\b(?:\s*(?:/|per|a)\s*min\w*)?"
+        r"|beats?\b(?:\s*(?:/|per|a)\s*min\w*)?|bpm\b|mm\s*hg\b"
+        r"|kg\b|g\b|mg\b|mcg\b|ml\b|%|°|s\b|secs?\b|seconds?\b|min(?:utes?)?\b|hours?\b|h\b|hrs?\b"
+        r"|years?\b|yrs?\b|yr\b|y\b|months?\b|mo\b|days?\b|cm\b|weeks?\b|joules?\b|j\b))?"
+    ),
     re.IGNORECASE,
 )
 _UNIT_VITAL = (
@@ -62,6 +65,18 @@ class RangeQuote:
     age_years: float | None
     text: str
     span: tuple[int, int]  # offsets of "low-high" in the text that was searched
+
+    def __init__(self, low, high, vitals, age_years, text, span):
+        # The generated __init__ of a frozen dataclass sets each field by object.__setattr__,
+        # twice the cost of the whole object here; the fields are stored as it would store
+        # them (an `align pairs` build makes some 1,800 quotes).
+        fields = self.__dict__
+        fields["low"] = low
+        fields["high"] = high
+        fields["vitals"] = vitals
+        fields["age_years"] = age_years
+        fields["text"] = text
+        fields["span"] = span
 
 
 def _trigger(text: str) -> re.Match | None:

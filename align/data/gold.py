@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from align.checks.detectors import describes_patient, score_parsed
+from align.checks.text import possessive
 from align.data.io import DataError, iter_jsonl
 from align.protocol.colors import COLORS, PRIORITY
 from align.protocol.hazards import HAZARDS
@@ -27,7 +28,9 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 # A weight in kilograms as a prompt writes it ("33 kg", "12.5-kg", "40 kilos"). Opens with a
 # digit, the digit before it excluded by a lookbehind after it: the regex engine jumps from
 # digit to digit (the same matches as "(?<![\d.])(\d+...").
-_STATED_WEIGHT = re.compile(r"(\d(?<![\d.]\d)\d*(?:\.\d+)?)\s*-?\s*(?:kg|kilo)", re.IGNORECASE)
+_STATED_WEIGHT = re.compile(
+    possessive(r"(\d(?<![\d.]\d)\d*+(?:\.\d++)?+)\s*-?\s*(?:kg|kilo)"), re.IGNORECASE
+)
 SCENARIO_EXTRA_FIELDS = ("weight_kg", "hazards", "second_patient")
 
 

@@ -199,7 +199,12 @@ def parse_response(text: str) -> ParsedResponse:
             after_blank = True
             continue
         elif kind == "heading":
-            key, items = heading_key, _open_section(sections, heading_key, title, index)
+            key = heading_key
+            if key in sections:  # a heading of a kind already open: _open_section decides
+                items = _open_section(sections, key, title, index)
+            else:  # what _open_section does for a new key, without a call per section
+                items = []
+                sections[key] = (title, index, items)
             items.extend(line_items)
         else:
             # Free text: continues the section it follows unless a blank line separated it

@@ -68,7 +68,10 @@ class Observation:
         if not isinstance(record, dict):
             raise InvalidObservation("", "an observation must be a JSON object")
         names = _field_names(cls)
-        observation = cls(**dict(zip(names, map(record.get, names), strict=True)))
+        # The fields stored as the generated __init__ of a frozen dataclass would store them,
+        # without its object.__setattr__ call per field (most of the cost of this method).
+        observation = cls.__new__(cls)
+        observation.__dict__.update(zip(names, map(record.get, names), strict=True))
         observation.validate()
         return observation
 
