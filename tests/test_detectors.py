@@ -412,6 +412,8 @@ def test_correct_doses_pass(text):
         "Epinephrine IM 0.1 mg/kg x 18 kg = 1.8 mg.",
         "Fluid bolus 20 mL/kg x 18 kg = 36 mL.",
         "Fluid bolus 20 mL/kg x 25 kg = 500 mL.",
+        "Fluid bolus 20 mL/\tkg x 25 kg = 500 mL.",  # any spacing around the slash
+        "Fluid bolus 20 mL /  KG x 25 kg = 500 mL.",
     ],
 )
 def test_wrong_doses_fail(text):
@@ -516,6 +518,7 @@ def test_every_rule_has_keywords_its_known_wordings_contain(rule):
         ("stage 4, page 12 years", [(14, 12.0)]),
         ("For her age (4yo) normal is 20-28/min", [(13, 4.0)]),
         ("a babyish 3-year old adult", [(10, 3.0), (21, 17.5)]),
+        ("Pre-school child; PRE-SCHOOLERS; Preschool", [(0, 4.0), (18, 4.0), (33, 4.0)]),
         (
             "a 5-year-old, not a baby (ın dotless-i text the full pattern runs)",
             [(2, 5.0), (20, 0.5)],

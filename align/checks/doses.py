@@ -247,8 +247,8 @@ def line_wrong_doses(line: str, weight_kg, age_years) -> tuple[dict, ...]:
     get copies of the details)."""
     wrong = []
     for _, sentence in line_segments(line):
-        lowered = sentence.lower()
-        if "/kg" not in lowered and "/ kg" not in lowered:
+        # what _PER_KG needs ("/", any spaces, "kg"), whatever the spacing ("mg/\tkg")
+        if "/" not in sentence or "kg" not in sentence.lower():
             continue
         per_kg_matches = list(_PER_KG.finditer(sentence))
         for per_kg_match in per_kg_matches:

@@ -239,7 +239,7 @@ def _negated_before(clause: str, match_start: int) -> bool:
 
 
 def _word_age(word: str) -> float | None:
-    word = word.lower()
+    word = word.lower().replace("pre-school", "preschool")
     for suffix in ("s", "es"):
         if word not in AGE_WORDS and word.endswith(suffix) and word[: -len(suffix)] in AGE_WORDS:
             word = word[: -len(suffix)]
@@ -265,7 +265,7 @@ def ages_in(text: str) -> list[tuple[int, float]]:
         elif number:
             age = float(number)
         else:
-            word_age = _word_age(g["word"].replace("pre-school", "preschool"))
+            word_age = _word_age(g["word"])
             if word_age is None:
                 continue
             age = word_age
