@@ -474,10 +474,6 @@ def run_one(args) -> dict:
         # (a library that replaced the entry afterwards would have bypassed it)
         sdpa = ALL_ATTENTION_FUNCTIONS["sdpa"]
         settings["attention_padded_at_end"] = getattr(sdpa, "align_padded_widths", False)
-        # whether each pair's prompt still ran once at the end (off if a call found that the
-        # decoder layers' hooks did not all run, see fast_dpo.SubBatchForward)
-        sharing = getattr(trainer, "align_prompt_sharing", None)
-        settings["prompts_shared_at_end"] = bool(sharing and sharing.active)
     measured = slice(args.warmup, args.warmup + args.steps)
     tokens = [b[0] for b in batches[: len(times)]][measured]
     padded = [b[1] for b in batches[: len(times)]][measured]

@@ -560,7 +560,6 @@ def test_pairs_run_with_their_prompt_once_give_the_same_outputs_and_gradients(
         fast, rows, sharing, checkpointing=checkpointing, sub_batches=sub_batches
     )
     (fields, grads, shapes), (fields_0, grads_0, shapes_0) = shared, separate
-    assert sharing.active
     # one row per pair instead of two, and fewer tokens in all
     assert sum(n for n, _ in shapes) == len(rows) and sum(n for n, _ in shapes_0) == 2 * len(rows)
     assert sum(n * w for n, w in shapes) < sum(n * w for n, w in shapes_0)
@@ -627,17 +626,28 @@ def test_rows_that_are_not_pairs_of_one_prompt_are_not_shared():
     assert fast_dpo.shared_prompt_lengths(left_padded, left_mask, left_labels, 3) is None
 
 
-def test_prompt_sharing_switches_itself_off_when_the_layers_hooks_do_not_run(trainers):
-    """A backend that does not pass the keyword down to the decoder layers: the call is run
-    again with separate rows (same outputs) and sharing stays off for the run."""
+def test_prompt_sharing_stops_the_run_when_the_layers_hooks_do_not_all_run(trainers):
+    """A backend that does not pass the keyword down to the decoder layers would give wrong
+    values (and redoing the call on one process would desynchronise DDP): a clear error."""
     _, fast, _, _, _ = trainers
-    sharing = fast_dpo.PromptSharing(tail=3, layers=fast.model.config.num_hidden_layers + 1)
     fast_dpo.share_prompts(fast.model)  # the hooks are there, but one layer too few
-    labels, (shared, separate) = _shared_and_separate(fast, [0, 3], sharing)
-    assert sharing.active is False
-    assert [n for n, _ in shared[2]] == [2, 4]  # tried as one row per pair, then separately
-    kept = labels[:, 1:] != -100
-    torch.testing.assert_close(shared[0]["log_probs"][kept], separate[0]["log_probs"][kept])
+    sharing = fast_dpo.PromptSharing(tail=3, layers=fast.model.config.num_hidden_layers + 1)
+    with pytest.raises(RuntimeError, match="--share-prompts off"):
+        _shared_and_separate(fast, [0, 3], sharing)
+
+
+def test_prompts_are_shared_only_under_sdpa_attention(trainers):
+    """Eager attention adds a boolean mask to the scores and flash attention ignores it, so
+    the shared rows' mask would not hide the chosen completion from the rejected tokens."""
+    _, fast, _, _, _ = trainers
+    model = fast.model
+    assert model.config._attn_implementation == "sdpa"
+    try:
+        model.set_attn_implementation("eager")
+        assert fast_dpo.share_prompts(model) is None
+    finally:
+        model.set_attn_implementation("sdpa")
+    assert fast_dpo.share_prompts(model) is not None
 
 
 def test_prompt_sharing_is_on_with_the_fast_path_and_off_with_flash_attention(

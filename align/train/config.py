@@ -132,8 +132,9 @@ class DPOConfig(ModelArguments, TrainingArguments):
     # auto: off (measured slower than cuDNN's attention on the H200; BENCHMARKS.md, issue 7).
     flash_attention: str = "auto"
     # Fast path: each pair's chosen and rejected sequences run as one row that holds their
-    # common prompt once (LFM2; exact: masks, position ids and the short convolution's inputs
-    # as in separate rows). auto: on with the fast path (not with flash attention).
+    # common prompt once (LFM2 with SDPA attention; exact: masks, position ids and the short
+    # convolution's inputs as in separate rows; with LoRA dropout the two share the prompt's
+    # dropout draw). auto: on with the fast path (not with flash attention).
     share_prompts: str = "auto"
     ref_cache_dir: str | None = "checkpoints/ref-logps"  # reference log-prob cache; None: off
     # None (auto): on when the micro-batch's activations would not fit a quarter of the GPU

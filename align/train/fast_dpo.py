@@ -18,8 +18,8 @@ What it changes, and why the result does not change:
   cut to its own longest sequence so rounded, and run one after the other before a single loss
   and backward. With right padding and causal layers (attention and LFM2's short convolution
   both look only backwards), the cut positions never influence the kept ones, so per-token
-  log-probs are those of the padded batch. Nothing is packed: sequences never share a row, so
-  nothing leaks across sequence boundaries.
+  log-probs are those of the padded batch. Sequences of different pairs never share a row,
+  so nothing leaks between them.
 - **Gradient accumulation folded into the micro-batch** when every loss term is per pair (the
   mean over one batch of 8 equals the mean of 4 means over batches of 2).
 - **Gradient checkpointing only when the activations would not fit** a share of GPU memory.
@@ -284,7 +284,7 @@ class SubBatchForward:
     batch runs as a few trimmed sub-batches and the per-token outputs are put back in place
     (zeros, like TRL's fused head gives masked positions). Other calls go to the model.
 
-    With ``prompt_sharing`` (from ``share_prompts``, while active), each pair's chosen and
+    With ``prompt_sharing`` (from ``share_prompts``), each pair's chosen and
     rejected rows run as one row that holds their common prompt once (``shared_prompt_batch``);
     batches whose rows are not such pairs run as before."""
 
@@ -326,23 +326,17 @@ class SubBatchForward:
         pieces: dict[str, list] = {}
         order: list[int] = []
         pairs, sharing = None, self.prompt_sharing
-        if sharing is not None and sharing.active:
+        if sharing is not None:
             pairs = shared_prompt_lengths(input_ids, mask, labels, sharing.tail)
         if pairs is not None:
-            prompts, chosen, rejected = pairs
             packed = [p + c + sharing.tail + r for p, c, r in zip(*pairs, strict=True)]
             for group in plan_sub_batches(packed, self.max_groups, overhead, self.multiple):
-                lengths = [[prompts[i] for i in group], [chosen[i] for i in group]]
-                lengths.append([rejected[i] for i in group])
+                lengths = tuple([values[i] for i in group] for values in pairs)
                 outputs = self._shared_prompt_call(input_ids, labels, group, lengths, kwargs)
-                if outputs is None:  # the hooks did not run: this batch the usual way
-                    pieces.clear()
-                    order.clear()
-                    break
                 for name, value in outputs.items():
                     pieces.setdefault(name, []).append(value)
                 order.extend(group + [rows // 2 + i for i in group])
-        if not order:
+        else:
             lengths = mask.sum(dim=1).tolist()
             for group in plan_sub_batches(lengths, self.max_groups, overhead, self.multiple):
                 for name, value in self._row_call(input_ids, mask, labels, group, lengths, kwargs):
@@ -382,9 +376,10 @@ class SubBatchForward:
 
     def _shared_prompt_call(self, input_ids, labels, group, lengths, kwargs):
         """{field: per-token values} of the pairs ``group`` (their chosen rows, then their
-        rejected rows, in the batch's layout), each pair run as one row; None if the decoder
-        layers' hooks did not all run (a backend that drops the keyword), so that the caller
-        runs these rows unshared, and prompt sharing is switched off for the run."""
+        rejected rows, in the batch's layout), each pair run as one row. Stops the run if the
+        decoder layers' hooks did not all run (a backend that drops the keyword): the values
+        would be wrong, and redoing the call unshared on one process would desynchronise the
+        others' collective calls under DDP."""
         sharing = self.prompt_sharing
         batch = shared_prompt_batch(input_ids, labels, group, *lengths, sharing.tail, self.multiple)
         call = SharedPromptCall(batch["copies"], batch["sources"])
@@ -396,13 +391,12 @@ class SubBatchForward:
             **{SHARED_PROMPT_KWARG: call},
             **kwargs,
         )
-        if call.layers != sharing.layers:
-            log.warning(
-                "dpo: prompt sharing off: %d of %d decoder layers saw the shared prompt",
-                call.layers, sharing.layers,
-            )  # fmt: skip
-            sharing.active = False
-            return None
+        if call.hooks_run != sharing.layers:
+            raise RuntimeError(
+                f"prompt sharing: {call.hooks_run} of {sharing.layers} decoder layers received "
+                "the shared prompt's hidden-state copy, so this backend's forward does not pass "
+                "keywords down to its layers; run `align dpo` with --share-prompts off"
+            )
         outputs = {}
         for name in OUTPUT_FIELDS:
             value = getattr(out, name, None)
@@ -417,24 +411,25 @@ class SubBatchForward:
 class SharedPromptCall:
     """What the decoder layers' hooks do in one shared-prompt call: copy the hidden states at
     ``sources`` (a prompt's last tokens) to ``copies`` (their repeats before the rejected
-    completion), counting the layers that did."""
+    completion), counting the hooks that ran."""
 
     def __init__(self, copies, sources):
-        self.copies, self.sources, self.layers = copies, sources, 0
+        self.copies, self.sources, self.hooks_run = copies, sources, 0
 
 
 class PromptSharing:
     """Prompt sharing as ``share_prompts`` prepared it for a model: how many of the prompt's
-    last tokens are repeated (``tail``), how many decoder layers carry the hook, and whether
-    it is still on (off for the run if a call finds the hooks did not all run)."""
+    last tokens are repeated (``tail``) and how many decoder layers carry the hook."""
 
     def __init__(self, tail: int, layers: int):
-        self.tail, self.layers, self.active = tail, layers, True
+        self.tail, self.layers = tail, layers
 
 
 def share_prompts(model) -> PromptSharing | None:
     """Prepare ``model`` for shared-prompt calls (None: not for this model, calls stay as
-    they are). For LFM2 only, where it was worked out to be exact. Its short convolution reads each
+    they are). For LFM2 with SDPA attention only, where it was worked out to be exact: the
+    boolean mask means "may see" to SDPA, while eager attention would add it to the scores
+    and flash attention would ignore it. LFM2's short convolution reads each
     token's ``conv_L_cache - 1`` predecessors, so the rejected completion is preceded by that
     many repeats of the prompt's last tokens, plus one so that the last repeat's own output
     (which predicts the first rejected token) is exact too. A repeat sees the prompt up to its
@@ -445,6 +440,8 @@ def share_prompts(model) -> PromptSharing | None:
     which calls the layer with the same keywords."""
     config = getattr(model, "config", None)
     if getattr(config, "model_type", None) != "lfm2":
+        return None
+    if getattr(config, "_attn_implementation", None) != "sdpa":
         return None
     layers = model.get_decoder().layers
     for layer in layers:
@@ -461,7 +458,7 @@ def _copy_prompt_tail(module, args, kwargs):
     hidden = args[0] if args else kwargs["hidden_states"]
     flat = hidden.reshape(-1, hidden.shape[-1])
     flat = flat.index_copy(0, call.copies, flat.index_select(0, call.sources))
-    call.layers += 1
+    call.hooks_run += 1
     if args:
         return (flat.view_as(hidden), *args[1:]), kwargs
     kwargs["hidden_states"] = flat.view_as(hidden)
@@ -515,10 +512,9 @@ def shared_prompt_batch(input_ids, labels, group, prompts, chosen, rejected, tai
     pairs, width = input_ids.shape[0] // 2, input_ids.shape[1]
     n = len(group)
 
-    def column(values):
-        return torch.tensor(values, device=device)[:, None]
-
-    p, c, r = column(prompts), column(chosen), column(rejected)
+    # one transfer to the device for the four columns
+    columns = torch.tensor([group, prompts, chosen, rejected], device=device)[:, :, None]
+    pair, p, c, r = columns.unbind(0)
     longest = max(a + b + tail + d for a, b, d in zip(prompts, chosen, rejected, strict=True))
     packed = -(-longest // multiple) * multiple
     j = torch.arange(packed, device=device)[None, :]
@@ -530,7 +526,6 @@ def shared_prompt_batch(input_ids, labels, group, prompts, chosen, rejected, tai
     position = torch.where(segment == 2, j - chosen_end + p - tail, j)
     position = torch.where(segment == 3, j - tail_end + p, position)
     position = torch.where(segment == 4, 0, position)
-    pair = column(group)
     source = torch.where(segment == 3, pair + pairs, pair) * width + position
     ids = input_ids.reshape(-1)[source]
     completion = (segment == 1) | (segment == 3)
@@ -824,7 +819,7 @@ def fast_trainer_class(base_class, *, ref_cache_dir: str | None):
                 "length_multiple": self.align_length_multiple,
                 "sub_batches": self.align_sub_batches,
                 "flash_attention": self.align_flash_attention,
-                "shared_prompts": bool(self.align_prompt_sharing),
+                "shared_prompts": self.align_prompt_sharing is not None,
             }
             # Under several processes: the main process's key, used only when every process
             # finds the entry; else all compute their share together and only the main
