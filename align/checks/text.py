@@ -70,8 +70,9 @@ def possessive(pattern: str) -> str:
 
 
 def without_possessives(pattern: str) -> str:
-    """``pattern`` with its possessive quantifiers made plain (for the patterns above only:
-    a "+" after a quantifier, none of them having one in a character class)."""
+    """``pattern`` with its possessive quantifiers made plain: every "+" after a quantifier.
+    Only for the patterns written for ``possessive``, none of which has such a "+" inside a
+    character class, where it would be a literal."""
     return re.sub(r"(?<=[*+?}])\+", "", pattern)
 
 

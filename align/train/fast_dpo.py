@@ -341,7 +341,8 @@ class SubBatchForward:
         else:
             lengths = mask.sum(dim=1).tolist()
             for group in plan_sub_batches(lengths, self.max_groups, overhead, self.multiple):
-                for name, value in self._row_call(input_ids, mask, labels, group, lengths, kwargs):
+                outputs = self._row_call(input_ids, mask, labels, group, lengths, kwargs)
+                for name, value in outputs.items():
                     pieces.setdefault(name, []).append(value)
                 order.extend(group)
         where = torch.tensor(order, device=input_ids.device)
@@ -353,7 +354,8 @@ class SubBatchForward:
         )
 
     def _row_call(self, input_ids, mask, labels, group, lengths, kwargs):
-        """(field, per-token values) of the rows ``group``, cut to their longest sequence."""
+        """{field: per-token values} of the rows ``group``, cut to their longest sequence and
+        padded back to the batch's width."""
         import torch
         import torch.nn.functional as F
 
@@ -370,11 +372,11 @@ class SubBatchForward:
             labels=labels[index, :cut],
             **kwargs,
         )
-        for name in OUTPUT_FIELDS:
-            value = getattr(out, name, None)
-            if value is not None:
-                pad = width - 1 - value.shape[1]
-                yield name, F.pad(value, (0, pad)) if pad else value
+        fields = _per_token_fields(out)
+        for name, value in fields.items():
+            if value.shape[1] < width - 1:  # (no copy where nothing was cut)
+                fields[name] = F.pad(value, (0, width - 1 - value.shape[1]))
+        return fields
 
     def _shared_prompt_call(self, input_ids, labels, group, lengths, kwargs):
         """{field: per-token values} of the pairs ``group`` (their chosen rows, then their
@@ -399,12 +401,17 @@ class SubBatchForward:
                 "the shared prompt's hidden-state copy, so this backend's forward does not pass "
                 "keywords down to its layers; run `align dpo` with --share-prompts off"
             )
-        outputs = {}
-        for name in OUTPUT_FIELDS:
-            value = getattr(out, name, None)
-            if value is not None:
-                outputs[name] = unshare_outputs(value, batch, input_ids.shape[1])
-        return outputs
+        return {
+            name: unshare_outputs(value, batch, input_ids.shape[1])
+            for name, value in _per_token_fields(out).items()
+        }
+
+
+def _per_token_fields(out) -> dict:
+    """The per-token fields TRL's fused head computed (the others are None)."""
+    return {
+        name: value for name in OUTPUT_FIELDS if (value := getattr(out, name, None)) is not None
+    }
 
 
 # --- each pair's prompt computed once ------------------------------------------------------------
