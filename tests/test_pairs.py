@@ -12,7 +12,7 @@ from align.commands import cyclic_gc_paused, run_pairs
 from align.data import perturb as perturb_module
 from align.data.gold import GoldRecord, load_gold
 from align.data.pairs import PairConfig, build_pairs, split_of, write_pairs
-from align.data.perturb import PERTURBATIONS, REQUIRED_PERTURBATIONS, perturb
+from align.data.perturb import PERTURBATIONS, REQUIRED_PERTURBATIONS, Draws, perturb
 from align.protocol.schema import Response
 
 SYSTEM = {"role": "system", "content": "You are a pediatric disaster-triage assistant."}
@@ -99,7 +99,7 @@ def test_closed_loop_holds_for_every_perturbation():
 def test_each_rejected_shows_exactly_the_intended_finding():
     record = crush_record()
     for name, perturbation in PERTURBATIONS.items():
-        for rejected, _ in perturb(record, name, random.Random(1), 5):
+        for rejected, _ in perturb(record, name, Draws("test:1"), 5):
             found = finding_codes(score_response(rejected, record.scenario, record.expected_triage))
             assert found == {perturbation.intended_code}, (name, found)
 
@@ -116,28 +116,28 @@ def test_a_chosen_response_with_a_finding_breaks_the_loop():
 def test_reference_questions_get_no_triage_perturbations():
     record = reference_record()
     for name in ("wrong_triage_color", "missing_triage", "triage_not_first"):
-        assert perturb(record, name, random.Random(0), 3) == []
-    assert perturb(record, "wrong_vital_range", random.Random(0), 2)
+        assert perturb(record, name, Draws("test:0"), 3) == []
+    assert perturb(record, "wrong_vital_range", Draws("test:0"), 2)
 
 
 def test_wrong_color_weights_under_triage_and_records_direction():
-    variants = perturb(crush_record(color="YELLOW"), "wrong_triage_color", random.Random(0), 3)
+    variants = perturb(crush_record(color="YELLOW"), "wrong_triage_color", Draws("test:0"), 3)
     assert [d["direction"] for _, d in variants] == ["under", "over"]
-    variants = perturb(crush_record(), "wrong_triage_color", random.Random(0), 3)
+    variants = perturb(crush_record(), "wrong_triage_color", Draws("test:0"), 3)
     assert [d["to"] for _, d in variants] == ["YELLOW", "BLACK", "GREEN"]
     assert all(d["direction"] == "under" for _, d in variants)
 
 
 def test_under_share_zero_prefers_over_triage():
     variants = perturb(
-        crush_record(color="YELLOW"), "wrong_triage_color", random.Random(0), 1, under_share=0
+        crush_record(color="YELLOW"), "wrong_triage_color", Draws("test:0"), 1, under_share=0
     )
     assert [d["direction"] for _, d in variants] == ["over"]
 
 
 def test_contraindicated_action_uses_the_scenarios_own_hazards():
     record = crush_record()
-    for _, detail in perturb(record, "contraindicated_action", random.Random(3), 5):
+    for _, detail in perturb(record, "contraindicated_action", Draws("test:3"), 5):
         assert detail["action"] in {
             "remove_tourniquet",
             "release_compression_early",
@@ -290,7 +290,7 @@ def test_wrong_vital_range_swaps_one_quoted_range_for_a_donor_of_its_vital_and_a
     made = 0
     for seed in (1, 2):
         for record in load_gold(None).records:
-            ctx = perturb_module.Context(record, record.parsed, seed, 5, 2 / 3)
+            ctx = perturb_module.Context(record, record.parsed, Draws(f"test:{seed}"), 5, 2 / 3)
             text = ctx.text
             quotes = [
                 q
@@ -345,3 +345,43 @@ def test_the_cycle_collector_pause_restores_the_state_it_found_even_on_error():
         assert not gc.isenabled()  # a caller's choice to keep it off is kept
     finally:
         gc.enable()
+
+
+def test_draws_depend_on_the_key_alone():
+    first = Draws("3407:crush-1:wrong_dose")
+    second = Draws("3407:crush-1:wrong_dose")
+    numbers = [first.below(1000) for _ in range(30)]  # past the eight of one digest
+    assert numbers == [second.below(1000) for _ in range(30)]
+    assert numbers != [Draws("3407:crush-2:wrong_dose").below(1000) for _ in range(30)]
+
+
+def test_draws_below_n_are_in_range_and_evenly_spread():
+    draws = Draws("test:spread")
+    counts = Counter(draws.below(6) for _ in range(60_000))
+    assert set(counts) == set(range(6))
+    assert all(abs(c - 10_000) < 500 for c in counts.values()), counts  # ~5 sigma
+    assert Draws("test:one").below(1) == 0
+    with pytest.raises(ValueError, match="n >= 1"):
+        draws.below(0)
+
+
+def test_draws_redraw_a_number_past_the_last_whole_multiple():
+    """2**64 is not a multiple of 3: a number at or past 3 * (2**64 // 3) would favour a
+    remainder, so it is drawn again."""
+    draws = Draws("test:redraw")
+    draws._numbers = [5, 2**64 - 1]  # popped from the end: the too-large one first
+    assert draws.below(3) == 5 % 3
+    assert draws._numbers == []
+
+
+def test_draws_shuffle_is_a_permutation_and_reaches_every_order():
+    orders = Counter()
+    for k in range(3000):
+        items = ["a", "b", "c"]
+        Draws(f"test:shuffle:{k}").shuffle(items)
+        orders["".join(items)] += 1
+    assert len(orders) == 6 and all(400 < c < 600 for c in orders.values()), orders
+    single = ["only"]
+    draws = Draws("test:single")
+    draws.shuffle(single)
+    assert single == ["only"] and draws._blocks == 0  # nothing to draw: nothing hashed

@@ -3,8 +3,9 @@ closed loop: every rejected response shows exactly the finding its perturbation 
 chosen response shows none.
 
 Deterministic: the same gold files, seed and options give the same bytes out. Each record's
-randomness comes from ``random.Random(rng_seed(seed, gold_id, perturbation))`` (a BLAKE2
-digest, independent of PYTHONHASHSEED), and records are written in gold-id order.
+random choices come from ``Draws(f"{seed}:{gold_id}:{perturbation}")`` (BLAKE2 digests,
+independent of PYTHONHASHSEED and of the other perturbations in the mix), and records are
+written in gold-id order.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import partial
 from json.encoder import encode_basestring as encode_string
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from align import __version__
 from align.checks.detectors import finding_codes, score_parsed, score_response
 from align.data.gold import GoldRecord
 from align.data.io import dumps_line, write_files_atomically
-from align.data.perturb import PERTURBATIONS, perturb
+from align.data.perturb import PERTURBATIONS, Draws, perturb
 
 PAIRS_DIR = Path("preference_data/pairs")
 SPLITS = ("train", "eval")
@@ -107,13 +107,6 @@ class PairSet:
         }
 
 
-def rng_seed(seed: int, gold_id: str, perturbation: str) -> int:
-    """A seed per (run seed, gold record, perturbation): stable across runs and Python
-    processes, and independent of which other perturbations are in the mix."""
-    key = f"{seed}:{gold_id}:{perturbation}".encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
-
-
 def split_of(group: str, seed: int, eval_fraction: float) -> str:
     """Train or eval for a gold group, from a hash so the split is stable and independent of
     the order or number of other records."""
@@ -147,8 +140,8 @@ def build_pairs(records: list[GoldRecord], config: PairConfig) -> PairSet:
         for name, count in config.counts.items():
             if count == 0:
                 continue
-            seed = partial(rng_seed, config.seed, record_id, name)  # hashed only if drawn from
-            variants = perturb(record, name, seed, count, config.under_share, parsed)
+            draws = Draws(f"{config.seed}:{record_id}:{name}")  # hashed only if drawn from
+            variants = perturb(record, name, draws, count, config.under_share, parsed)
             if not variants:
                 skipped[name] += 1
             intended = intended_codes[name]

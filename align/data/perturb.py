@@ -8,11 +8,13 @@ variants as (rejected text, detail); an empty list means it does not apply to th
 
 from __future__ import annotations
 
-import random
 import re
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from hashlib import blake2b
+from typing import TypeVar
 
 from align.checks.doses import stated_totals_in_lines
 from align.checks.vital_ranges import quoted_ranges_in_lines
@@ -44,17 +46,62 @@ _NUMBERED = re.compile(r"^(\s*)(\d{1,2})([.)]\s+)")
 _SEPARATOR = re.compile(r"\s*(?:-|–|—|to|\.\.)\s*")
 
 
-Seed = random.Random | int | Callable[[], int]
+_Item = TypeVar("_Item")
+_WORDS = struct.Struct("<8Q")  # a 64-byte digest as eight 64-bit numbers
+_SPAN = 2**64
+
+
+class Draws:
+    """The random choices of one perturbation of one gold record, from a text key (``align
+    pairs`` uses "seed:gold_id:perturbation"): 64-bit numbers read from BLAKE2b digests of the
+    key and a block number, so they depend on nothing else (not PYTHONHASHSEED, not which
+    other perturbations run). Nothing is hashed until the first draw.
+
+    Not random.Random: seeding its Mersenne Twister costs about 4 us, and ``align pairs``
+    needs one per record and perturbation that draws (about 2,000 a build, 4 % of its time);
+    one digest here costs about 0.5 us and gives eight draws."""
+
+    __slots__ = ("_blocks", "_numbers", "key")
+
+    def __init__(self, key: str):
+        self.key = key
+        self._numbers: list[int] = []
+        self._blocks = 0
+
+    def _number(self) -> int:
+        numbers = self._numbers
+        if not numbers:
+            block = f"{self.key}:{self._blocks}".encode()
+            numbers.extend(_WORDS.unpack(blake2b(block, digest_size=64).digest()))
+            self._blocks += 1
+        return numbers.pop()
+
+    def below(self, n: int) -> int:
+        """A whole number in [0, n), each equally likely (a number at or past the last
+        multiple of n below 2**64 is drawn again, so no remainder is favoured)."""
+        if n < 1:
+            raise ValueError(f"below() needs n >= 1, got {n}")
+        limit = _SPAN - _SPAN % n
+        number = self._number()
+        while number >= limit:
+            number = self._number()
+        return number % n
+
+    def choice(self, items: Sequence[_Item]) -> _Item:
+        return items[self.below(len(items))]
+
+    def shuffle(self, items: list) -> None:
+        """Shuffle ``items`` in place (Fisher-Yates); fewer than two items draw nothing."""
+        for i in range(len(items) - 1, 0, -1):
+            j = self.below(i + 1)
+            items[i], items[j] = items[j], items[i]
 
 
 @dataclass(slots=True)
 class Context:
     record: GoldRecord
     parsed: ParsedResponse
-    # A Random, the int seed of one, or a function that gives the seed: the rng is made on
-    # first use (seeding costs ~5 us, and ``align pairs`` derives each seed by a BLAKE2 hash
-    # that half of the perturbations, which draw nothing, need not pay for).
-    seed: Seed
+    draws: Draws
     count: int
     under_share: float
     # The record's fields, read once: every perturbation reads them.
@@ -67,26 +114,19 @@ class Context:
         self,
         record: GoldRecord,
         parsed: ParsedResponse,
-        seed: Seed,
+        draws: Draws,
         count: int,
         under_share: float,
     ):
         self.record = record
         self.parsed = parsed
-        self.seed = seed
+        self.draws = draws
         self.count = count
         self.under_share = under_share
         self.text = parsed.text
         self.lines = parsed.raw_lines
         self.scenario = record.scenario or {}
         self.expected = record.expected_triage
-
-    @property
-    def rng(self) -> random.Random:
-        seed = self.seed
-        if not isinstance(seed, random.Random):
-            self.seed = seed = random.Random(seed if isinstance(seed, int) else seed())
-        return seed
 
 
 def _lines(ctx: Context) -> list[str]:
@@ -159,7 +199,7 @@ def _remove_section(ctx: Context, key: str, heading: str) -> list[Variant]:
     # The forms are shuffled before any text is built (the same draw as shuffling the two
     # variants), so a form the count leaves out is never built.
     forms = ["section removed", "heading left empty"]
-    ctx.rng.shuffle(forms)
+    ctx.draws.shuffle(forms)
     variants = []
     for form in forms[: ctx.count]:
         if form == "section removed":
@@ -187,8 +227,7 @@ def wrong_vital_range(ctx: Context) -> list[Variant]:
         for q in quoted_ranges_in_lines(ctx.lines, ctx.scenario.get("age_years"))
         if len(q.vitals) == 1 and q.age_years is not None
     ]
-    if len(quotes) > 1:  # shuffling fewer draws nothing: no rng to seed for them
-        ctx.rng.shuffle(quotes)
+    ctx.draws.shuffle(quotes)
     variants = []
     for quote in quotes:
         vital = quote.vitals[0]
@@ -196,7 +235,7 @@ def wrong_vital_range(ctx: Context) -> list[Variant]:
         donors = donor_ranges(age, vital)
         if not donors:
             continue
-        band, (low, high) = ctx.rng.choice(donors)
+        band, (low, high) = ctx.draws.choice(donors)
         start, end = quote.span
         separator = _SEPARATOR.search(text[start:end])
         assert separator is not None  # a quote's span is "low<separator>high"
@@ -253,7 +292,7 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
         if not wanted.isdisjoint(rule.hazards)  # shares a hazard: no set made per rule
         for text in rule.instructions
     ]
-    ctx.rng.shuffle(options)
+    ctx.draws.shuffle(options)
     # The number of each line from the first numbered action to the last, matched once for
     # all variants (each variant renumbers these lines plus the one it inserts).
     first, last = action_lines[0], action_lines[-1]
@@ -264,7 +303,7 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
             continue
         used.add(rule.key)
         lines = list(original)
-        after = ctx.rng.choice(action_lines)
+        after = ctx.draws.choice(action_lines)
         indent, _, separator = numbered_actions[after].groups()
         inserted = f"{indent}0{separator}{instruction}"
         lines.insert(after + 1, inserted)
@@ -289,16 +328,17 @@ def wrong_dose(ctx: Context) -> list[Variant]:
         return []
     weight = ctx.scenario.get("weight_kg")
     variants: list[Variant] = []
-    for (start, end), stated, per_kg in ctx.rng.sample(totals, len(totals)):
+    ctx.draws.shuffle(totals)
+    for (start, end), stated, per_kg in totals:
         kinds = ["tenfold", "tenth"] + (["wrong_weight"] if weight else [])
-        kind = ctx.rng.choice(kinds)
+        kind = ctx.draws.choice(kinds)
         if kind == "tenfold":
             wrong = stated * 10
         elif kind == "tenth":
             wrong = stated / 10
         else:
             assert weight is not None  # "wrong_weight" is drawn only when there is a weight
-            wrong = per_kg * (weight + ctx.rng.choice((5, 8, 10)))
+            wrong = per_kg * (weight + ctx.draws.choice((5, 8, 10)))
         new = format_amount(wrong)
         variants.append(
             (f"{text[:start]}{new}{text[end:]}", {"kind": kind, "from": text[start:end], "to": new})
@@ -380,14 +420,13 @@ REQUIRED_PERTURBATIONS = ("wrong_triage_color", "missing_do_not", "wrong_vital_r
 def perturb(
     record: GoldRecord,
     name: str,
-    rng: Seed,
+    draws: Draws,
     count: int,
     under_share: float = 2 / 3,
     parsed: ParsedResponse | None = None,
 ) -> list[Variant]:
-    """Up to ``count`` rejected variants of ``record``'s response for perturbation ``name``;
-    ``rng`` is a Random, the int seed of one, or a function that gives that seed (called
-    only if the perturbation draws)."""
+    """Up to ``count`` rejected variants of ``record``'s response for perturbation ``name``,
+    its random choices taken from ``draws``."""
     parsed = parsed or parse_response(record.response)
-    ctx = Context(record, parsed, rng, count, under_share)
+    ctx = Context(record, parsed, draws, count, under_share)
     return PERTURBATIONS[name].apply(ctx)
