@@ -780,15 +780,16 @@ def test_every_gated_rule_has_verbs_its_known_wordings_contain(rule):
             assert any(word in match.group(0).lower() for word in rule.verbs), wording
 
 
-def test_quotes_and_totals_from_lines_are_those_from_the_text():
+def test_quotes_and_totals_of_a_text_point_at_their_numbers():
     text_ = (
         "Rationale: normal RR for a 4-year-old is 20-28/min.\n\n"
         "1. Give 0.01 mg/kg x 18 kg = 0.18 mg IM epinephrine.\nNormal HR 80-120 bpm."
     )
-    lines = text_.split("\n")
-    assert vital_ranges.quoted_ranges_in_lines(lines, 5) == vital_ranges.quoted_ranges(text_, 5)
-    assert doses.stated_totals_in_lines(lines) == doses.stated_totals(text_)
-    assert doses.stated_totals(text_) and vital_ranges.quoted_ranges(text_)
+    quotes = vital_ranges.quoted_ranges(text_, 5)
+    assert [text_[slice(*q.span)] for q in quotes] == ["20-28", "80-120"]
+    assert [q.age_years for q in quotes] == [4.0, 5]  # the second names no age: the patient's
+    ((span, stated, per_kg),) = doses.stated_totals(text_)
+    assert (text_[slice(*span)], stated, per_kg) == ("0.18", 0.18, 0.01)
 
 
 def _vitals_for_plain(segment, trigger_end, match):
@@ -915,7 +916,6 @@ def test_a_wrong_range_detail_is_new_for_every_finding():
 
 
 def test_a_line_without_a_slash_has_no_dose_total():
-    # stated_totals_in_lines skips such lines without asking _line_totals.
     alphabet = [*"ab1 .0", "mg", "/kg", "kg", " x ", " = ", "mL", "20 mL", "0.18 mg", "/"]
     samples = [
         "Give 0.01 mg/kg x 18 kg = 0.18 mg IM.",
@@ -925,14 +925,8 @@ def test_a_line_without_a_slash_has_no_dose_total():
     lines = samples + _random_texts(23, alphabet, longest=16)
     for line in lines:
         if "/" not in line:
-            assert doses._line_totals.__wrapped__(line) == (), line
-    found, line_start = [], 0
-    for line in lines:
-        for (start, end), stated, per_kg in doses._line_totals(line):
-            found.append(((line_start + start, line_start + end), stated, per_kg))
-        line_start += len(line) + 1
-    assert doses.stated_totals_in_lines(lines) == found
-    assert found  # the samples do hold totals
+            assert doses.line_totals.__wrapped__(line) == (), line
+    assert any(doses.line_totals(line) for line in samples)  # the samples do hold totals
 
 
 def test_finding_codes_of_any_number_of_findings():

@@ -285,7 +285,7 @@ def test_removing_lines_keeps_the_others_in_order():
 def test_wrong_vital_range_swaps_one_quoted_range_for_a_donor_of_its_vital_and_age():
     """Each variant replaces the numbers of one range the text quotes (as quoted_ranges reads
     it) with another age band's range for the same vital, and says which."""
-    from align.checks.vital_ranges import quoted_ranges_in_lines
+    from align.checks.vital_ranges import quoted_ranges
 
     made = 0
     for seed in (1, 2):
@@ -294,7 +294,7 @@ def test_wrong_vital_range_swaps_one_quoted_range_for_a_donor_of_its_vital_and_a
             text = ctx.text
             quotes = [
                 q
-                for q in quoted_ranges_in_lines(ctx.lines, ctx.scenario.get("age_years"))
+                for q in quoted_ranges(text, ctx.scenario.get("age_years"))
                 if len(q.vitals) == 1 and q.age_years is not None
             ]
             for rejected, detail in perturb_module.wrong_vital_range(ctx):
@@ -315,6 +315,35 @@ def test_wrong_vital_range_swaps_one_quoted_range_for_a_donor_of_its_vital_and_a
                 assert re.findall(r"\d+", middle) == [str(n) for n in detail["to"]], record.id
                 made += 1
     assert made > 500
+
+
+def test_a_lines_text_as_the_detectors_read_it_is_found_where_it_stands():
+    """wrong_vital_range and wrong_dose edit a line's content (without its list marker) at
+    the offset _in_text gives: it must point at that content in the response."""
+    odd = GoldRecord(
+        "x.jsonl",
+        1,
+        {
+            "id": "odd-markers",
+            "messages": [
+                {"role": "user", "content": "q"},
+                {
+                    "role": "assistant",
+                    "content": "TRIAGE: RED (Immediate)  \n\n- - x\n1. 1. x  \n  a) a) a \t\n"
+                    "(2)  normal RR 20-30/min \nRationale: plain",
+                },
+            ],
+        },
+    )
+    checked = 0
+    for record in [odd, *load_gold(None).records]:
+        ctx = perturb_module.Context(record, record.parsed_response, Draws("test"), 1, 2 / 3)
+        for index, line, _, content in ctx.parsed.line_rows:
+            at = perturb_module._in_text(ctx, index, line, content)
+            assert ctx.text[at : at + len(content)] == content, (record.id, line)
+            assert ctx.text.count("\n", 0, at) == index, (record.id, line)
+            checked += 1
+    assert checked > 5000
 
 
 def test_align_pairs_builds_with_the_cycle_collector_paused_then_restores_it(monkeypatch, tmp_path):

@@ -15,7 +15,6 @@ or "total" is a limit, not a dose, and is skipped.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from functools import lru_cache
 
 from align.checks.text import holds_any, line_segments, may_hold_any, possessive
@@ -265,24 +264,17 @@ def line_wrong_doses(line: str, weight_kg, age_years) -> tuple[dict, ...]:
 def stated_totals(text: str) -> list[tuple[tuple[int, int], float, float]]:
     """Each dose statement's total: (span of its number in ``text``, stated value, per-kg
     dose). Only statements with a per-kg dose and a total in the same unit count."""
-    return stated_totals_in_lines(text.split("\n"))
-
-
-def stated_totals_in_lines(lines: Sequence[str]) -> list[tuple[tuple[int, int], float, float]]:
-    """``stated_totals`` of a text given as its lines (split at line ends): callers that hold
-    the lines already need no second split."""
     found, line_start = [], 0
-    for line in lines:
-        # Without "/" a line has no dose statement (_line_totals gives none): no memo call.
-        if "/" in line:
-            for (start, end), stated, per_kg in _line_totals(line):
-                found.append(((line_start + start, line_start + end), stated, per_kg))
+    for line in text.split("\n"):
+        for (start, end), stated, per_kg in line_totals(line):
+            found.append(((line_start + start, line_start + end), stated, per_kg))
         line_start += len(line) + 1
     return found
 
 
 @lru_cache(maxsize=65536)
-def _line_totals(line: str) -> tuple[tuple[tuple[int, int], float, float], ...]:
+def line_totals(line: str) -> tuple[tuple[tuple[int, int], float, float], ...]:
+    """``stated_totals`` of one line, spans relative to the line (memoized: lines repeat)."""
     if not has_dose_statement(line):  # a sentence holds a per-kg dose only if its line does
         return ()
     found = []

@@ -13,7 +13,6 @@ is not a quote, even after "normal" in the same sentence.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -183,20 +182,11 @@ def _age_mentions(segment: str) -> tuple[tuple[int, float | None], ...]:
 def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuote]:
     """Every normal-range quote in ``text`` with its candidate vitals, age and offsets; a
     quote that names no age takes the patient's."""
-    return quoted_ranges_in_lines(text.split("\n"), patient_age)
-
-
-def quoted_ranges_in_lines(
-    lines: Sequence[str], patient_age: float | None = None
-) -> list[RangeQuote]:
-    """``quoted_ranges`` of a text given as its lines (split at line ends): callers that hold
-    the lines already need no second split."""
     quotes, line_start = [], 0
-    for line in lines:
+    for line in text.split("\n"):
         for quote in line_quotes(line):
             span = (line_start + quote.span[0], line_start + quote.span[1])
             age = quote.age_years if quote.age_years is not None else patient_age
-            # Built directly: dataclasses.replace costs twice as much.
             quotes.append(RangeQuote(quote.low, quote.high, quote.vitals, age, quote.text, span))
         line_start += len(line) + 1
     return quotes

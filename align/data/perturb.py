@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from hashlib import blake2b
 from typing import TypeVar
 
-from align.checks.doses import stated_totals_in_lines
-from align.checks.vital_ranges import quoted_ranges_in_lines
+from align.checks.doses import line_totals
+from align.checks.vital_ranges import line_quotes
 from align.data.gold import GoldRecord
 from align.protocol.colors import error_direction, triage_line
 from align.protocol.dosing import format_amount
@@ -220,23 +220,47 @@ def missing_reassessment(ctx: Context) -> list[Variant]:
     return _remove_section(ctx, "reassess", "Reassess if:")
 
 
+def _in_text(ctx: Context, index: int, line: str, content: str) -> int:
+    """Where ``content``, line ``index`` as the detectors read it, starts in the response."""
+    start = sum(map(len, ctx.lines[:index])) + index  # the lines before and their "\n"s
+    if len(content) == len(line):  # the line itself
+        return start
+    # An item's text without its list marker: the line's tail, stripped, so its last
+    # occurrence (a later one would have to end in the trailing whitespace).
+    return start + line.rindex(content)
+
+
+def _found_in_lines(
+    ctx: Context, find: Callable[[str], Iterable[_Item]]
+) -> list[tuple[int, _Item]]:
+    """(offset in the response of the line's text, what ``find`` finds) for each line, read
+    as the detectors read it (without list markers): a perturbation edits what the detectors
+    judge, and the per-line memos that gold validation filled answer ``find``."""
+    found = []
+    for index, line, _, content in ctx.parsed.line_rows:
+        items = find(content)
+        if items:
+            at = _in_text(ctx, index, line, content)
+            found.extend((at, item) for item in items)
+    return found
+
+
 def wrong_vital_range(ctx: Context) -> list[Variant]:
     text = ctx.text
-    quotes = [
-        q
-        for q in quoted_ranges_in_lines(ctx.lines, ctx.scenario.get("age_years"))
-        if len(q.vitals) == 1 and q.age_years is not None
-    ]
+    patient_age = ctx.scenario.get("age_years")
+    quotes = []  # (start, end in the text, the quote, its age)
+    for at, quote in _found_in_lines(ctx, line_quotes):
+        age = quote.age_years if quote.age_years is not None else patient_age
+        if len(quote.vitals) == 1 and age is not None:
+            quotes.append((at + quote.span[0], at + quote.span[1], quote, age))
     ctx.draws.shuffle(quotes)
     variants = []
-    for quote in quotes:
+    for start, end, quote, age in quotes:
         vital = quote.vitals[0]
-        age = quote.age_years
         donors = donor_ranges(age, vital)
         if not donors:
             continue
         band, (low, high) = ctx.draws.choice(donors)
-        start, end = quote.span
         separator = _SEPARATOR.search(text[start:end])
         assert separator is not None  # a quote's span is "low<separator>high"
         rejected = f"{text[:start]}{low}{separator.group(0)}{high}{text[end:]}"
@@ -323,13 +347,14 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
 
 def wrong_dose(ctx: Context) -> list[Variant]:
     text = ctx.text
-    totals = stated_totals_in_lines(ctx.lines)
+    totals = _found_in_lines(ctx, line_totals)
     if not totals:
         return []
     weight = ctx.scenario.get("weight_kg")
     variants: list[Variant] = []
     ctx.draws.shuffle(totals)
-    for (start, end), stated, per_kg in totals:
+    for at, ((start, end), stated, per_kg) in totals:
+        start, end = at + start, at + end
         kinds = ["tenfold", "tenth"] + (["wrong_weight"] if weight else [])
         kind = ctx.draws.choice(kinds)
         if kind == "tenfold":
