@@ -4,6 +4,7 @@ ready-made accelerate configs; the cloud job script's metadata and --help; Unslo
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -258,6 +259,103 @@ def test_accelerate_configs_load_with_accelerates_own_reader(name, kind):
         import transformers
 
         assert hasattr(transformers.models.lfm2.modeling_lfm2, "Lfm2DecoderLayer")
+
+
+def test_under_fsdp_fast_lora_is_off_and_what_cannot_run_is_refused(monkeypatch):
+    """align's LoRA forward reads the LoRA weights outside their layers' forward, where FSDP
+    leaves them sharded: auto turns it off, on is refused; bitsandbytes' 8-bit optimizer
+    state cannot be gathered for a checkpoint (a GPU run failed at its save): refused. Each
+    refusal names the flag and what to use. Without FSDP nothing changes."""
+    from types import SimpleNamespace
+
+    from align.train import distributed, fast_dpo
+    from align.train.config import ConfigError
+    from align.train.dpo import check_sharding
+
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    assert distributed.sharded()
+    auto = SimpleNamespace(fast_lora="auto")
+    assert fast_dpo.fast_lora_enabled(auto, "transformers", True, distributed.sharded()) is False
+    check_sharding(SimpleNamespace(optim="adamw_torch", fast_lora="auto"))
+    with pytest.raises(ConfigError, match=r"--optim adamw_8bit: .*use --optim adamw_torch"):
+        check_sharding(SimpleNamespace(optim="adamw_8bit", fast_lora="auto"))
+    with pytest.raises(ConfigError, match=r"--optim paged_adamw_8bit"):
+        check_sharding(SimpleNamespace(optim="paged_adamw_8bit", fast_lora="off"))
+    with pytest.raises(ConfigError, match=r"--fast-lora on: .*FSDP"):
+        check_sharding(SimpleNamespace(optim="adamw_torch", fast_lora="on"))
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "false")
+    assert not distributed.sharded()
+    assert fast_dpo.fast_lora_enabled(auto, "transformers", True, distributed.sharded()) is True
+    check_sharding(SimpleNamespace(optim="adamw_8bit", fast_lora="on"))
+
+
+def fsdp_units(model, policy) -> list[list]:
+    """The parameters each FSDP unit would flatten, as FSDP's auto wrap decides them: a module
+    the policy picks (children first) takes every parameter under it that no unit below took;
+    the root takes the rest."""
+    taken: set[int] = set()
+    units = []
+
+    def visit(module):
+        for child in module.children():
+            visit(child)
+        free = [p for p in module.parameters() if id(p) not in taken]
+        numel = sum(p.numel() for p in free)
+        if free and policy(module=module, recurse=False, nonwrapped_numel=numel):
+            units.append(free)
+            taken.update(id(p) for p in free)
+
+    visit(model)
+    rest = [p for p in model.parameters() if id(p) not in taken]
+    return units + ([rest] if rest else [])
+
+
+def test_under_fsdp_every_unit_flattens_weights_of_one_dtype(tiny_base, sft_adapter):
+    """The GPU run that found it (2026-11-29): FSDP refuses a unit with bfloat16 base weights
+    and PEFT's float32 LoRA matrices ("Must flatten tensors with uniform dtype"). shard_model's
+    policy gives each such LoRA leaf (the trainable adapter and TRL's frozen "ref" copy) a
+    unit of its own, the decoder layers theirs, and wraps the model before the Trainer's
+    first evaluation. Without FSDP it changes nothing."""
+    from types import SimpleNamespace
+
+    import torch
+    from accelerate.utils import FullyShardedDataParallelPlugin
+    from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
+
+    from align.train.dpo import shard_model
+    from align.train.loading import load_adapter, load_base
+
+    model, _ = load_base(str(tiny_base), dtype="bfloat16")
+    model = load_adapter(model, str(sft_adapter), trainable=True)
+    model.add_adapter("ref", model.peft_config["default"])  # as TRL does
+    lora = {n: p.dtype for n, p in model.named_parameters() if "lora_" in n}
+    assert set(lora.values()) == {torch.float32} and any(".ref." in n for n in lora)
+    # accelerate's plugin as fsdp.yaml configures it (TRANSFORMER_BASED_WRAP, the LFM2 layer)
+    plugin = SimpleNamespace(
+        auto_wrap_policy=transformer_auto_wrap_policy,
+        transformer_cls_names_to_wrap=["Lfm2DecoderLayer"],
+    )
+    plugin.set_auto_wrap_policy = functools.partial(
+        FullyShardedDataParallelPlugin.set_auto_wrap_policy, plugin
+    )
+    prepared = []
+    accelerator = SimpleNamespace(
+        state=SimpleNamespace(fsdp_plugin=plugin), prepare=lambda m: prepared.append(m) or m
+    )
+    trainer = SimpleNamespace(is_fsdp_enabled=True, model=model, accelerator=accelerator)
+    shard_model(trainer)
+    assert prepared == [model] and trainer.model_wrapped is model
+    units = fsdp_units(model, plugin.auto_wrap_policy)
+    assert all(len({p.dtype for p in unit}) == 1 for unit in units)
+    layers = [m for m in model.modules() if type(m).__name__ == "Lfm2DecoderLayer"]
+    assert len(units) > len(layers) + len(lora)  # every LoRA matrix and layer, and the root
+    # The config's policy alone mixes them in the decoder layers' units: what the GPU run hit.
+    alone = functools.partial(transformer_auto_wrap_policy, transformer_layer_cls={type(layers[0])})
+    assert any(len({p.dtype for p in unit}) > 1 for unit in fsdp_units(model, alone))
+
+    untouched = SimpleNamespace(is_fsdp_enabled=False, model=model)
+    shard_model(untouched)
+    assert not hasattr(untouched, "model_wrapped")
 
 
 # --- the cloud job script -----------------------------------------------------------------------

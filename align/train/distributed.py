@@ -49,6 +49,11 @@ def several() -> bool:
     return world_size() > 1
 
 
+def sharded() -> bool:
+    """Whether ``accelerate launch`` runs the model sharded (FSDP), by its own flag."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+
+
 def _group():
     import torch.distributed as dist
 

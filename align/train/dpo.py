@@ -24,7 +24,7 @@ from align.train.common import (
     start_run,
     trainer_kwargs,
 )
-from align.train.config import DPOConfig
+from align.train.config import ConfigError, DPOConfig
 
 PAIR_FIELDS = ("prompt", "chosen", "rejected", "perturbation")
 
@@ -241,7 +241,7 @@ def speed_settings(config: DPOConfig, backend: str) -> dict:
     compile_layers = config.torch_compile == "on" or (
         config.torch_compile == "auto" and fast and cuda and fast_dpo.COMPILE_BY_DEFAULT
     )
-    lora_layers = fast_dpo.fast_lora_enabled(config, backend, fast)
+    lora_layers = fast_dpo.fast_lora_enabled(config, backend, fast, distributed.sharded())
     multiple = fast_dpo.CUDA_LENGTH_MULTIPLE if cuda or compile_layers else fast_dpo.LENGTH_MULTIPLE
     flash = fast_dpo.flash_attention_enabled(config, fast, cuda)
     # attention widths padded for cuDNN's attention (flash attention builds no plan per width)
@@ -277,9 +277,26 @@ def _auto_checkpointing(trainer, model, batch_size: int) -> bool:
     return fast_dpo.needs_checkpointing(model.config, batch_size, longest, total, CHECKPOINT_SHARE)
 
 
+def check_sharding(config: DPOConfig) -> None:
+    """What cannot run with the model sharded (FSDP), refused before anything loads."""
+    if not distributed.sharded():
+        return
+    if "8bit" in config.optim:
+        raise ConfigError(
+            f"--optim {config.optim}: FSDP cannot gather bitsandbytes' 8-bit optimizer state "
+            "for a checkpoint (the run would fail at its first save); use --optim adamw_torch"
+        )
+    if config.fast_lora == "on":
+        raise ConfigError(
+            "--fast-lora on: it reads the LoRA weights outside their layers' forward, where "
+            "FSDP keeps them sharded; use --fast-lora auto (off under FSDP) or off"
+        )
+
+
 def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
     """(trainer, tokenizer, eval set names, data files): ready, nothing trained yet. The
     resolved speed settings are on ``trainer.align_speed``."""
+    check_sharding(config)
     train_set, eval_sets, files = pair_datasets(config)
     model, tokenizer = dpo_model(config, backend)
     from trl import DPOConfig as TRLDPOConfig
@@ -347,6 +364,36 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
     return trainer, tokenizer, sorted(eval_sets), files
 
 
+def shard_model(trainer) -> None:
+    """Under FSDP, wrap the model now, each leaf module whose weights have another dtype than
+    the model's as an FSDP unit of its own besides the decoder layers (the accelerate
+    config's policy). A unit flattens its weights into one tensor of one dtype, and PEFT
+    keeps LoRA matrices in float32 over a bfloat16 base: the trainable adapter and TRL's
+    frozen "ref" copy alike. (The Trainer would set PEFT's own policy when training starts,
+    which separates only trainable layers; the evaluation before training would wrap the
+    model first, with neither.) Without FSDP nothing changes."""
+    if not getattr(trainer, "is_fsdp_enabled", False):
+        return
+    import functools
+
+    from torch.distributed.fsdp.wrap import _or_policy, lambda_auto_wrap_policy
+
+    model = trainer.model
+    dtype = model.get_input_embeddings().weight.dtype
+
+    def other_dtype(module) -> bool:
+        own = list(module.parameters(recurse=False))
+        return not list(module.children()) and any(p.dtype != dtype for p in own)
+
+    plugin = trainer.accelerator.state.fsdp_plugin
+    plugin.set_auto_wrap_policy(model)  # the config's policy, made for this model
+    policies = [functools.partial(lambda_auto_wrap_policy, lambda_fn=other_dtype)]
+    if plugin.auto_wrap_policy is not None:
+        policies.append(plugin.auto_wrap_policy)
+    plugin.auto_wrap_policy = functools.partial(_or_policy, policies=policies)
+    trainer.model = trainer.model_wrapped = trainer.accelerator.prepare(model)
+
+
 def run_dpo(config: DPOConfig) -> Path:
     """Train, save and return the run folder (adapter without the frozen reference copy,
     tokenizer, metrics.json with per-perturbation eval, manifest.json)."""
@@ -364,6 +411,7 @@ def run_dpo(config: DPOConfig) -> Path:
     if (hook := distributed.injected_failure_callback()) is not None:
         trainer.add_callback(hook)
     open_run(run, resume=config.resume)
+    shard_model(trainer)
     check = {}
     if names and not config.resume:
         tolerance = 1e-3 if trainer.align_speed["fast_path"] else 0.0

@@ -120,10 +120,13 @@ def fast_path_enabled(config) -> bool:
     return torch.cuda.is_available()
 
 
-def fast_lora_enabled(config, backend: str, fast: bool) -> bool:
+def fast_lora_enabled(config, backend: str, fast: bool, sharded: bool = False) -> bool:
     """``fast_lora`` auto -> on with the fast path on the transformers backend (never over
-    Unsloth, see FAST_LORA_BY_DEFAULT); ``on`` forces it wherever the fast path runs."""
-    if not fast or config.fast_lora == "off":
+    Unsloth, see FAST_LORA_BY_DEFAULT); ``on`` forces it wherever the fast path runs. Never
+    with the model sharded (FSDP; ``dpo.check_sharding`` refuses ``on`` there):
+    ``_lora_forward`` reads the LoRA weights directly, and FSDP gathers them only inside each
+    LoRA layer's own forward."""
+    if not fast or config.fast_lora == "off" or sharded:
         return False
     return config.fast_lora == "on" or (backend == "transformers" and FAST_LORA_BY_DEFAULT)
 
