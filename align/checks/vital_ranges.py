@@ -187,6 +187,7 @@ def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuot
         for quote in line_quotes(line):
             span = (line_start + quote.span[0], line_start + quote.span[1])
             age = quote.age_years if quote.age_years is not None else patient_age
+            # Built directly: dataclasses.replace costs twice as much.
             quotes.append(RangeQuote(quote.low, quote.high, quote.vitals, age, quote.text, span))
         line_start += len(line) + 1
     return quotes
