@@ -48,6 +48,7 @@ FSDP=(python3 -m accelerate.commands.launch --config_file scripts/accelerate/fsd
 run() {  # name, command...
   local name=$1; shift
   [[ $RUNS == *" $name "* ]] || return 0
+  rm -f "$OUT/$name.log" "$OUT/$name.metrics.json"  # no earlier run's figures in this table
   echo "=== $name: $*"
   "$@" --output-dir "$WORK/$name" > "$OUT/$name.log" 2>&1
   echo "exit $? ($name)"; tail -3 "$OUT/$name.log"
@@ -59,7 +60,7 @@ CUDA_VISIBLE_DEVICES=0 run one-gpu python3 -m align.cli dpo "${COMMON[@]}" --bat
 run ddp "${DDP[@]}" -m align.cli dpo "${COMMON[@]}" --batch-size "$BATCH"
 # (bitsandbytes' 8-bit optimizer state cannot be gathered under FSDP: align refuses it)
 run fsdp "${FSDP[@]}" -m align.cli dpo "${COMMON[@]}" --batch-size "$BATCH" --optim adamw_torch
-# Loss curve, same global batch and seed, the same pairs in each step.
+# Loss curve, same global batch and seed (not the same pairs in each step: see the header).
 CUDA_VISIBLE_DEVICES=0 run loss-one-gpu python3 -m align.cli dpo "${COMMON[@]}" \
   --batch-size $((2 * BATCH)) --fast-path off
 run loss-ddp "${DDP[@]}" -m align.cli dpo "${COMMON[@]}" --batch-size "$BATCH" --fast-path off

@@ -276,17 +276,19 @@ def test_under_fsdp_fast_lora_is_off_and_what_cannot_run_is_refused(monkeypatch)
     assert distributed.sharded()
     auto = SimpleNamespace(fast_lora="auto")
     assert fast_dpo.fast_lora_enabled(auto, "transformers", True, distributed.sharded()) is False
-    check_sharding(SimpleNamespace(optim="adamw_torch", fast_lora="auto"))
+    check_sharding(SimpleNamespace(optim="adamw_torch", fast_lora="auto", load_in_4bit=False))
     with pytest.raises(ConfigError, match=r"--optim adamw_8bit: .*use --optim adamw_torch"):
         check_sharding(SimpleNamespace(optim="adamw_8bit", fast_lora="auto"))
     with pytest.raises(ConfigError, match=r"--optim paged_adamw_8bit"):
         check_sharding(SimpleNamespace(optim="paged_adamw_8bit", fast_lora="off"))
     with pytest.raises(ConfigError, match=r"--fast-lora on: .*FSDP"):
         check_sharding(SimpleNamespace(optim="adamw_torch", fast_lora="on"))
+    with pytest.raises(ConfigError, match=r"--load-in-4bit: .*FSDP"):
+        check_sharding(SimpleNamespace(optim="adamw_torch", fast_lora="auto", load_in_4bit=True))
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "false")
     assert not distributed.sharded()
     assert fast_dpo.fast_lora_enabled(auto, "transformers", True, distributed.sharded()) is True
-    check_sharding(SimpleNamespace(optim="adamw_8bit", fast_lora="on"))
+    check_sharding(SimpleNamespace(optim="adamw_8bit", fast_lora="on", load_in_4bit=True))
 
 
 def fsdp_units(model, policy) -> list[list]:
@@ -354,6 +356,11 @@ def test_under_fsdp_every_unit_flattens_weights_of_one_dtype(tiny_base, sft_adap
     assert any(len({p.dtype for p in unit}) > 1 for unit in fsdp_units(model, alone))
 
     untouched = SimpleNamespace(is_fsdp_enabled=False, model=model)
+    shard_model(untouched)
+    assert not hasattr(untouched, "model_wrapped")
+    # FSDP 2 flattens nothing (and prepares the model with its optimizer): left to the Trainer
+    fsdp2 = SimpleNamespace(state=SimpleNamespace(fsdp_plugin=SimpleNamespace(fsdp_version=2)))
+    untouched = SimpleNamespace(is_fsdp_enabled=True, model=model, accelerator=fsdp2)
     shard_model(untouched)
     assert not hasattr(untouched, "model_wrapped")
 

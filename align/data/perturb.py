@@ -79,8 +79,8 @@ class Draws:
     def below(self, n: int) -> int:
         """A whole number in [0, n), each equally likely (a number at or past the last
         multiple of n below 2**64 is drawn again, so no remainder is favoured)."""
-        if n < 1:
-            raise ValueError(f"below() needs n >= 1, got {n}")
+        if not 1 <= n <= _SPAN:
+            raise ValueError(f"below() needs 1 <= n <= 2**64, got {n}")
         limit = _SPAN - _SPAN % n
         number = self._number()
         while number >= limit:
@@ -234,8 +234,8 @@ def _found_in_lines(
     ctx: Context, find: Callable[[str], Iterable[_Item]]
 ) -> list[tuple[int, _Item]]:
     """(offset in the response of the line's text, what ``find`` finds) for each line, read
-    as the detectors read it (without list markers): a perturbation edits what the detectors
-    judge, and the per-line memos that gold validation filled answer ``find``."""
+    as the detectors read it (without list markers), so that a perturbation edits what the
+    detectors judge; for ``line_quotes`` the memo that gold validation filled answers."""
     found = []
     for index, line, _, content in ctx.parsed.line_rows:
         items = find(content)

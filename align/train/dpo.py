@@ -291,6 +291,11 @@ def check_sharding(config: DPOConfig) -> None:
             "--fast-lora on: it reads the LoRA weights outside their layers' forward, where "
             "FSDP keeps them sharded; use --fast-lora auto (off under FSDP) or off"
         )
+    if config.load_in_4bit:
+        raise ConfigError(
+            "--load-in-4bit: QLoRA is not supported under FSDP here (untested; its 4-bit "
+            "weights would need FSDP units of their own); use DDP or one GPU"
+        )
 
 
 def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
@@ -371,9 +376,12 @@ def shard_model(trainer) -> None:
     keeps LoRA matrices in float32 over a bfloat16 base: the trainable adapter and TRL's
     frozen "ref" copy alike. (The Trainer would set PEFT's own policy when training starts,
     which separates only trainable layers; the evaluation before training would wrap the
-    model first, with neither.) Without FSDP nothing changes."""
+    model first, with neither.) Without FSDP, or with FSDP 2 (untested), nothing changes."""
     if not getattr(trainer, "is_fsdp_enabled", False):
         return
+    plugin = trainer.accelerator.state.fsdp_plugin
+    if getattr(plugin, "fsdp_version", 1) == 2:
+        return  # FSDP 2 shards each weight apart (no flattening) and prepares with the optimizer
     import functools
 
     from torch.distributed.fsdp.wrap import _or_policy, lambda_auto_wrap_policy
@@ -385,7 +393,6 @@ def shard_model(trainer) -> None:
         own = list(module.parameters(recurse=False))
         return not list(module.children()) and any(p.dtype != dtype for p in own)
 
-    plugin = trainer.accelerator.state.fsdp_plugin
     plugin.set_auto_wrap_policy(model)  # the config's policy, made for this model
     policies = [functools.partial(lambda_auto_wrap_policy, lambda_fn=other_dtype)]
     if plugin.auto_wrap_policy is not None:
