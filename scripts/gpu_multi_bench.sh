@@ -8,8 +8,8 @@
 # of realistic lengths (scripts/bench_dpo.py builds them).
 #   Scaling: the same per-GPU batch (BATCH) on 1 GPU, then 2 GPUs (DDP, FSDP): tokens/s.
 #   Loss curve: the same global batch (2 x BATCH) and seed, STEPS steps, 1 GPU against 2 GPUs
-#   (DDP), the fast path's length grouping off. The two still draw different pairs per step
-#   (measured, call 38): the curves compare as distributions, not step for step.
+#   (DDP), the fast path (and its length grouping) off, so both draw the same pairs per step
+#   (accelerate's seeded sampler, sharded; tests/test_multi.py checks it on the CPU).
 # Environment: STEPS (50), BATCH (8 pairs per GPU), OUT, WORK, RUNS (the runs to make, default
 # all: "one-gpu ddp fsdp loss-one-gpu loss-ddp").
 set -uo pipefail
@@ -60,7 +60,7 @@ CUDA_VISIBLE_DEVICES=0 run one-gpu python3 -m align.cli dpo "${COMMON[@]}" --bat
 run ddp "${DDP[@]}" -m align.cli dpo "${COMMON[@]}" --batch-size "$BATCH"
 # (bitsandbytes' 8-bit optimizer state cannot be gathered under FSDP: align refuses it)
 run fsdp "${FSDP[@]}" -m align.cli dpo "${COMMON[@]}" --batch-size "$BATCH" --optim adamw_torch
-# Loss curve, same global batch and seed (not the same pairs in each step: see the header).
+# Loss curve, same global batch and seed, the same pairs in each step.
 CUDA_VISIBLE_DEVICES=0 run loss-one-gpu python3 -m align.cli dpo "${COMMON[@]}" \
   --batch-size $((2 * BATCH)) --fast-path off
 run loss-ddp "${DDP[@]}" -m align.cli dpo "${COMMON[@]}" --batch-size "$BATCH" --fast-path off

@@ -312,21 +312,22 @@ def fsdp_units(model, policy) -> list[list]:
     return units + ([rest] if rest else [])
 
 
-def test_under_fsdp_every_unit_flattens_weights_of_one_dtype(tiny_base, sft_adapter):
+def test_under_fsdp_every_unit_flattens_weights_of_one_dtype(tiny_base, sft_adapter, monkeypatch):
     """The GPU run that found it (2026-11-29): FSDP refuses a unit with bfloat16 base weights
-    and PEFT's float32 LoRA matrices ("Must flatten tensors with uniform dtype"). shard_model's
-    policy gives each such LoRA leaf (the trainable adapter and TRL's frozen "ref" copy) a
-    unit of its own, the decoder layers theirs, and wraps the model before the Trainer's
-    first evaluation. Without FSDP it changes nothing."""
+    and PEFT's float32 LoRA matrices ("Must flatten tensors with uniform dtype").
+    wrap_for_training gives each such LoRA leaf (the trainable adapter and TRL's frozen
+    "ref" copy) a unit of its own, the decoder layers theirs, and wraps the model before the
+    Trainer's first evaluation, as the Trainer's FSDP convention has it (model = wrapped)."""
     from types import SimpleNamespace
 
     import torch
     from accelerate.utils import FullyShardedDataParallelPlugin
     from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
 
-    from align.train.dpo import shard_model
+    from align.train.dpo import wrap_for_training
     from align.train.loading import load_adapter, load_base
 
+    monkeypatch.setenv("WORLD_SIZE", "2")
     model, _ = load_base(str(tiny_base), dtype="bfloat16")
     model = load_adapter(model, str(sft_adapter), trainable=True)
     model.add_adapter("ref", model.peft_config["default"])  # as TRL does
@@ -340,13 +341,14 @@ def test_under_fsdp_every_unit_flattens_weights_of_one_dtype(tiny_base, sft_adap
     plugin.set_auto_wrap_policy = functools.partial(
         FullyShardedDataParallelPlugin.set_auto_wrap_policy, plugin
     )
+    wrapped = SimpleNamespace(name="the FSDP model")
     prepared = []
     accelerator = SimpleNamespace(
-        state=SimpleNamespace(fsdp_plugin=plugin), prepare=lambda m: prepared.append(m) or m
+        state=SimpleNamespace(fsdp_plugin=plugin), prepare=lambda m: prepared.append(m) or wrapped
     )
     trainer = SimpleNamespace(is_fsdp_enabled=True, model=model, accelerator=accelerator)
-    shard_model(trainer)
-    assert prepared == [model] and trainer.model_wrapped is model
+    wrap_for_training(trainer)
+    assert prepared == [model] and trainer.model is trainer.model_wrapped is wrapped
     units = fsdp_units(model, plugin.auto_wrap_policy)
     assert all(len({p.dtype for p in unit}) == 1 for unit in units)
     layers = [m for m in model.modules() if type(m).__name__ == "Lfm2DecoderLayer"]
@@ -355,14 +357,64 @@ def test_under_fsdp_every_unit_flattens_weights_of_one_dtype(tiny_base, sft_adap
     alone = functools.partial(transformer_auto_wrap_policy, transformer_layer_cls={type(layers[0])})
     assert any(len({p.dtype for p in unit}) > 1 for unit in fsdp_units(model, alone))
 
-    untouched = SimpleNamespace(is_fsdp_enabled=False, model=model)
-    shard_model(untouched)
-    assert not hasattr(untouched, "model_wrapped")
     # FSDP 2 flattens nothing (and prepares the model with its optimizer): left to the Trainer
     fsdp2 = SimpleNamespace(state=SimpleNamespace(fsdp_plugin=SimpleNamespace(fsdp_version=2)))
     untouched = SimpleNamespace(is_fsdp_enabled=True, model=model, accelerator=fsdp2)
-    shard_model(untouched)
+    wrap_for_training(untouched)
     assert not hasattr(untouched, "model_wrapped")
+
+
+def test_under_ddp_the_model_is_wrapped_before_the_first_evaluation(monkeypatch):
+    """DDP: the wrapper is made before the reference check's evaluation, kept beside the bare
+    model (the Trainer's convention); one process: nothing is touched."""
+    from types import SimpleNamespace
+
+    from align.train.dpo import wrap_for_training
+
+    bare, ddp = object(), object()
+    accelerator = SimpleNamespace(prepare=lambda m: ddp if m is bare else None)
+    trainer = SimpleNamespace(is_fsdp_enabled=False, model=bare, accelerator=accelerator)
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    wrap_for_training(trainer)
+    assert not hasattr(trainer, "model_wrapped")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    wrap_for_training(trainer)
+    assert trainer.model is bare and trainer.model_wrapped is ddp
+
+
+@pytest.mark.slow
+def test_two_processes_train_as_one_on_the_same_global_batch(
+    tiny_base, sft_adapter, tiny_pairs, tmp_path
+):
+    """Data parallelism is only data parallelism if the gradients are averaged: two processes
+    at 1 pair each must log the same losses and gradient norms, step by step, as one process
+    at 2 pairs (both draw the same pairs per step: accelerate's seeded sampler, sharded).
+    Before wrap_for_training, the reference check's evaluation left the model without its
+    DDP wrapper, and each process stepped on its own gradient (step 1's norm was that of
+    one pair: 17.0 against 10.6)."""
+    args = ("--max-steps", "3", "--max-eval-pairs", "2")
+    one = tmp_path / "one"
+    single = dpo_args(tiny_base, sft_adapter, tiny_pairs, one, *args)
+    single[single.index("--batch-size") + 1] = "2"
+    environment = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    environment["TQDM_DISABLE"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-m", "align.cli", "dpo", *single],
+        cwd=tmp_path, env=environment, capture_output=True, text=True,
+        timeout=LAUNCH_TIMEOUT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    two = tmp_path / "two"
+    done, _ = launch(tmp_path, *dpo_args(tiny_base, sft_adapter, tiny_pairs, two, *args))
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    def steps(folder):
+        history = json.loads((folder / "metrics.json").read_text())["log_history"]
+        return [v for e in history if "grad_norm" in e for v in (e["loss"], e["grad_norm"])]
+
+    alone, together = steps(one), steps(two)  # loss and gradient norm of each step
+    assert len(alone) == len(together) == 6
+    assert together == pytest.approx(alone, rel=1e-3), (alone, together)
 
 
 # --- the cloud job script -----------------------------------------------------------------------

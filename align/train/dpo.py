@@ -369,24 +369,38 @@ def build_dpo_trainer(config: DPOConfig, output_dir: Path, backend: str):
     return trainer, tokenizer, sorted(eval_sets), files
 
 
-def shard_model(trainer) -> None:
-    """Under FSDP, wrap the model now, each leaf module whose weights have another dtype than
-    the model's as an FSDP unit of its own besides the decoder layers (the accelerate
-    config's policy). A unit flattens its weights into one tensor of one dtype, and PEFT
-    keeps LoRA matrices in float32 over a bfloat16 base: the trainable adapter and TRL's
-    frozen "ref" copy alike. (The Trainer would set PEFT's own policy when training starts,
-    which separates only trainable layers; the evaluation before training would wrap the
-    model first, with neither.) Without FSDP, or with FSDP 2 (untested), nothing changes."""
-    if not getattr(trainer, "is_fsdp_enabled", False):
+def wrap_for_training(trainer) -> None:
+    """Under several processes, wrap the model for training (DDP, or FSDP) now, before the
+    Trainer's first evaluation. That evaluation (the reference check) has accelerate prepare
+    the bare model in evaluation mode, which marks it prepared without a DDP wrapper; the
+    training that follows finds it prepared and never wraps it, so each process would step
+    on its own gradients, never averaged (found on 2026-11-29: a two-process run's gradient
+    norm was one process's own). The Trainer keeps a model it finds wrapped."""
+    if not distributed.several():
         return
-    plugin = trainer.accelerator.state.fsdp_plugin
+    accelerator = trainer.accelerator
+    if not getattr(trainer, "is_fsdp_enabled", False):
+        trainer.model_wrapped = accelerator.prepare(trainer.model)
+        return
+    plugin = accelerator.state.fsdp_plugin
     if getattr(plugin, "fsdp_version", 1) == 2:
-        return  # FSDP 2 shards each weight apart (no flattening) and prepares with the optimizer
+        return  # FSDP 2 prepares the model with its optimizer as training starts (untested)
+    add_fsdp_units_per_dtype(plugin, trainer.model)
+    # the Trainer's convention under FSDP: the wrapped model is the model
+    trainer.model = trainer.model_wrapped = accelerator.prepare(trainer.model)
+
+
+def add_fsdp_units_per_dtype(plugin, model) -> None:
+    """FSDP 1 wraps each leaf module whose weights have another dtype than the model's as a
+    unit of its own, besides the units of the accelerate config's policy (the decoder
+    layers). A unit flattens its weights into one tensor of one dtype, and PEFT keeps LoRA
+    matrices in float32 over a bfloat16 base: the trainable adapter and TRL's frozen "ref"
+    copy alike (PEFT's own FSDP policy, which the Trainer sets when training starts,
+    separates only trainable layers)."""
     import functools
 
     from torch.distributed.fsdp.wrap import _or_policy, lambda_auto_wrap_policy
 
-    model = trainer.model
     dtype = model.get_input_embeddings().weight.dtype
 
     def other_dtype(module) -> bool:
@@ -398,7 +412,6 @@ def shard_model(trainer) -> None:
     if plugin.auto_wrap_policy is not None:
         policies.append(plugin.auto_wrap_policy)
     plugin.auto_wrap_policy = functools.partial(_or_policy, policies=policies)
-    trainer.model = trainer.model_wrapped = trainer.accelerator.prepare(model)
 
 
 def run_dpo(config: DPOConfig) -> Path:
@@ -418,7 +431,7 @@ def run_dpo(config: DPOConfig) -> Path:
     if (hook := distributed.injected_failure_callback()) is not None:
         trainer.add_callback(hook)
     open_run(run, resume=config.resume)
-    shard_model(trainer)
+    wrap_for_training(trainer)
     check = {}
     if names and not config.resume:
         tolerance = 1e-3 if trainer.align_speed["fast_path"] else 0.0
