@@ -384,7 +384,7 @@ def test_under_ddp_the_model_is_wrapped_before_the_first_evaluation(monkeypatch)
 
 @pytest.mark.slow
 def test_two_processes_train_as_one_on_the_same_global_batch(
-    tiny_base, sft_adapter, tiny_pairs, tmp_path
+    tiny_base, sft_adapter, tiny_pairs, tmp_path, run_align
 ):
     """Data parallelism is only data parallelism if the gradients are averaged: two processes
     at 1 pair each must log the same losses and gradient norms, step by step, as one process
@@ -396,14 +396,8 @@ def test_two_processes_train_as_one_on_the_same_global_batch(
     one = tmp_path / "one"
     single = dpo_args(tiny_base, sft_adapter, tiny_pairs, one, *args)
     single[single.index("--batch-size") + 1] = "2"
-    environment = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    environment["TQDM_DISABLE"] = "1"
-    done = subprocess.run(
-        [sys.executable, "-m", "align.cli", "dpo", *single],
-        cwd=tmp_path, env=environment, capture_output=True, text=True,
-        timeout=LAUNCH_TIMEOUT, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-4000:]
+    result = run_align("dpo", *single)
+    assert result.returncode == 0, result.stderr[-4000:]
     two = tmp_path / "two"
     done, _ = launch(tmp_path, *dpo_args(tiny_base, sft_adapter, tiny_pairs, two, *args))
     assert done.returncode == 0, done.stderr[-4000:]
