@@ -80,10 +80,35 @@ def score_command(
         bool,
         typer.Option("--summary", help="Also print the rate of each finding code as a last line."),
     ] = False,
+    benchmark: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--benchmark",
+            help="Labelled benchmark .jsonl files or folders (preference_data/benchmarks/): "
+            "print precision and recall per finding code instead.",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="With --benchmark: one JSON object, not a table.")
+    ] = False,
+    show_errors: Annotated[
+        bool,
+        typer.Option(
+            "--show-errors",
+            help="With --benchmark: list each record whose findings differ from its expected set.",
+        ),
+    ] = False,
 ):
-    """Score responses with the detectors; prints {id, findings} per record."""
-    from align.commands import run_score
+    """Score responses with the detectors; prints {id, findings} per record, or {id, error}
+    for a record that cannot be scored (exit 1). With --benchmark, measure the detectors."""
+    from align.commands import run_score, run_score_benchmark
 
+    if benchmark:
+        if input or summary:
+            fail("--benchmark does not combine with --input or --summary")
+        raise typer.Exit(run_score_benchmark(benchmark, json_output, show_errors, sys.stdout))
+    if json_output or show_errors:
+        fail("--json and --show-errors go with --benchmark")
     raise typer.Exit(run_score(input, summary, sys.stdout))
 
 

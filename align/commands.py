@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
-from align.data.io import DataError, dumps_line, iter_jsonl, loads_json, write_files_atomically
+from align.data.io import DataError, dumps_line, loads_json, write_files_atomically
 
 
 def _err(message: str) -> None:
@@ -67,10 +67,10 @@ def run_triage(file: Path | None, out: TextIO) -> int:
 
 
 def _score_input(path: str, line: int, record: dict) -> tuple[str, str, dict | None, str | None]:
-    """(id, response, scenario, expected_triage) from a score line or a gold record."""
+    """(id, response, scenario, expected_triage) from a score line or a gold record; the
+    scenario checked, with canonical hazard tags. Raise DataError naming the field."""
     from align.protocol.colors import COLORS
-    from align.protocol.hazards import HAZARDS
-    from align.protocol.triage import Observation, ObservationError
+    from align.protocol.scenario import ScenarioError, validate_scenario
 
     if isinstance(record.get("response"), str):
         response = record["response"]
@@ -93,76 +93,181 @@ def _score_input(path: str, line: int, record: dict) -> tuple[str, str, dict | N
     scenario = record.get("scenario")
     if scenario is not None:
         try:
-            Observation.from_dict(scenario)
-        except ObservationError as error:
-            raise DataError(path, line, f"scenario.{error.field}".rstrip("."), str(error)) from None
-        weight = scenario.get("weight_kg")
-        if weight is not None and (
-            isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0
-        ):
-            raise DataError(path, line, "scenario.weight_kg", "must be a positive number")
-        hazards = scenario.get("hazards")
-        if hazards is not None and (
-            not isinstance(hazards, list) or any(h not in HAZARDS for h in hazards)
-        ):
-            raise DataError(
-                path, line, "scenario.hazards", f"must be a list drawn from: {', '.join(HAZARDS)}"
-            )
+            scenario = validate_scenario(scenario)
+        except ScenarioError as error:
+            field = f"scenario.{error.field}".rstrip(".")
+            raise DataError(path, line, field, error.message) from None
     expected = record.get("expected_triage")
     if expected is not None and expected not in COLORS:
-        raise DataError(path, line, "expected_triage", f"must be one of {', '.join(COLORS)}")
-    record_id = record.get("id", f"line-{line}")
-    return str(record_id), response, scenario, expected
+        raise DataError(
+            path, line, "expected_triage", f"must be one of {', '.join(COLORS)}, got {expected!r}"
+        )
+    return _record_id(record, line), response, scenario, expected
+
+
+def _record_id(record: dict, line: int) -> str:
+    return str(record.get("id", f"line-{line}"))
+
+
+def _score_lines(source: BinaryIO, name: str) -> Iterator[tuple[int, dict | DataError]]:
+    """(line number, record or the DataError saying why the line is not one) per non-blank
+    line: unlike ``iter_jsonl``, which stops at the first bad line, this lets the other
+    records be scored. Raise DataError on a line that is not UTF-8: then the input is not a
+    text file at all."""
+    for number, raw in enumerate(source, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DataError(
+                name, number, None, f"not UTF-8 (byte {error.start + 1} of the line)"
+            ) from error
+        if text.strip():
+            yield number, _parse_line(name, number, text)
+
+
+def _parse_line(name: str, number: int, text: str) -> dict | DataError:
+    try:
+        record = loads_json(text)
+    except json.JSONDecodeError as error:
+        return DataError(name, number, None, f"invalid JSON: {error.msg} (column {error.colno})")
+    except ValueError as error:  # NaN, Infinity
+        return DataError(name, number, None, f"invalid JSON: {error}")
+    if not isinstance(record, dict):
+        return DataError(name, number, None, "each line must be a JSON object")
+    return record
+
+
+def _score_record(name: str, line: int, record: dict | DataError) -> tuple[dict, DataError | None]:
+    """The output line for one input line: {id, findings}, or {id, error} and the error."""
+    from align.checks.detectors import score_response
+
+    if isinstance(record, DataError):
+        return _error_line(f"line-{line}", record), record
+    try:
+        record_id, response, scenario, expected = _score_input(name, line, record)
+    except DataError as error:
+        return _error_line(_record_id(record, line), error), error
+    findings = score_response(response, scenario, expected)
+    return {"id": record_id, "findings": [f.to_dict() for f in findings]}, None
+
+
+def _error_line(record_id: str, error: DataError) -> dict:
+    where = f"line {error.line}: " + (f"{error.field}: " if error.field else "")
+    return {"id": record_id, "error": where + error.message}
 
 
 def run_score(input_path: Path | None, summary: bool, out: TextIO) -> int:
-    from align.checks.detectors import FINDING_CODES, score_response
-
+    """One line per record, in input order: its findings, or the error that kept it from
+    being scored. Exit 1 when any record erred, 2 when the input cannot be read."""
     name = str(input_path) if input_path else "<stdin>"
-    lines = []
     try:
-        records = iter_jsonl(input_path) if input_path else _stdin_jsonl()
-        for line, record in records:
-            record_id, response, scenario, expected = _score_input(name, line, record)
-            findings = score_response(response, scenario, expected)
-            lines.append({"id": record_id, "findings": [f.to_dict() for f in findings]})
+        source = input_path.open("rb") if input_path else sys.stdin.buffer
+    except OSError as error:
+        _err(f"error: {name}: cannot read: {error.strerror or error}")
+        return 2
+    lines, errors = [], []
+    # Printed only once every line is read: an input that is not text prints nothing.
+    try:
+        for line, record in _score_lines(source, name):
+            result, error = _score_record(name, line, record)
+            lines.append(result)
+            if error is not None:
+                errors.append(error)
     except DataError as error:
         _err(f"error: {error}")
         return 2
+    finally:
+        if input_path:
+            source.close()
     for item in lines:
         out.write(json.dumps(item, ensure_ascii=False) + "\n")
     if summary:
-        counts = Counter(code for item in lines for code in {f["code"] for f in item["findings"]})
-        total = len(lines)
-        out.write(
-            json.dumps(
-                {
-                    "summary": {
-                        "records": total,
-                        "counts": {code: counts[code] for code in FINDING_CODES},
-                        "rates": {
-                            code: round(counts[code] / total, 4) if total else 0.0
-                            for code in FINDING_CODES
-                        },
-                    }
-                }
-            )
-            + "\n"
-        )
+        out.write(json.dumps({"summary": _score_summary(lines)}) + "\n")
+    _print_problems(errors)
+    return 1 if errors else 0
+
+
+def _score_summary(lines: list[dict]) -> dict:
+    """Counts and rates over the records scored; the records that erred only counted."""
+    from align.checks.detectors import FINDING_CODES
+
+    scored = [item for item in lines if "findings" in item]
+    counts = Counter(code for item in scored for code in {f["code"] for f in item["findings"]})
+    total = len(scored)
+    return {
+        "records": total,
+        "errors": len(lines) - total,
+        "counts": {code: counts[code] for code in FINDING_CODES},
+        "rates": {code: round(counts[code] / total, 4) if total else 0.0 for code in FINDING_CODES},
+    }
+
+
+def run_score_benchmark(paths: list[Path], as_json: bool, show_errors: bool, out: TextIO) -> int:
+    """Precision and recall per finding code on labelled benchmark files. Exit 0 whatever the
+    figures (it measures, the tests judge), 2 when a file cannot be read."""
+    from align.checks.benchmark import benchmark_files, load_benchmark, score_benchmark
+
+    try:
+        records = load_benchmark(paths)
+    except DataError as error:
+        _err(f"error: {error}")
+        return 2
+    if not records:
+        _err(f"error: no benchmark records in {', '.join(map(str, paths))}")
+        return 2
+    result = score_benchmark(records)
+    if as_json:
+        out.write(json.dumps(result.to_dict(mismatches=show_errors)) + "\n")
+        return 0
+    files = benchmark_files(paths)
+    title = f"detector benchmark: {result.records} records in {len(files)} file(s)"
+    _print_benchmark_table(result, title, out)
+    if show_errors:
+        _print_mismatches(result.mismatches, out)
     return 0
 
 
-def _stdin_jsonl():
-    for number, raw in enumerate(sys.stdin.buffer, 1):
-        if not raw.strip():
-            continue
-        try:
-            record = loads_json(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as error:
-            raise DataError("<stdin>", number, None, f"invalid JSON line: {error}") from None
-        if not isinstance(record, dict):
-            raise DataError("<stdin>", number, None, "each line must be a JSON object")
-        yield number, record
+def _share(proportion: dict) -> str:
+    """'97.3% (92.1-99.1)': a rate with its Wilson 95% interval, '-' when nothing counted."""
+    if proportion["rate"] is None:
+        return "-"
+    low, high = proportion["ci95"]
+    return f"{100 * proportion['rate']:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
+
+
+def _print_benchmark_table(result, title: str, out: TextIO) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("finding code")
+    for column in ("TP", "FP", "FN", "precision (95% CI)", "recall (95% CI)"):
+        table.add_column(column, justify="right")
+    for code, counts in result.codes.items():
+        table.add_row(
+            code,
+            str(counts.true_positives),
+            str(counts.false_positives),
+            str(counts.false_negatives),
+            _share(counts.precision),
+            _share(counts.recall),
+        )
+    # Wide enough for every column when the output is a file or a pipe (rich's default is 80).
+    console = Console(file=out, width=None if out.isatty() else 110)
+    console.print(table)
+    flagged = result.correct_flagged_share
+    out.write(
+        f"correct responses with any finding: {result.correct_flagged} of {result.correct},"
+        f" {_share(flagged)}\n"
+    )
+
+
+def _print_mismatches(mismatches, out: TextIO) -> None:
+    out.write(f"records whose findings differ from the expected set: {len(mismatches)}\n")
+    for mismatch in mismatches:
+        expected = ", ".join(mismatch.expected) or "none"
+        got = ", ".join(mismatch.got) or "none"
+        out.write(f"  {mismatch.id}: expected {expected}; got {got}\n")
 
 
 # --- align data -----------------------------------------------------------------------------

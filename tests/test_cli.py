@@ -101,7 +101,8 @@ def _bad_gold(case: str, records: list[dict]) -> tuple[list, int, str]:
     if case == "expected_triage_disagrees":
         spine["expected_triage"] = "YELLOW"
         _recolor(spine, "RED (Immediate)", "YELLOW (Delayed)")
-        return [crush, spine, ref], 2, "expected_triage: YELLOW differs from the protocol's RED"
+        message = "expected_triage: YELLOW differs from the triage policy's RED"
+        return [crush, spine, ref], 2, message
     raise AssertionError(case)
 
 
@@ -184,15 +185,27 @@ def test_duplicate_id_across_files_names_both_files_and_lines(run_align, write_j
     assert f"{second}:1: id: duplicate id '{crush['id']}' (first at {first}:2)" in result.stderr
 
 
-def test_documented_triage_override_makes_a_disagreeing_expected_triage_valid(
+def test_an_override_sign_in_the_scenario_makes_red_the_policy_color(
+    run_align, write_jsonl, gold_records
+):
+    crush, spine, ref = gold_records  # crush: YELLOW by JumpSTART's steps
+    crush["scenario"]["uncontrolled_bleeding"] = True
+    crush["expected_triage"] = "RED"
+    _recolor(crush, "YELLOW (Delayed)", "RED (Immediate)")
+    result = run_align("data", "check", write_jsonl("gold.jsonl", [crush, spine, ref]))
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_free_text_reason_no_longer_excuses_a_color_the_policy_does_not_give(
     run_align, write_jsonl, gold_records
 ):
     crush, spine, ref = gold_records
     spine["expected_triage"] = "YELLOW"
     _recolor(spine, "RED (Immediate)", "YELLOW (Delayed)")
-    spine["triage_override"] = "test fixture: the override text is what makes it valid"
+    spine["triage_override"] = "test fixture: a reason in words is not the policy"
     result = run_align("data", "check", write_jsonl("gold.jsonl", [crush, spine, ref]))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1
+    assert "differs from the triage policy's RED" in result.stderr
 
 
 def test_pairs_on_a_gold_file_without_records_writes_nothing(
@@ -529,14 +542,17 @@ def test_score_summary_is_the_last_line_with_a_rate_for_every_finding_code(run_a
         ('{"id": "x", "response": ', "invalid JSON"),
     ],
 )
-def test_score_bad_line_exits_2_naming_line_and_field_with_nothing_on_stdout(
+def test_score_bad_line_exits_1_naming_line_and_field_and_scores_the_others(
     run_align, write_jsonl, gold_records, bad, field
 ):
     path = write_jsonl("score.jsonl", [{"id": "ok", "response": "x"}, bad, gold_records[1]])
     result = run_align("score", "--input", path, "--summary")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert f"{path}:2: {field}" in result.stderr
-    assert result.stdout == ""
+    out = [json.loads(line) for line in result.lines()]
+    assert [sorted(r) for r in out[:3]] == [["findings", "id"], ["error", "id"], ["findings", "id"]]
+    assert out[1]["error"].startswith(f"line 2: {field}")
+    assert out[3]["summary"]["records"] == 2 and out[3]["summary"]["errors"] == 1
     assert "Traceback" not in result.stderr
 
 

@@ -1,7 +1,6 @@
 """Detectors on text written the way models and people really write, not only gold layout."""
 
 import dataclasses
-import itertools
 import random
 import re
 
@@ -11,7 +10,7 @@ from align.checks import doses, text, vital_ranges
 from align.checks.detectors import FINDING_CODES, finding_codes, score_response
 from align.checks.text import ages_in, clauses, line_segments
 from align.data import gold
-from align.protocol import memo, schema
+from align.protocol import memo
 from align.protocol.dosing import plausible_weight_range_kg
 from align.protocol.hazards import CONTRAINDICATIONS
 from align.protocol.schema import Line, Section, parse_response
@@ -258,37 +257,6 @@ def test_range_detail_names_vital_age_and_numbers():
     assert finding.detail["age_years"] == 12
 
 
-# Lines that a wrong substring gate in vital_ranges would get wrong: the only cut-off
-# word ("jump" in lower case, "START" in capitals), the patient's age beside another age,
-# the rarer trigger words, and non-ASCII text (\u0131 and \u017f match i and s in the regexes).
-@pytest.mark.parametrize(
-    "line",
-    [
-        "Normal RR 20-28/min, and the jump start band is 15-45/min.",
-        "Normal RR 20-28/min, and the START band is 15-45/min.",
-        "NORMAL RR 20-28/MIN, BUT THE CUT-OFF IS 15-45/MIN.",
-        "Normal RR 20-28/min, triage threshold 15-45/min.",
-        "Normal RR 20-28/min for her age, while a 12-year-old's is 12-20/min.",
-        "Reference range for a 12-year-old: RR 30-53/min.",
-        "Typical heart rate 80-120 bpm for a 5-year-old.",
-        "Normal RR 20-28/min, and the thre\u017fhold is 15-45/min.",
-        "Typ\u0131cal RR for a 12-year-old: 30-53/min.",
-        "Splint the leg as found; keep the child still.",
-    ],
-)
-def test_range_quotes_are_the_same_without_the_substring_gates(line, monkeypatch):
-    gated = vital_ranges.line_quotes(line)
-    for gate in ("_may_quote", "_may_name_cutoff", "_may_name_own_age"):
-        monkeypatch.setattr(vital_ranges, gate, lambda text: True)
-    vital_ranges.line_quotes.cache_clear()
-    vital_ranges._age_mentions.cache_clear()
-    try:
-        assert vital_ranges.line_quotes(line) == gated
-    finally:
-        vital_ranges.line_quotes.cache_clear()
-        vital_ranges._age_mentions.cache_clear()
-
-
 # --- contraindicated actions ------------------------------------------------------------------
 
 SPINE = {**CHILD_5Y, "hazards": ["spinal"]}
@@ -493,14 +461,6 @@ def test_rubble_is_not_rubbing_the_limbs():
     assert codes(text, {**CHILD_5Y, "hazards": ["hypothermia"]}) == set()
 
 
-@pytest.mark.parametrize("rule", CONTRAINDICATIONS, ids=lambda r: r.key)
-def test_every_rule_has_keywords_its_known_wordings_contain(rule):
-    assert rule.keywords and all(word == word.lower() for word in rule.keywords)
-    for wording in rule.instructions + rule.prohibitions:
-        for match in rule.pattern.finditer(wording):
-            assert any(word in match.group(0).lower() for word in rule.keywords), wording
-
-
 # --- text helpers rewritten for speed (docs/BENCHMARKS.md, `align pairs`) -------------------
 # The values are those the first, plainer regexes gave; the rewrites must keep them.
 
@@ -575,22 +535,11 @@ def test_findings_do_not_depend_on_the_memos(monkeypatch):
 # possessive: the same matches as the plain forms below (possessive marks removed), searched
 # from the start and, for those searched from an offset, from there. Checked on tricky strings
 # and random ones over the characters that matter.
-_DOSE_UNIT = r"(mg|ml|g|mcg|µg)"
 _AGE_UNITS = text._AGES_BY_NUMBER.split(r"\s*(?:", 1)[1]
 
 
 PLAIN_NUMBER_PATTERNS = [
-    (doses._PER_KG, r"(\d+(?:\.\d+)?)\s*" + _DOSE_UNIT + r"\s*/\s*kg\b", False),
-    (doses._TOTAL, r"(?<![\d./])(\d+(?:\.\d+)?)\s*" + _DOSE_UNIT + r"\b(?!\s*/)", True),
-    (doses._WEIGHT, r"(?<![/\d.\-–])(?<!to )(\d+(?:\.\d+)?)[\s-]*kg\b", False),
     (gold._STATED_WEIGHT, r"(?<![\d.])(\d+(?:\.\d+)?)\s*-?\s*(?:kg|kilo)", False),
-    (
-        vital_ranges._RANGE,
-        text.without_possessives(vital_ranges._RANGE.pattern).replace(
-            r"(\d(?<![\d.]\d)\d{0,2})", r"(?<![\d.])(\d{1,3})"
-        ),
-        True,
-    ),
     (text._AGE_NUMBERS, r"(?P<number>\d+(?:\.\d+)?)\s*(?:" + _AGE_UNITS, False),
     (
         text._AGE_EXPRESSION,
@@ -710,74 +659,9 @@ def test_sentences_split_as_by_finditer_over_the_full_pattern():
             assert split == text._SEGMENT_SPLIT.split(sample), sample
 
 
-def test_inline_sentences_split_at_spaces_as_with_the_full_pattern():
-    alphabet = [*"ab1 .!?A9", "  ", ". B", "! 2", "? c", "\t", "\u00a0"]
-    for sample in _random_texts(12, alphabet):
-        if sample.isascii() and sample.isprintable():
-            split = schema._SENTENCE_SPLIT_AT_SPACES.split(sample)
-            assert split == schema._SENTENCE_SPLIT.split(sample), sample
-
-
-def _words_and_pairs(wordings: tuple[str, ...]) -> list[str]:
-    """The words of a rule's wordings and each two in a row ("sit the", "child up"): random
-    texts of them reach even the patterns that need a phrase."""
-    words = " ".join(wordings).split()
-    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
-
-
-# Substring gates: a regex is skipped where its words are missing, so on ASCII text every
-# match must hold one of them (in lower case). Non-ASCII text always goes to the regex.
-GATED_PATTERNS = [
-    (doses._LIMIT_BEFORE, doses._LIMIT_WORDS, "search", ["up", "to", "at", "most"]),
-    (doses._EPINEPHRINE, doses._EPINEPHRINE_WORDS, "search", ["epinephrine", "Epi"]),
-    (doses._D10, doses._D10_WORDS, "search", ["D", "dextrose", "10 %"]),
-    (doses._D25, doses._D25_WORDS, "search", ["D", "dextrose", "25%"]),
-    (doses._DEXTROSE, doses._DEXTROSE_WORDS, "search", ["Dextrose"]),
-    (doses._BLOOD, doses._BLOOD_WORDS, "search", ["packed", "red"]),
-    (text._NEGATION_AFTER, text._NEGATION_AFTER_WORDS, "match", ["is", "be", "should", "it"]),
-    (schema._TRIAGE_LINE, ("triage",), "match", ["red", "GREEN", ": ", "**", "start "]),
-    *(
-        (rule.pattern, words, "search", _words_and_pairs(rule.instructions + rule.prohibitions))
-        for rule in CONTRAINDICATIONS
-        for words in (rule.keywords, rule.verbs)
-        if words
-    ),
-]
-
-
-@pytest.mark.parametrize(("pattern", "words", "method", "extra"), GATED_PATTERNS)
-def test_gated_patterns_never_match_ascii_text_without_their_words(pattern, words, method, extra):
-    pieces = sorted({piece for word in words for piece in (word, word.upper(), word[:-1])})
-    tokens = [*".,:;-'’/%()=", "1", "10", "A", "x", "the child", *pieces, *extra * 2]
-    rng = random.Random(13)
-    matched = 0
-    for _ in range(10000):
-        picked = [rng.choice(tokens) for _ in range(rng.randint(0, 10))]
-        sample = "".join(piece + rng.choice(("", " ", " ", " ")) for piece in picked)
-        if getattr(pattern, method)(sample) and sample.isascii():
-            matched += 1
-            assert any(word in sample.lower() for word in words), sample
-    assert matched > 10  # the random texts do reach the pattern
-
-
-def test_gates_give_the_regex_answer():
-    assert doses._is_limit("give up to 0.3 mg", 11)
-    assert not doses._is_limit("give 0.3 mg now", 5)
-    assert text.may_hold_any("Max ", doses._LIMIT_WORDS)
-    assert not text.may_hold_any("dose ", doses._LIMIT_WORDS)
-    assert text.may_hold_any("maxımum", doses._LIMIT_WORDS)  # not ASCII: the regex decides
+def test_negation_is_read_before_and_after_the_action():
     assert text.is_negated("Heimlich is contraindicated", 0)
     assert not text.is_negated("give sips of water", 0)
-    assert text.may_hold_any("ıs not", text._NEGATION_AFTER_WORDS)
-    assert not text.may_hold_any("give water", text._NEGATION_AFTER_WORDS)
-
-
-@pytest.mark.parametrize("rule", [r for r in CONTRAINDICATIONS if r.verbs], ids=lambda r: r.key)
-def test_every_gated_rule_has_verbs_its_known_wordings_contain(rule):
-    assert all(word == word.lower() for word in rule.verbs)
-    for wording in rule.instructions + rule.prohibitions:
-        for match in rule.pattern.finditer(wording):
-            assert any(word in match.group(0).lower() for word in rule.verbs), wording
 
 
 def test_quotes_and_totals_of_a_text_point_at_their_numbers():
@@ -790,70 +674,6 @@ def test_quotes_and_totals_of_a_text_point_at_their_numbers():
     assert [q.age_years for q in quotes] == [4.0, 5]  # the second names no age: the patient's
     ((span, stated, per_kg),) = doses.stated_totals(text_)
     assert (text_[slice(*span)], stated, per_kg) == ("0.18", 0.18, 0.01)
-
-
-def _vitals_for_plain(segment, trigger_end, match):
-    """_vitals_for as first written (the unit's regexes on every call, no memo)."""
-    unit = match.group("unit") or ""
-    for pattern, vital in vital_ranges._UNIT_VITAL:
-        if pattern.search(unit):
-            return (vital,)
-    if unit.strip() and not vital_ranges._PER_MINUTE.search(unit):
-        return ()
-    inside = vital_ranges._keywords(segment[trigger_end : match.start()])
-    if inside:
-        return (inside[-1][1],)
-    before = vital_ranges._keywords(segment[: match.start()])
-    vitals = tuple(dict.fromkeys(v for _, v in reversed(before)))
-    if vital_ranges._PER_MINUTE.search(unit):
-        vitals = tuple(v for v in vitals if v != "sbp")
-    return vitals
-
-
-def test_vitals_from_the_memoized_unit_are_those_of_the_plain_form():
-    # The unit memo holds what the unit alone decides (a vital, none, or "ask the words").
-    units = [
-        "/min",
-        " /min",
-        "/ minute",
-        " per min",
-        " breaths",
-        " breaths/min",
-        " resp a min",
-        " beats",
-        " beats per minute",
-        " bpm",
-        " mmHg",
-        " mm hg",
-        " kg",
-        " mL",
-        " %",
-        " s",
-        " years",
-        " min",
-        " BPM",
-        " Breaths Per Min",
-        "",
-        " mmhg/min",
-        " breaths per minute",
-    ]
-    words = ["normal ", "RR ", "HR ", "SBP ", "pulse ", "blood pressure ", "heart rate ", "x "]
-    rng = random.Random(17)
-    samples = [f"{w}normal 20-30{u}" for w in words for u in units]
-    samples += [
-        "".join(rng.choice(words) for _ in range(rng.randint(0, 3)))
-        + "normal "
-        + f"{rng.randint(1, 200)}-{rng.randint(1, 200)}{rng.choice(units)}"
-        for _ in range(3000)
-    ]
-    checked = 0
-    for segment in samples:
-        trigger = vital_ranges._TRIGGER.search(segment)
-        for match in vital_ranges._RANGE.finditer(segment, trigger.end()):
-            expected = _vitals_for_plain(segment, trigger.end(), match)
-            assert vital_ranges._vitals_for(segment, trigger.end(), match) == expected, segment
-            checked += 1
-    assert checked > 1000
 
 
 def _wrong_ranges_plain(quotes, patient_age):
@@ -913,20 +733,6 @@ def test_a_wrong_range_detail_is_new_for_every_finding():
         "age_years": 4.0,
         "quote": "40-60/min",
     }
-
-
-def test_a_line_without_a_slash_has_no_dose_total():
-    alphabet = [*"ab1 .0", "mg", "/kg", "kg", " x ", " = ", "mL", "20 mL", "0.18 mg", "/"]
-    samples = [
-        "Give 0.01 mg/kg x 18 kg = 0.18 mg IM.",
-        "Give 0.01 mg per kg x 18 kg = 0.18 mg IM.",
-        "fluid 20 mL/kg x 18 kg = 360 mL",
-    ]
-    lines = samples + _random_texts(23, alphabet, longest=16)
-    for line in lines:
-        if "/" not in line:
-            assert doses.line_totals.__wrapped__(line) == (), line
-    assert any(doses.line_totals(line) for line in samples)  # the samples do hold totals
 
 
 def test_finding_codes_of_any_number_of_findings():

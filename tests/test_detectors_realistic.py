@@ -244,7 +244,8 @@ def test_removing_what_is_not_stuck_is_allowed(action):
 )
 def test_epinephrine_iv_is_found_with_the_route_first_or_a_dose_in_between(action):
     text = answer(triage="TRIAGE: RED (Immediate)", actions=(action,))
-    assert codes(text, ANAPHYLAXIS_6Y, "RED") == {"contraindicated_action"}
+    # the dose makes it the IM dose given IV as well (wrong_dose)
+    assert codes(text, ANAPHYLAXIS_6Y, "RED") == {"contraindicated_action", "wrong_dose"}
 
 
 def test_letting_the_water_run_over_the_skin_is_decontamination_not_a_drink():

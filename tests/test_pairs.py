@@ -56,7 +56,6 @@ def crush_record(record_id="crush-5y", group=None, color="RED"):
             "hazards": ["crush", "bleeding"],
         },
         "expected_triage": color,
-        "triage_override": "uncontrolled major bleeding",
     }
     if group:
         data["group"] = group

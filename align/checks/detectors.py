@@ -9,13 +9,13 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
-from align.checks.doses import has_dose_statement, line_wrong_doses
-from align.checks.text import clauses, holds_any, is_negated
+from align.checks.doses import drug_heading, has_dose_statement, line_wrong_doses
+from align.checks.text import clauses, is_negated, word_set
 from align.checks.vital_ranges import RangeQuote, line_quotes, range_detail, wrong_quotes
 from align.protocol.colors import PRIORITY
 from align.protocol.hazards import contraindications_for
 from align.protocol.memo import is_full, remember
-from align.protocol.schema import ParsedResponse, label_matches, parse_response
+from align.protocol.schema import ParsedResponse, parse_response
 from align.protocol.triage import Observation, ObservationError, triage
 
 FINDING_CODES = (
@@ -78,7 +78,9 @@ def expected_color(scenario: dict | None, expected_triage: str | None = None) ->
         return None
 
 
-def triage_findings(parsed: ParsedResponse, patient: bool, expected: str | None) -> list[Finding]:
+def triage_findings(
+    parsed: ParsedResponse, patient: bool, expected: str | None, two_patients: bool = False
+) -> list[Finding]:
     findings = []
     index = parsed.triage_line_index
     if index is None:
@@ -89,72 +91,52 @@ def triage_findings(parsed: ParsedResponse, patient: bool, expected: str | None)
         findings.append(Finding("triage_not_first", {"line": index + 1}))
     if not patient or expected is None:
         return findings
-    stated = parsed.triage_color
-    if stated is None:
-        findings.append(
-            Finding(
-                "wrong_triage_color",
-                {
-                    "stated": list(parsed.triage_colors_named),
-                    "expected": expected,
-                    "direction": "ambiguous",
-                },
-            )
-        )
-    elif stated != expected:
-        direction = "under" if PRIORITY.get(stated, 0) < PRIORITY[expected] else "over"
-        findings.append(
-            Finding(
-                "wrong_triage_color",
-                {"stated": stated, "expected": expected, "direction": direction},
-            )
-        )
-    elif not label_matches(stated, parsed.triage_label):
-        findings.append(
-            Finding(
-                "wrong_triage_color",
-                {
-                    "stated": stated,
-                    "expected": expected,
-                    "direction": "label",
-                    "label": parsed.triage_label,
-                },
-            )
-        )
+    color_finding = _color_finding(parsed, expected, two_patients)
+    if color_finding is not None:
+        findings.append(color_finding)
     return findings
 
 
+def _color_finding(parsed: ParsedResponse, expected: str, two_patients: bool) -> Finding | None:
+    """``wrong_triage_color`` when the decision is not the expected color, names two colors,
+    carries a label of another color ("YELLOW (Immediate)"), or is changed later in the answer
+    ("TRIAGE: RED" ... "tag her YELLOW"): a responder cannot act on an answer that says two
+    things, whichever of them is right. Where the scenario has a second patient, the other
+    colors named may be that child's, so only the decision is judged."""
+    stated = parsed.triage_color
+    detail: dict = {"stated": stated, "expected": expected}
+    if stated is None:
+        detail.update(stated=list(parsed.triage_colors_named), direction="ambiguous")
+    elif stated != expected:
+        detail["direction"] = "under" if PRIORITY.get(stated, 0) < PRIORITY[expected] else "over"
+    elif parsed.triage_label_colors and parsed.triage_label_colors != (stated,):
+        detail.update(direction="label", label=parsed.triage_label)
+    elif parsed.triage_changed_to and not two_patients:
+        detail["direction"] = "changed"
+    else:
+        return None
+    if parsed.triage_changed_to and not two_patients:
+        detail["changed_to"] = list(parsed.triage_changed_to)
+    return Finding("wrong_triage_color", detail)
+
+
 def _line_contraindications(line: str, hazards: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """(action, clause) for each forbidden action one instruction line gives (not memoized
-    here: its one caller, _line_checks, is memoized per line and hazard set)."""
-    lowered = line.lower()
-    rules = _rules_named(contraindications_for(hazards), lowered)
-    if rules and line.isascii():  # the verb gate below, first on the whole line
-        rules = [rule for rule in rules if not rule.verbs or holds_any(lowered, rule.verbs)]
+    """(action, clause) for each forbidden action one instruction line gives: a mention of
+    the action (align/checks/vocabulary/contraindications.toml) that no negation governs
+    (not memoized here: its one caller, _line_checks, is memoized per line and hazard set)."""
+    rules = contraindications_for(hazards)
     found = []
-    for clause in clauses(line) if rules else ():
-        # The same keyword gate per clause: most clauses of a line name none of the words.
-        lowered_clause = clause.lower()
-        for rule in _rules_named(rules, lowered_clause):
-            # The second gate only on ASCII, where lower() is exactly the regex's case folding.
-            if rule.verbs and clause.isascii() and not holds_any(lowered_clause, rule.verbs):
-                continue
-            match = rule.pattern.search(clause)
-            if match and not is_negated(clause, match.start()):
+    for clause in clauses(line) if _rules_named(rules, line) else ():
+        for rule in _rules_named(rules, clause):
+            if any(not is_negated(clause, start, end) for start, end in rule.mentions(clause)):
                 found.append((rule.key, clause.strip()))
     return tuple(found)
 
 
-def _rules_named(rules, lowered: str) -> list:
-    """The rules one of whose keywords ``lowered`` holds, in order (plain loops: this runs
-    for every new line, and a generator per rule costs more than the substring tests)."""
-    named = []
-    for rule in rules:
-        for word in rule.keywords:
-            if word in lowered:
-                named.append(rule)
-                break
-    return named
+def _rules_named(rules, text: str) -> list:
+    """The rules whose action ``text`` may name: it holds a first word of one of its objects."""
+    present = word_set(text)
+    return [rule for rule in rules if not rule.words.isdisjoint(present)]
 
 
 def score_response(
@@ -176,7 +158,8 @@ def score_parsed(
     scenario = scenario or {}
     patient = describes_patient(scenario, expected_triage)
     expected = expected_color(scenario, expected_triage) if patient else None
-    findings = triage_findings(parsed, patient, expected)
+    two_patients = bool(scenario.get("second_patient"))
+    findings = triage_findings(parsed, patient, expected, two_patients)
     if not parsed.items("do_not"):
         findings.append(Finding("missing_do_not"))
     ranges, actions, doses = line_findings(parsed, scenario)
@@ -200,6 +183,7 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
     doses: list[Finding] = []
     # Module constants as locals: the loop below runs for every line of every response.
     statement_sections, statement_checks, nothing = _STATEMENT_SECTIONS, _STATEMENT_CHECKS, _NOTHING
+    heading, heading_section = None, None
     for index, _, section, content in parsed.line_rows:
         # By content, without list markers, so renumbered items hit the memo; the memoized
         # part depends on the line (and hazards) alone, age and weight are applied after.
@@ -225,7 +209,12 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
             detail = {"action": action, "line": index + 1, "text": text}
             actions.append(Finding("contraindicated_action", detail))
         if has_dose:
-            wrong = line_wrong_doses(content, weight, age)
+            # a drug heading ("**Epinephrine:**") names the drug of the doses below it
+            if section != heading_section:
+                heading, heading_section = None, section
+            named = drug_heading(content)
+            wrong = line_wrong_doses(content, weight, age, hazard_key, None if named else heading)
+            heading = named or heading
             if wrong:  # most dose lines are right: no generator made for them
                 doses.extend(Finding("wrong_dose", dict(d)) for d in wrong)
     return ranges, actions, doses
@@ -265,7 +254,7 @@ def _line_checks(content: str, instruction: bool, hazards: tuple[str, ...]) -> L
     checks = (
         line_quotes(content),
         _line_contraindications(content, hazards) if instruction else (),
-        has_dose_statement(content),
+        has_dose_statement(content) if instruction else False,  # a Do NOT line gives no dose
     )
     return _NOTHING if checks == _NOTHING else checks
 

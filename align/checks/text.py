@@ -32,33 +32,6 @@ _CLAUSE_SPLIT = re.compile(
 _CLAUSE_SPLIT_AT_PUNCTUATION = re.compile(
     r"[.!?;:](?:(?<=[.!?])(?<!\d[.!?])(?=\s|$)|(?<=\d\.)(?=\s+[A-Z])|(?<=[;:]))"
 )
-# ... unless a new positive instruction starts after the comma ("don't use butter, put ice").
-_NEW_INSTRUCTION = re.compile(
-    r"^\s*(?:(?:then|and|but|instead|now|so)\s+)?(?:apply|put|use|give|place|start|do|try"
-    r"|pour|rub|spread|remove|pull|lift|let|have|make|keep|hold|open|tilt|sit|stand|help|get"
-    r"|cool|immerse|soak|pop|burst|drain|peel|loosen|release|take|wait|delay|stop|induce"
-    r"|offer|press|push|turn|carry|walk|straighten|realign|neutrali[sz]e|massage)\b",
-    re.IGNORECASE,
-)
-
-_NEGATION_BEFORE = re.compile(
-    r"\b(?:do not|don['’]?t|dont|never|not|avoid\w*|instead of|rather than|nor|refrain from"
-    r"|no longer|must not|should not|shouldn['’]?t|cannot|can['’]?t)\b",
-    re.IGNORECASE,
-)
-_NEGATION_ADJACENT = re.compile(r"\b(?:no|without|skip)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
-# The action as the subject of a negative predicate: "head-tilt chin-lift is contraindicated",
-# "the tourniquet must not be removed", "ipecac is no longer recommended". Not across a comma
-# or a word that opens a condition, reason or new subject ("remove the tourniquet if it is not
-# working", "pop the blisters to be sure they are not infected").
-_NEGATION_AFTER = re.compile(
-    r"(?:(?!\b(?:if|when|unless|once|until|because|since|as|so|that|which|who|while|after"
-    r"|before|then|though|although|it|they|she|he|you|we|there)\b)[^,])*?"
-    r"\b(?:(?:is|are|be|been)\s+(?:not|never|no longer|contraindicated|avoided|harmful"
-    r"|dangerous|unsafe|forbidden|prohibited)\b|(?:should|must|may|can|will)\s*(?:not|never)\b"
-    r"|(?:shouldn|mustn|can|won)['’]?t\b|contraindicated\b)",
-    re.IGNORECASE,
-)
 
 
 def possessive(pattern: str) -> str:
@@ -180,37 +153,6 @@ def clauses(text: str) -> tuple[str, ...]:
     return tuple(c for c in splitter.split(text) if c and c.strip())
 
 
-def is_negated(clause: str, match_start: int) -> bool:
-    """Whether a negation cue governs the action that starts at ``match_start``: a cue
-    earlier in the clause, carried across commas unless a new instruction begins after
-    the last comma, "no"/"without" right before the action, or a negative predicate
-    after it ("... is contraindicated", "... should be avoided")."""
-    if _negated_before(clause, match_start):
-        return True
-    return may_hold_any(clause[match_start:], _NEGATION_AFTER_WORDS) and bool(
-        _NEGATION_AFTER.match(clause, match_start)
-    )
-
-
-# Every match of _NEGATION_AFTER holds one of these (lower case).
-_NEGATION_AFTER_WORDS = (
-    "not",
-    "never",
-    "no longer",
-    "contraindicated",
-    "avoided",
-    "harmful",
-    "dangerous",
-    "unsafe",
-    "forbidden",
-    "prohibited",
-    "shouldn",
-    "mustn",
-    "can",
-    "won",
-)
-
-
 def holds_any(lowered: str, words: tuple[str, ...]) -> bool:
     """Whether ``lowered`` holds one of ``words`` as a substring."""
     for word in words:  # noqa: SIM110 (a loop: cheaper than any() over a generator)
@@ -227,16 +169,332 @@ def may_hold_any(text: str, words: tuple[str, ...]) -> bool:
     return not text.isascii() or holds_any(text.lower(), words)
 
 
-def _negated_before(clause: str, match_start: int) -> bool:
-    before = clause[:match_start]
-    if _NEGATION_ADJACENT.search(before):
+# --- words and terms: what the negation rules and the contraindication vocabulary match on ----
+
+# (word in lower case, start, end): "don't" and "child's" are one word, "head-tilt" two.
+Token = tuple[str, int, int]
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+# Punctuation that closes what a verb reaches, besides clause ends: commas are handled by the
+# rules themselves, brackets and arrows always cut ("YELLOW (Delayed) rescue breaths"). A
+# negation reaches into brackets ("do not give abdominal thrusts (Heimlich)"), not past arrows.
+_ARROWS = ("→", "->", "=>")
+_CUTS = ("(", ")", "[", "]", *_ARROWS)
+
+
+@lru_cache(maxsize=65536)
+def words(text: str) -> tuple[Token, ...]:
+    """The words of ``text`` in lower case (curly apostrophes made straight), with offsets."""
+    lowered = text.lower().replace("’", "'")
+    if len(lowered) != len(text):  # lower() changed a length ("İ"): the offsets are the text's
+        return tuple(
+            (m.group().lower().replace("’", "'"), m.start(), m.end()) for m in _WORD.finditer(text)
+        )
+    return tuple((m.group(), m.start(), m.end()) for m in _WORD.finditer(lowered))
+
+
+@lru_cache(maxsize=65536)
+def word_set(text: str) -> frozenset[str]:
+    """The distinct words of ``text`` (the cheap gate before matching terms on it)."""
+    return frozenset(word for word, _, _ in words(text))
+
+
+def verb_forms(verb: str) -> frozenset[str]:
+    """A verb and its regular forms: tip -> tipped, tipping; ease -> eased, easing. Not the
+    third person ("pushing on the belly makes him vomit" describes, it does not instruct)."""
+    forms = {verb, verb + "ed", verb + "d", verb + "ing"}
+    if verb.endswith("e"):
+        forms.add(verb[:-1] + "ing")
+    if len(verb) > 2 and verb.endswith("y") and verb[-2] not in "aeiou":
+        forms.add(verb[:-1] + "ied")
+    if re.fullmatch(r"[a-z]*[^aeiou][aeiou][bdgklmnprt]", verb):  # pop -> popped, popping
+        forms.update((verb + verb[-1] + "ed", verb + verb[-1] + "ing"))
+    return frozenset(forms)
+
+
+def noun_forms(noun: str) -> frozenset[str]:
+    """A noun and its plural: blister -> blisters, remedy -> remedies."""
+    forms = {noun, noun + "s", noun + "es"}
+    if len(noun) > 2 and noun.endswith("y") and noun[-2] not in "aeiou":
+        forms.add(noun[:-1] + "ies")
+    return frozenset(forms)
+
+
+class Terms:
+    """Phrases of a vocabulary, matched word by word on ``words()``. ``inflect`` "verb" takes
+    the first word in all its forms, "noun" the last word also as a plural; ``slots`` fills
+    "{name}" in a phrase with each of its entries."""
+
+    def __init__(self, phrases, inflect: str = "", slots: dict | None = None):
+        self.terms: list[tuple[frozenset[str], ...]] = []
+        for phrase in _filled(phrases, slots or {}):
+            found = [word for word, _, _ in words(phrase)]
+            if not found:
+                continue
+            term = [frozenset((word,)) for word in found]
+            if inflect == "verb":
+                term[0] = verb_forms(found[0])
+            elif inflect == "noun":
+                term[-1] = noun_forms(found[-1])
+            self.terms.append(tuple(term))
+        # Terms by each form of their first word: the matcher looks up each word once.
+        self.by_first: dict[str, list[tuple[frozenset[str], ...]]] = {}
+        for term in self.terms:
+            for form in term[0]:
+                self.by_first.setdefault(form, []).append(term)
+        self.first_words = frozenset(self.by_first)
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+    def end_at(self, tokens: tuple[Token, ...], i: int) -> int | None:
+        """The end (exclusive word index) of the longest term that starts at word ``i``."""
+        if i >= len(tokens):
+            return None
+        best = None
+        for term in self.by_first.get(tokens[i][0], ()):
+            end = i + len(term)
+            if end <= len(tokens) and all(
+                tokens[i + k][0] in forms for k, forms in enumerate(term[1:], 1)
+            ):
+                best = end if best is None else max(best, end)
+        return best
+
+    def spans(self, tokens: tuple[Token, ...], start: int = 0, stop: int | None = None):
+        """(start, end) word indexes of each place a term matches, from ``start``."""
+        stop = len(tokens) if stop is None else stop
+        found = []
+        for i in range(start, stop):
+            if tokens[i][0] in self.by_first:  # most words start no term: skip them at once
+                end = self.end_at(tokens, i)
+                if end is not None:
+                    found.append((i, end))
+        return found
+
+
+def _filled(phrases, slots: dict) -> list[str]:
+    """``phrases`` with each "{slot}" replaced by every entry of that slot."""
+    done = []
+    for phrase in phrases:
+        names = re.findall(r"\{(\w+)\}", phrase)
+        if not names:
+            done.append(phrase)
+            continue
+        name = names[0]
+        done.extend(_filled([phrase.replace(f"{{{name}}}", e, 1) for e in slots[name]], slots))
+    return done
+
+
+# --- scope and negation ------------------------------------------------------------------------
+# The words come from align/checks/vocabulary/contraindications.toml ([scope], [negation]).
+
+
+class _Language:
+    """The scope and negation vocabulary, compiled once."""
+
+    def __init__(self):
+        from align.checks.vocabulary import load  # here: the vocabulary loads on first use
+
+        vocabulary = load("contraindications")
+        slots, scope, negation = vocabulary["slots"], vocabulary["scope"], vocabulary["negation"]
+        self.slots = slots
+        self.instruction_verbs = Terms(scope["instruction_verbs"], "verb")
+        self.openers = frozenset(scope["openers"])
+        self.coordinators = frozenset(scope["coordinators"])
+        self.subordinators = frozenset(scope["subordinators"])
+        self.predicates = frozenset(scope["predicates"])
+        self.auxiliaries = frozenset(scope["auxiliaries"])
+        self.context_stops = frozenset(scope["context_stops"])
+        self.after_stops = frozenset(scope["after_stops"])
+        self.before_verb = Terms(negation["before_verb"], slots=slots)
+        self.before_object = Terms(negation["before_object"], slots=slots)
+        self.conditions = Terms(negation["conditions"])
+        self.condition_openers = frozenset(negation["condition_openers"])
+        self.condition_subjects = frozenset(negation["condition_subjects"])
+        self.affirming = Terms(negation["affirming"])
+        self.after = Terms(negation["after"], slots=slots)
+        self.availability = Terms(negation["availability"])
+        self.determiners = frozenset(scope["determiners"])
+        self.after_comma = frozenset(
+            tuple(word for word, _, _ in words(phrase)) for phrase in negation["after_comma"]
+        )
+
+
+@lru_cache(maxsize=1)
+def language() -> _Language:
+    return _Language()
+
+
+def cut_between(clause: str, tokens: tuple[Token, ...], i: int, j: int, comma: bool) -> bool:
+    """Whether punctuation stands between word ``i - 1`` and word ``j`` (a bracket or an arrow;
+    a comma too where ``comma``)."""
+    if i <= 0 or j >= len(tokens) or j < i:
+        return False
+    between = clause[tokens[i - 1][2] : tokens[j][1]]
+    return any(mark in between for mark in _CUTS) or (comma and "," in between)
+
+
+def opens_instruction(tokens: tuple[Token, ...], i: int) -> bool:
+    """Whether an instruction starts at word ``i`` ("put ice on it", "then give her water").
+    A verb followed by "it"/"them" continues the thing named before ("draw up adrenaline and
+    give it IV") and opens nothing new."""
+    lang = language()
+    if i > 0 and tokens[i - 1][0] in lang.determiners:  # "skip the drink of water": a noun
+        return False
+    while i < len(tokens) and tokens[i][0] in lang.openers:
+        i += 1
+    end = lang.instruction_verbs.end_at(tokens, i)
+    return end is not None and not (end < len(tokens) and tokens[end][0] in ("it", "them"))
+
+
+def reaches(clause: str, tokens: tuple[Token, ...], i: int, j: int, loose: bool = False) -> bool:
+    """Whether a verb that ends before word ``i`` still governs word ``j``: no comma, bracket
+    or clause word ("if", "until", ...) between them, and no "and"/"then"/"to" that opens a new
+    verb. ``loose``: punctuation alone cuts."""
+    if cut_between(clause, tokens, i, j, comma=True):
+        return False
+    if loose:
         return True
-    head, comma, tail = before.rpartition(",")
-    if not comma:
-        return bool(_NEGATION_BEFORE.search(before))
-    if _NEGATION_BEFORE.search(tail):
+    lang = language()
+    for k in range(i, j):
+        word = tokens[k][0]
+        if word in lang.subordinators:
+            return False
+        if (word in lang.coordinators or word in ("to", "or")) and opens_instruction(tokens, k + 1):
+            return False
+    return True
+
+
+def is_negated(clause: str, match_start: int, match_end: int | None = None) -> bool:
+    """Whether the action at ``match_start`` (to ``match_end``) of ``clause`` is not given as
+    an instruction: a negation cue before it whose scope reaches it ("never", "resist the
+    urge to", "instead of", "no"), a condition it stands in ("if anyone gave her water,"), or
+    a negative predicate after it ("... is contraindicated", "... should be avoided")."""
+    tokens = words(clause)
+    at = _word_at(tokens, match_start)
+    end = at + 1 if match_end is None else max(at + 1, _word_at(tokens, match_end))
+    return _negated_before(clause, tokens, at, end) or _negated_after(clause, tokens, end)
+
+
+def _word_at(tokens: tuple[Token, ...], offset: int) -> int:
+    """The index of the first word that starts at or after ``offset``."""
+    for i, (_, start, _) in enumerate(tokens):
+        if start >= offset:
+            return i
+    return len(tokens)
+
+
+def _last_cue(tokens: tuple[Token, ...], at: int) -> tuple[str, int, int] | None:
+    """(kind, start, end) of the last negation or condition cue that ends by word ``at``;
+    kind is "verb", "object" or "condition". A cue after "if"/"whether"/"or" is a condition
+    ("if not, tip the head back")."""
+    lang = language()
+    best = None
+    for kind, terms in (
+        ("verb", lang.before_verb),
+        ("object", lang.before_object),
+        ("condition", lang.conditions),
+    ):
+        for start, end in terms.spans(tokens, 0, at):
+            if end > at:
+                continue
+            if kind != "condition" and start > 0 and tokens[start - 1][0] in lang.condition_openers:
+                continue
+            if best is None or (end, end - start) > (best[2], best[2] - best[1]):
+                best = (kind, start, end)
+    return best
+
+
+def _negated_before(clause: str, tokens: tuple[Token, ...], at: int, last: int) -> bool:
+    cue = _last_cue(tokens, at)
+    if cue is None:
+        return False
+    kind, _, end = cue
+    if at < len(tokens) and any(
+        arrow in clause[tokens[end - 1][2] : tokens[at][1]] for arrow in _ARROWS
+    ):
+        return False
+    if kind == "condition":
+        return _in_condition(clause, tokens, end, at)
+    lang = language()
+    if end < at and lang.affirming.end_at(tokens, end) is not None:
+        return False  # "don't hesitate to ...", "never forget to ..."
+    governs_verb = lang.instruction_verbs.end_at(tokens, end) is not None
+    for k in range(end, at):
+        word = tokens[k][0]
+        if word in lang.subordinators:
+            return False
+        # "instead of cool water use ice": a new verb, with its object, after the thing the
+        # cue governs (not "skip the cold pack and ice": a noun in a list)
+        if (
+            kind == "object"
+            and k > end
+            and opens_instruction(tokens, k)
+            and tokens[k + 1][0] not in lang.coordinators | {"or"}
+        ):
+            return False
+        # "don't panic and put ice on it"; not "don't pop and drain the blisters", where the
+        # cue governs a verb and the action's own verb is the next one
+        if (
+            word in lang.coordinators
+            and opens_instruction(tokens, k + 1)
+            and not (governs_verb and k + 1 == at)
+        ):
+            return False
+    return not _new_statement_after_comma(clause, tokens, end, at, last)
+
+
+def _in_condition(clause: str, tokens: tuple[Token, ...], end: int, at: int) -> bool:
+    """Whether the action at word ``at`` stands in the condition that opens at word ``end``
+    ("if anyone gave her water, tell the doctor"): the condition ends at a comma or at an
+    instruction verb with no subject or auxiliary before it ("if she is awake give water")."""
+    if cut_between(clause, tokens, end, at, comma=True):
+        return False
+    lang = language()
+    if lang.availability.spans(tokens, end, at):
+        return False  # "if you have syrup of ipecac, ..." names what is at hand
+    for k in range(end + 1, at + 1):
+        if tokens[k - 1][0] not in lang.condition_subjects and opens_instruction(tokens, k):
+            return False
+    return True
+
+
+def _new_statement_after_comma(
+    clause: str, tokens: tuple[Token, ...], end: int, at: int, last: int
+) -> bool:
+    """Whether a comma between the cue (ending at word ``end``) and the action (words ``at``
+    to ``last``) opens a new instruction after the cue governed something ("don't use butter,
+    put ice on it") or a new statement ("forget the cool water, frozen peas work"). A list
+    goes on after commas ("do not apply butter, oil, creams or ice"), and a cue that has not
+    governed anything yet reaches on ("do not, under any circumstances, remove the TQ")."""
+    commas = [k for k in range(end, at + 1) if cut_between(clause, tokens, k, k, comma=True)]
+    if not commas:
+        return False
+    governed = commas[0] > end
+    if governed and any(opens_instruction(tokens, k) for k in commas):
         return True
-    return bool(_NEGATION_BEFORE.search(head)) and not _NEW_INSTRUCTION.match(tail)
+    # The action's piece, up to the next comma: a verb of its own makes it a statement.
+    lang = language()
+    for k in range(commas[-1], len(tokens)):
+        if k > commas[-1] and cut_between(clause, tokens, k, k, comma=True):
+            break
+        if not at <= k < last and tokens[k][0] in lang.predicates:
+            return True
+    return False
+
+
+def _negated_after(clause: str, tokens: tuple[Token, ...], end: int) -> bool:
+    """A negative predicate after the action (word ``end`` on), before a comma or a word that
+    opens a condition, reason or new subject ("remove the tourniquet if it is not working"
+    is an instruction), or a comma and nothing but a prohibition after it ("..., but don't")."""
+    lang = language()
+    for k in range(end, len(tokens)):
+        if cut_between(clause, tokens, k, k, comma=True):
+            return tuple(word for word, _, _ in tokens[k:]) in lang.after_comma
+        if lang.after.end_at(tokens, k) is not None:
+            return True
+        if tokens[k][0] in lang.subordinators or tokens[k][0] in lang.after_stops:
+            return False
+    return False
 
 
 def _word_age(word: str) -> float | None:

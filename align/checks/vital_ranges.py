@@ -1,194 +1,209 @@
-"""``wrong_vital_range``: find quoted normal ranges and judge them against the age.
+"""``wrong_vital_range``: find quoted vital-sign norms and judge them against the child's age.
 
-A quote is a numeric range (``20-28``, ``20–28``, ``20 to 28``) after the word "normal" (or
-"typical") in the same sentence, with a vital-sign unit or keyword. The vital is read from the
-unit (breaths, beats/bpm, mmHg) or a keyword inside the quote; when the only keywords stand
-elsewhere in the sentence ("weak pulse ... (normal 20-28/min)"), every vital they name is a
-candidate and the quote passes if it fits one. The age is the nearest age mention in the
-sentence ("normal 5yr", "for a 12-year-old", "infant"; "for her age" is the patient's), else
-the patient's age. A range that a triage cut-off introduces ("the JumpSTART band of 15-45/min")
-is not a quote, even after "normal" in the same sentence.
+Two kinds of quote, read one sentence at a time:
+
+- **A normal range**: a numeric range ("20-28", "20 to 28", "between 20 and 28") with a
+  trigger word before it in the sentence ("normal", "typical", "expected", "usually",
+  "should breathe ...") or said of it right after ("80-120 is fine for her", "20-28 is
+  normal"), unless the words after it compare the child's reading with the norm ("40-50,
+  faster than normal"). The vital comes from the unit (breaths, beats/bpm, mmHg), else from
+  a keyword between the trigger (or the previous range) and the range, else every vital the
+  sentence names is a candidate and the quote passes if it fits one; a per-minute unit rules
+  out the blood pressure. A non-vital unit (mL, minutes, kg, %) makes it no quote; so does a
+  triage cut-off word just before it ("the JumpSTART band of 15-45/min"), an intervention
+  ("compressions at 100-120/min"), a negation ("not 12-20") or an age it is part of ("ages
+  1-10"). A heart rate said to be asleep is judged against the asleep rows as well. A line
+  that is only a vital and a range is a row of a reference table ("- Heart rate roughly
+  100-190 awake" under "Normal values at 3 months:") and a quote too.
+- **A hypotension threshold**: a sentence about hypotension with "below", "under", "<" and a
+  systolic number ("hypotensive below 80 mmHg"); in a written-out formula ("below 70 + 2 x 5
+  = 80") the result counts.
+
+The age is the one the sentence names for the quote: an age right after it ("20-28 for a
+preschooler"), else the nearest before it since the previous range ("normal RR for a
+4-year-old is 20-28"), else the nearest anywhere in the sentence; "for her age" is the
+patient's, and so is a sentence that names none. An age word ("toddler") that names the
+patient's band means the patient; one for another band is judged across that band. A quote
+fits when it matches what a published table gives for that age (align.protocol.vitals: each
+end within a rounding slack of one table's range, the age within a small margin of the
+band's edges). The words live in vocabulary/vital_signs.toml.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from align.checks.text import ages_in, holds_any, line_segments, may_hold_any, possessive
-from align.protocol.vitals import range_fits_age
+from align.checks.text import line_segments
+from align.checks.vocabulary import load
+from align.protocol.vitals import (
+    ADULT_AGE,
+    hypotension_thresholds,
+    range_fits_age,
+    threshold_fits_age,
+)
 
-_TRIGGER = re.compile(r"\b(?:normal|typical|reference range)\b", re.IGNORECASE)
-_TRIGGER_LOWER = re.compile(_TRIGGER.pattern)  # the same, for lower-case ASCII text
-# Opens with a digit, one character class, so that the regex engine jumps from digit to digit
-# instead of trying every position; the lookbehind after the first digit is "(?<![\d.])"
-# before it (the same matches). Both numbers are possessive: what follows each ("-", "to",
-# "..", or "(?![\d.])") cannot match a digit given back, so the engine does not retry them.
+WORDS = load("vital_signs")
+
+
+def _phrase(word: str, word_start: bool = True) -> str:
+    """A regex for one vocabulary entry: spaces match any whitespace, and an entry that starts
+    or ends with a letter or digit must stand as a whole word there (a unit may follow its
+    number without a space: ``word_start`` False)."""
+    pattern = r"\s+".join(re.escape(part) for part in word.split())
+    if word[0].isalnum() and word_start:
+        pattern = r"(?<!\w)" + pattern
+    if word[-1].isalnum():
+        pattern += r"(?!\w)"
+    return pattern
+
+
+def _alternatives(words, word_start: bool = True) -> str:
+    """One alternation of the entries, longest first (so "per minute" wins over "per min").
+    The whole words share one pair of word-boundary tests (fewer lookarounds to run)."""
+    ordered = sorted(words, key=len, reverse=True)
+    whole = [w for w in ordered if w[0].isalnum() and w[-1].isalnum()]
+    rest = [_phrase(w, word_start) for w in ordered if w not in whole]
+    if whole:
+        inner = "|".join(r"\s+".join(re.escape(p) for p in w.split()) for w in whole)
+        start = r"(?<!\w)" if word_start else ""
+        rest.insert(0, rf"{start}(?:{inner})(?!\w)")
+    return "|".join(rest)
+
+
+def _units(words) -> str:
+    """The alternation of units, which may stand right after their number ("5yr", "80bpm")."""
+    return _alternatives(words, word_start=False)
+
+
+def _words(words, flags=re.IGNORECASE) -> re.Pattern:
+    return re.compile(f"(?:{_alternatives(words)})", flags)
+
+
+_DIGIT = re.compile(r"\d")
+_NUMBER = r"(?<![\d.,/])\d{1,3}(?![\d]|[.,]\d)"
+_QUALIFIED = rf"(?:(?:{_alternatives(WORDS['numbers']['qualifiers'])})\s*)?"  # "about 20"
+# "20-28", "20 – 28", "20 to 28", "20..28", "between (roughly) 20 and 28".
 _RANGE = re.compile(
-    possessive(
-        r"(\d(?<![\d.]\d)\d{0,2}+)\s*(?:-|–|—|to|\.\.)\s*(\d{1,3}+)(?![\d.])"
-        r"(?P<unit>\s*(?:/\s*min\w*|per\s+min\w*|(?:breaths?|resp\w*)\b(?:\s*(?:/|per|a)\s*min\w*)?"
-        r"|beats?\b(?:\s*(?:/|per|a)\s*min\w*)?|bpm\b|mm\s*hg\b"
-        r"|kg\b|g\b|mg\b|mcg\b|ml\b|%|°|s\b|secs?\b|seconds?\b|min(?:utes?)?\b|hours?\b|h\b|hrs?\b"
-        r"|years?\b|yrs?\b|yr\b|y\b|months?\b|mo\b|days?\b|cm\b|weeks?\b|joules?\b|j\b))?"
-    ),
-    re.IGNORECASE,
-)
-_UNIT_VITAL = (
-    (re.compile(r"breath|resp", re.I), "rr"),
-    (re.compile(r"beat|bpm", re.I), "hr"),
-    (re.compile(r"mm\s*hg", re.I), "sbp"),
-)
-_PER_MINUTE = re.compile(r"/\s*min|per\s+min", re.I)
-_KEYWORDS = re.compile(
-    r"\b(?P<rr>rr|resp\w*|breath\w*|ventilat\w*)\b|\b(?P<hr>hr|heart\s*rate|pulse|heart)\b"
-    r"|\b(?P<sbp>sbp|systolic|bp|blood\s*pressure)\b",
+    rf"(?:(?P<between>\bbetween)\s+{_QUALIFIED})?(?P<low>{_NUMBER})\s*"
+    r"(?(between)(?:and|to|-|–|—)|(?:-|–|—|‑|−|to|\.\.))"
+    rf"\s*(?P<high>{_NUMBER})",
     re.IGNORECASE,
 )
 
+_TRIGGERS = WORDS["triggers"]
+_BEFORE_TRIGGER = _words(_TRIGGERS["before"])
+_AFTER_TRIGGER = _words(_TRIGGERS["after"])
+_AFTER_TRIGGER_WITH_AGE = _words(_TRIGGERS["after_with_age"])
+_COMPARISON = _words(_TRIGGERS["comparisons"])
+_NEGATION_JUST_BEFORE = re.compile(rf"(?:{_alternatives(_TRIGGERS['negations'])})\W*$", re.I)
+_AFTER_WORDS = _TRIGGERS["after_words"]
+# What ends the few words after a range that still speak of it.
+_TAIL_END = re.compile(r"[,;:.!?)\]]|\b(?:and|but|while|whereas|vs|versus|compared|then)\b", re.I)
 
-# A triage cut-off written just before a range is not a normal range, even after "normal" in
-# the same sentence ("normal RR 20-28/min; 30 is inside the JumpSTART band of 15-45/min").
-# (START in capitals: the protocol, not the verb.)
-_CUTOFF = re.compile(r"(?i:jump\s?start|cut-?off|threshold|triage)|\bSTART\b")
-# "for her age" names the patient's age, wherever other ages stand in the sentence.
-_OWN_AGE = re.compile(r"\bfor (?:her|his|their|the child's|this child's) age\b", re.IGNORECASE)
+_VITALS = ("rr", "hr", "sbp")
+_KEYWORD = re.compile(  # "either": a rate that may be the breathing or the heart
+    "|".join(f"(?P<{v}>{_alternatives(WORDS['vitals'][v])})" for v in (*_VITALS, "either")),
+    re.IGNORECASE,
+)
+_KEYWORD_VITALS = {"rr": ("rr",), "hr": ("hr",), "sbp": ("sbp",), "either": ("rr", "hr")}
+# A vital keyword or another measure, whichever stands nearest before a range decides.
+_MEASURE = re.compile(
+    f"{_KEYWORD.pattern}|(?P<other>{_alternatives(WORDS['vitals']['other_measures'])})",
+    re.IGNORECASE,
+)
+_UNITS = WORDS["units"]
+_PER_MINUTE = _units(_UNITS["per_minute"])
+# The unit right after a range: one that names the vital (with its "per minute"), "per
+# minute" alone, or another unit (mL, minutes, kg ...). An opening bracket may stand first.
+_UNIT = re.compile(
+    r"\s*\(?\s*(?:"
+    + "|".join(f"(?P<{v}>(?:{_units(_UNITS[v])})(?:\\s*(?:{_PER_MINUTE}))?)" for v in _VITALS)
+    + f"|(?P<per_minute>{_PER_MINUTE})|(?P<other>{_units(_UNITS['other'])}))",
+    re.IGNORECASE,
+)
+
+_CONTEXTS = WORDS["contexts"]
+_CUTOFF = re.compile(  # "START" in capitals only: the protocol, not the verb
+    f"(?i:{_alternatives(_CONTEXTS['cutoffs'])})|{_alternatives(_CONTEXTS['cutoffs_in_capitals'])}"
+)
+_CUTOFF_REACH = _CONTEXTS["cutoff_reach"]
+_INTERVENTION = _words(_CONTEXTS["interventions"])
+_ASLEEP = _words(WORDS["state"]["asleep"])
+_OPENING_BRACKET = re.compile(rf"\s*[(\[]\s*{_QUALIFIED}")
+# A line that is only a vital and a range, a row of a table under a heading such as "Normal
+# values at 3 months:" ("- Heart rate roughly 100-190 awake", "RR: 20-28/min").
+_ROW_HEAD = re.compile(rf"[\W_]*(?:{_KEYWORD.pattern})[\W_]*{_QUALIFIED}", re.IGNORECASE)
+_ROW_END = re.compile(
+    rf"[\W_]*(?:(?:{_alternatives(WORDS['state']['asleep'] + WORDS['state']['awake'])})[\W_]*)?",
+    re.IGNORECASE,
+)
+
+# Ages: "5-year-old", "18 months", "a six-month-old", "1-3 years", "age 7", "infant", "for
+# her age" (the patient's: no value).
+_AGE_UNITS = WORDS["age_units"]
+_NUMBER_WORDS = WORDS["number_words"]
+_AGE_NUMBER = rf"(?:\d{{1,2}}(?:\.\d+)?|{_alternatives(_NUMBER_WORDS)})"
+_AGE_IN_NUMBERS = re.compile(
+    rf"(?<![\w.])(?P<n>{_AGE_NUMBER})(?:\s*(?:-|–|to)\s*(?P<to>{_AGE_NUMBER}))?\s*-?\s*(?:"
+    rf"(?P<years>{_units(_AGE_UNITS['years'])})"
+    rf"|(?P<months>{_units(_AGE_UNITS['months'])})"
+    rf"|(?P<weeks>{_units(_AGE_UNITS['weeks'])})"
+    rf"|(?P<days>{_units(_AGE_UNITS['days_old'])}))(?:[- ]old)?(?!\w)",
+    re.IGNORECASE,
+)
+_AGE_AFTER_WORD = re.compile(
+    rf"(?:{_alternatives(_AGE_UNITS['age_words'])})\s+(?P<n>\d{{1,2}}(?:\.\d+)?)"
+    r"(?:\s*(?:-|–|to)\s*(?P<to>\d{1,2}(?:\.\d+)?))?(?![\d.])",
+    re.IGNORECASE,
+)
+_AGE_WORD = _words(WORDS["ages"])
+_OWN_AGE = _words(WORDS["own_age"]["phrases"])
+_PER_YEAR = {"years": 1, "months": 12, "weeks": 52, "days": 365}
+
+_HYPOTENSION = WORDS["hypotension"]
+_HYPOTENSION_WORD = _words(_HYPOTENSION["words"])
+_THRESHOLD = re.compile(
+    rf"(?:{_alternatives(_HYPOTENSION['below'])})\s*{_QUALIFIED}(?P<value>{_NUMBER})"
+    r"(?P<formula>\s*(?:\+|x\b|×|\*))?",
+    re.IGNORECASE,
+)
+_FORMULA_RESULT = re.compile(rf"=\s*(?P<value>{_NUMBER})")
 
 
 @dataclass(frozen=True)
 class RangeQuote:
+    """A quoted norm: a range, or (``kind`` "hypotension") a threshold, ``low == high``."""
+
     low: int
     high: int
     vitals: tuple[str, ...]  # candidate vitals; one when the quote names it
-    age_years: float | None
+    age_years: float | None  # the age the text names; None: the patient's
     text: str
-    span: tuple[int, int]  # offsets of "low-high" in the text that was searched
-
-    def __init__(self, low, high, vitals, age_years, text, span):
-        # The generated __init__ of a frozen dataclass sets each field by object.__setattr__,
-        # twice the cost of the whole object here; the fields are stored as it would store
-        # them (an `align pairs` build makes some 1,800 quotes).
-        fields = self.__dict__
-        fields["low"] = low
-        fields["high"] = high
-        fields["vitals"] = vitals
-        fields["age_years"] = age_years
-        fields["text"] = text
-        fields["span"] = span
+    span: tuple[int, int]  # offsets of "low-high" (or the threshold) in the searched text
+    asleep: bool = False  # a heart rate said to be asleep
+    kind: str = "range"
+    age_band: tuple[float, float] | None = None  # the ages an age word names ("toddler": 1-3)
 
 
-def _trigger(text: str) -> re.Match | None:
-    """``_TRIGGER.search(text)``. An ASCII text is searched in lower case, where the words
-    can be looked for as plain substrings first (most lines quote no range) and the regex
-    needs no case folding (for ASCII, lower() is exactly the regex's folding; the offsets
-    do not change)."""
-    if not text.isascii():
-        return _TRIGGER.search(text)
-    lowered = text.lower()
-    if not _has_trigger_word(lowered):
-        return None
-    return _TRIGGER_LOWER.search(lowered)
-
-
-# Substring tests run before the regexes of this module (most text holds none of the words).
-# Each returns False only where its regex cannot match: for ASCII text, lower() is exactly
-# the regexes' case folding; other text always goes to the regex.
-_TRIGGER_WORDS = ("normal", "typical", "reference range")
-
-
-def _has_trigger_word(lowered: str) -> bool:
-    return holds_any(lowered, _TRIGGER_WORDS)
-
-
-def _may_quote(line: str) -> bool:
-    """False only where no sentence of ``line`` can hold a trigger: an ASCII line without
-    the words as substrings (a sentence is a part of its line)."""
-    return may_hold_any(line, _TRIGGER_WORDS)
-
-
-def _may_name_cutoff(segment: str) -> bool:
-    """False only where ``_CUTOFF`` cannot match anywhere in ``segment`` (nor in a part of it):
-    an ASCII text that holds none of its words ("START" in capitals, the others in any case)."""
-    if not segment.isascii():
-        return True
-    lowered = segment.lower()
-    return (
-        "START" in segment
-        or "jump" in lowered
-        or "cut" in lowered
-        or "threshold" in lowered
-        or "triage" in lowered
-    )
-
-
-def _may_name_own_age(segment: str) -> bool:
-    """False only where ``_OWN_AGE`` cannot match: an ASCII text without "age" (any case)."""
-    return may_hold_any(segment, ("age",))
-
-
-def _keywords(text: str) -> list[tuple[int, str]]:
-    return [(m.start(), m.lastgroup or "") for m in _KEYWORDS.finditer(text)]  # all groups named
-
-
-def _vitals_for(segment: str, trigger_end: int, match: re.Match) -> tuple[str, ...]:
-    unit = match.group("unit") or ""
-    by_unit, per_minute = _unit_vitals(unit)
-    if by_unit is not None:
-        return by_unit
-    inside = _keywords(segment[trigger_end : match.start()])
-    if inside:
-        return (inside[-1][1],)
-    before = _keywords(segment[: match.start()])
-    vitals = tuple(dict.fromkeys(v for _, v in reversed(before)))
-    if per_minute:
-        vitals = tuple(v for v in vitals if v != "sbp")
-    return vitals
-
-
-@lru_cache(maxsize=4096)
-def _unit_vitals(unit: str) -> tuple[tuple[str, ...] | None, bool]:
-    """(the vitals a quote's unit gives, or None when the words around the quote decide;
-    whether the unit is per minute). Memoized: a few units recur in every quote, and the
-    regexes cost more than the lookup."""
-    for pattern, vital in _UNIT_VITAL:
-        if pattern.search(unit):
-            return (vital,), False  # per minute or not, the unit names the vital
-    per_minute = _PER_MINUTE.search(unit) is not None
-    if unit.strip() and not per_minute:
-        return (), False  # a non-vital unit: mL, kg, seconds, years ...
-    return None, per_minute
-
-
-def _age_named(segment: str, position: int) -> float | None:
-    """The age mentioned nearest to ``position`` in the sentence, if any ("for her age" is the
-    patient's: None)."""
-    mentions = _age_mentions(segment)
-    if not mentions:
-        return None
-    return min(mentions, key=lambda m: abs(m[0] - position))[1]
-
-
-@lru_cache(maxsize=65536)
-def _age_mentions(segment: str) -> tuple[tuple[int, float | None], ...]:
-    """(offset, age) of every age the sentence names; memoized: the same sentences recur in
-    many lines, and reading ages is the costliest regex of the detectors."""
-    mentions: list[tuple[int, float | None]] = list(ages_in(segment))
-    if _may_name_own_age(segment):
-        mentions.extend((m.start(), None) for m in _OWN_AGE.finditer(segment))
-    return tuple(mentions)
+@dataclass(frozen=True)
+class _Age:
+    start: int
+    end: int
+    years: float | None  # None: the patient's own age ("for her age")
+    band: tuple[float, float] | None = None  # an age word's band; ``years`` is its middle
 
 
 def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuote]:
-    """Every normal-range quote in ``text`` with its candidate vitals, age and offsets; a
-    quote that names no age takes the patient's."""
+    """Every quote in ``text`` with its candidate vitals, age and offsets; a quote that names
+    no age takes the patient's."""
     quotes, line_start = [], 0
     for line in text.split("\n"):
         for quote in line_quotes(line):
             span = (line_start + quote.span[0], line_start + quote.span[1])
-            age = quote.age_years if quote.age_years is not None else patient_age
-            # Built directly: dataclasses.replace costs twice as much.
-            quotes.append(RangeQuote(quote.low, quote.high, quote.vitals, age, quote.text, span))
+            age = quote_age(quote, patient_age)
+            quotes.append(replace(quote, age_years=age, span=span))
         line_start += len(line) + 1
     return quotes
 
@@ -197,52 +212,328 @@ def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuot
 def line_quotes(line: str) -> tuple[RangeQuote, ...]:
     """The quotes in one line, spans relative to the line, ``age_years`` the age the text
     names (None when it names none). Memoized: lines repeat across responses."""
-    # Most lines quote no range: skip the sentence split. Each sentence is searched for the
-    # trigger itself, so the line needs only the cheap substring test.
-    if not _may_quote(line):
+    if not _DIGIT.search(line):
         return ()
-    quotes = []
-    for offset, segment in line_segments(line):
-        trigger = _trigger(segment)
-        if not trigger:
-            continue
-        previous_end = trigger.end()
-        cutoff_words = _may_name_cutoff(segment)  # a context is a part of the segment
-        for match in _RANGE.finditer(segment, trigger.end()):
-            context = segment[max(previous_end, match.start() - 40) : match.start()]
-            previous_end = match.end()
-            vitals = _vitals_for(segment, trigger.end(), match)
-            if not vitals or (cutoff_words and _CUTOFF.search(context)):
-                continue
-            low, high = sorted((int(match.group(1)), int(match.group(2))))
-            age = _age_named(segment, match.start())
-            span = (offset + match.start(1), offset + match.end(2))
-            quotes.append(RangeQuote(low, high, vitals, age, match.group(0).strip(), span))
+    quotes: list[RangeQuote] = []
+    for offset, sentence in line_segments(line):
+        ranges = list(_RANGE.finditer(sentence))
+        hypotension = _HYPOTENSION_WORD.search(sentence) is not None
+        if not ranges and not hypotension:
+            continue  # most sentences: no ages to read
+        ages = _ages(sentence)
+        # A sentence that names no vital may quote one an earlier sentence of the line named
+        # ("46 breaths a minute is over 45. (Normal for an infant is roughly 30-60 ...)").
+        earlier = line[:offset]
+        whole_line = sentence.strip() == line.strip()
+        for quote in _range_quotes(sentence, ranges, ages, earlier, whole_line):
+            quotes.append(_shifted(quote, offset))
+        if hypotension:
+            quotes.extend(_shifted(q, offset) for q in _threshold_quotes(sentence, ages))
     return tuple(quotes)
 
 
-def wrong_ranges(quotes: tuple[RangeQuote, ...], patient_age: float | None) -> list[dict]:
-    """Details of every quote that fits no published table for its age (the age the quote
-    names, else the patient's)."""
-    return [range_detail(quote, age) for quote, age in wrong_quotes(quotes, patient_age)]
+def _shifted(quote: RangeQuote, offset: int) -> RangeQuote:
+    return replace(quote, span=(offset + quote.span[0], offset + quote.span[1]))
+
+
+# --- normal ranges ----------------------------------------------------------------------------
+
+
+def _range_quotes(
+    sentence: str, ranges: list[re.Match], ages: list[_Age], earlier: str, whole_line: bool
+) -> list[RangeQuote]:
+    quotes = []
+    previous_end = 0  # where the previous range (its unit, and an age bound to it) ended
+    for match in ranges:
+        if any(a.start <= match.start() < a.end for a in ages):
+            continue  # "ages 1-10", "1-3 years": an age, not a range of a vital
+        unit = _UNIT.match(sentence, match.end())
+        unit_kind = unit.lastgroup if unit else None
+        unit_end = unit.end() if unit else match.end()
+        tail = _tail(sentence, unit_end)
+        tail_age = _first_age_in(ages, unit_end, unit_end + len(tail))
+        quoted = unit_kind != "other" and (
+            _BEFORE_TRIGGER.search(sentence, 0, match.start()) is not None
+            or _said_of_after(tail, tail_age is not None)
+            or (whole_line and _is_table_row(sentence, match.start(), unit_end))
+            or _bracketed_after_age(sentence, ages, match.start())
+        )
+        if quoted and not _excluded(sentence, previous_end, match.start(), tail):
+            vitals = _vitals(sentence, unit_kind, previous_end, match.start(), earlier, tail)
+            if vitals:
+                low, high = sorted((int(match.group("low")), int(match.group("high"))))
+                age = tail_age or _nearest_age(ages, previous_end, match.start())
+                before = sentence[previous_end : match.start()]
+                asleep = bool(_ASLEEP.search(before) or _ASLEEP.search(tail))
+                span = (match.start("low"), match.end("high"))
+                text = sentence[match.start() : unit_end].strip()
+                quotes.append(_quote(low, high, vitals, age, text, span, asleep))
+        previous_end = max(unit_end, tail_age.end if tail_age else 0)
+    return quotes
+
+
+def _quote(low, high, vitals, age: _Age | None, text, span, asleep=False, kind="range"):
+    years, band = (age.years, age.band) if age else (None, None)
+    return RangeQuote(low, high, vitals, years, text, span, asleep, kind, band)
+
+
+def _tail(sentence: str, start: int) -> str:
+    """The few words after a range (and its unit) that still speak of it: up to a comma,
+    bracket, sentence end or a word that opens another statement."""
+    rest = sentence[start:]
+    stop = _TAIL_END.search(rest)
+    rest = rest[: stop.start()] if stop else rest
+    words = rest.split()
+    if len(words) > _AFTER_WORDS + 3:  # an "after" trigger may have up to three words
+        rest = rest[: _nth_word_end(rest, _AFTER_WORDS + 3)]
+    return rest
+
+
+def _nth_word_end(text: str, n: int) -> int:
+    ends = [m.end() for m in re.finditer(r"\S+", text)]
+    return ends[n - 1] if len(ends) >= n else len(text)
+
+
+def _is_table_row(line: str, start: int, unit_end: int) -> bool:
+    """Whether the line is only a vital, a range, its unit and a state ("awake")."""
+    return bool(_ROW_HEAD.fullmatch(line, 0, start) and _ROW_END.fullmatch(line, unit_end))
+
+
+def _bracketed_after_age(sentence: str, ages: list[_Age], start: int) -> bool:
+    """Whether the range stands in brackets right after an age: "fast for a 5-year-old
+    (20-28)", "high for her age (12-20/min)"."""
+    return any(_OPENING_BRACKET.fullmatch(sentence, a.end, start) for a in ages if a.end <= start)
+
+
+def _said_of_after(tail: str, names_an_age: bool) -> bool:
+    """Whether the words right after a range call it the norm ("is fine for her", "is
+    normal", with an age: "teen range"), with no comparison before that word ("is well above
+    normal")."""
+    trigger = _AFTER_TRIGGER.search(tail)
+    if not trigger and names_an_age:
+        trigger = _AFTER_TRIGGER_WITH_AGE.search(tail)
+    if not trigger:
+        return False
+    lead = tail[: trigger.start()]
+    return len(lead.split()) <= _AFTER_WORDS and not _COMPARISON.search(lead)
+
+
+def _excluded(sentence: str, previous_end: int, start: int, tail: str) -> bool:
+    """A triage cut-off just before the range or right after it, an intervention's rate (one
+    named anywhere before it in the sentence) or a negated range: not a quote of the norm."""
+    near = sentence[max(previous_end, start - _CUTOFF_REACH) : start]
+    return bool(
+        _CUTOFF.search(near)
+        or _CUTOFF.search(tail)
+        or _INTERVENTION.search(sentence, 0, start)  # "rescue breathing ... 20-30/min"
+        or _NEGATION_JUST_BEFORE.search(sentence, previous_end, start)
+    )
+
+
+def _vitals(
+    sentence: str, unit_kind: str | None, previous_end: int, start: int, earlier: str, tail: str
+) -> tuple:
+    """The vital the unit names; else the last keyword between the last trigger (or the
+    previous range) and the range, unless another measure stands nearer ("GCS") or right
+    after it ("46-72 diastolic"); else every vital named since the previous range, or in the
+    sentence, or earlier in the line, nearest first (the quote passes if it fits one); else,
+    for a per-minute range, the breathing or the heart rate."""
+    if unit_kind in _VITALS:
+        return (unit_kind,)
+    after = _MEASURE.match(tail.lstrip())
+    if after and after.lastgroup == "other":
+        return ()
+    trigger = None
+    for trigger in _BEFORE_TRIGGER.finditer(sentence, previous_end, start):  # noqa: B007
+        pass  # the last one
+    window_start = trigger.end() if trigger else previous_end
+    inside = list(_MEASURE.finditer(sentence, window_start, start))
+    if inside and inside[-1].lastgroup == "other":
+        return ()  # "normal GCS 13-15"
+    if inside:
+        return _per_minute(_KEYWORD_VITALS[inside[-1].lastgroup], unit_kind)
+    named = list(_KEYWORD.finditer(sentence, previous_end, start)) or list(
+        _KEYWORD.finditer(sentence)
+    )
+    named.sort(key=lambda m: abs(m.start() - start))
+    vitals = tuple(dict.fromkeys(v for m in named for v in _KEYWORD_VITALS[m.lastgroup]))
+    if not vitals:
+        vitals = _named_vitals(earlier)
+    if not vitals and unit_kind == "per_minute":
+        vitals = ("rr", "hr")  # "his normal would be 18-25 a minute"
+    return _per_minute(vitals, unit_kind)
+
+
+def _named_vitals(text: str) -> tuple[str, ...]:
+    """The vitals a text names, last named first."""
+    named = reversed(list(_KEYWORD.finditer(text)))
+    return tuple(dict.fromkeys(v for m in named for v in _KEYWORD_VITALS[m.lastgroup]))
+
+
+def _per_minute(vitals: tuple[str, ...], unit_kind: str | None) -> tuple[str, ...]:
+    """Without the blood pressure when the unit is per minute; only the blood pressure has
+    no per-minute unit ("12-20 a minute" is no pressure), so without a unit all stand."""
+    if unit_kind == "per_minute":
+        return tuple(v for v in vitals if v != "sbp")
+    return vitals
+
+
+# --- hypotension thresholds -------------------------------------------------------------------
+
+
+def _threshold_quotes(sentence: str, ages: list[_Age]) -> list[RangeQuote]:
+    if not _HYPOTENSION_WORD.search(sentence):
+        return []
+    quotes, seen = [], set()
+    for match in _THRESHOLD.finditer(sentence):
+        value = match
+        if match.group("formula"):  # "below 70 + 2 x 5 = 80": the result is the threshold
+            value = _FORMULA_RESULT.search(sentence, match.end())
+            if not value:
+                continue
+        start, end = value.span("value")
+        if start in seen or not _is_systolic(sentence, match.start(), end):
+            continue
+        seen.add(start)
+        threshold = int(value.group("value"))
+        unit = _UNIT.match(sentence, end)
+        unit_end = unit.end() if unit else end
+        tail_age = _first_age_in(ages, unit_end, unit_end + len(_tail(sentence, unit_end)))
+        age = tail_age or _nearest_age(ages, 0, start)
+        text = sentence[match.start() : unit_end].strip()
+        span = (start, end)
+        quotes.append(_quote(threshold, threshold, ("sbp",), age, text, span, kind="hypotension"))
+    return quotes
+
+
+def _is_systolic(sentence: str, below: int, value_end: int) -> bool:
+    """The number after "below" is a systolic pressure: its unit is mmHg, or it has none and
+    the vital named nearest to it is the blood pressure (or hypotension itself)."""
+    unit = _UNIT.match(sentence, value_end)
+    if unit:
+        return unit.lastgroup == "sbp"
+    named = sorted(_KEYWORD.finditer(sentence), key=lambda m: abs(m.start() - below))
+    return bool(named) and named[0].lastgroup == "sbp"
+
+
+# --- ages -------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def _ages_cached(sentence: str) -> tuple[_Age, ...]:
+    found: list[_Age] = []
+    for m in _AGE_IN_NUMBERS.finditer(sentence):
+        unit = next(u for u in _PER_YEAR if m.group(u))
+        years = _years(m.group("n"), m.group("to")) / _PER_YEAR[unit]
+        found.append(_Age(m.start(), m.end(), years))
+    for m in _AGE_AFTER_WORD.finditer(sentence):
+        numbers = [float(n) for n in (m.group("n"), m.group("to")) if n]
+        if max(numbers) <= ADULT_AGE:  # "normal for age 20-28" is a range, not an age
+            found.append(_Age(m.start(), m.end(), _years(m.group("n"), m.group("to"))))
+    for m in _AGE_WORD.finditer(sentence):
+        start, end = WORDS["ages"][" ".join(m.group(0).lower().split())]
+        found.append(_Age(m.start(), m.end(), (start + end) / 2, (start, end)))
+    found.extend(_Age(m.start(), m.end(), None) for m in _OWN_AGE.finditer(sentence))
+    # An age inside another ("age 5" within "age 5 years") counts once: the longer one.
+    found.sort(key=lambda a: (a.start, -(a.end - a.start)))
+    kept: list[_Age] = []
+    for age in found:
+        if kept and age.start < kept[-1].end:
+            continue
+        kept.append(age)
+    return tuple(kept)
+
+
+def _ages(sentence: str) -> list[_Age]:
+    return list(_ages_cached(sentence))
+
+
+def _number(word: str) -> float:
+    word = word.lower()
+    return float(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else float(word)
+
+
+def _years(number: str, to: str | None) -> float:
+    """A number or the middle of a span of numbers ("1-3 years" is 2)."""
+    return (_number(number) + _number(to)) / 2 if to else _number(number)
+
+
+def _first_age_in(ages: list[_Age], start: int, end: int) -> _Age | None:
+    return next((a for a in ages if start <= a.start < end), None)
+
+
+def _nearest_age(ages: list[_Age], window_start: int, position: int) -> _Age | None:
+    """The last age named between ``window_start`` and ``position``, else the age nearest to
+    ``position`` anywhere in the sentence."""
+    before = [a for a in ages if window_start <= a.start < position]
+    if before:
+        return before[-1]
+    return min(ages, key=lambda a: abs(a.start - position), default=None)
+
+
+# --- judging ----------------------------------------------------------------------------------
+
+
+def quote_age(quote: RangeQuote, patient_age: float | None) -> float | None:
+    """The age a quote speaks of: the patient's when it names none, or names the patient's band
+    ("a toddler" for a 20-month-old); else the age it names (an age word's middle)."""
+    if quote.age_years is None or _in_band(patient_age, quote.age_band):
+        return patient_age
+    return quote.age_years
+
+
+def judged_ages(quote: RangeQuote, patient_age: float | None) -> tuple[float, ...]:
+    """The ages a quote may be right for: its age, or for an age word that does not name the
+    patient's band, ages across that band (a "newborn" row fits a newborn of any day)."""
+    age = quote_age(quote, patient_age)
+    if age is None:
+        return ()
+    if quote.age_band is None or age == patient_age:
+        return (age,)
+    start, end = quote.age_band
+    return (*(start + (end - start) * k / 4 for k in range(4)), max(start, end - 1e-6))
+
+
+def _in_band(age: float | None, band: tuple[float, float] | None) -> bool:
+    return age is not None and band is not None and band[0] <= age < band[1]
+
+
+def fits(quote: RangeQuote, age: float) -> bool:
+    """Whether a quote is a published norm for this age (a range for one of its vitals, or a
+    hypotension threshold)."""
+    if quote.kind == "hypotension":
+        return threshold_fits_age(quote.low, age)
+    return any(range_fits_age(quote.low, quote.high, age, v, quote.asleep) for v in quote.vitals)
 
 
 def wrong_quotes(
     quotes: tuple[RangeQuote, ...], patient_age: float | None
 ) -> list[tuple[RangeQuote, float]]:
     """(quote, its age) of every quote that fits no published table for its age (the age the
-    quote names, else the patient's): what ``wrong_ranges`` details."""
+    quote names, else the patient's)."""
     wrong = []
     for quote in quotes:
-        age = quote.age_years if quote.age_years is not None else patient_age
-        if age is None or any(range_fits_age(quote.low, quote.high, age, v) for v in quote.vitals):
-            continue
-        wrong.append((quote, age))
+        ages = judged_ages(quote, patient_age)
+        if ages and not any(fits(quote, age) for age in ages):
+            wrong.append((quote, quote_age(quote, patient_age)))
     return wrong
+
+
+def wrong_ranges(quotes: tuple[RangeQuote, ...], patient_age: float | None) -> list[dict]:
+    """Details of every quote that fits no published table for its age."""
+    return [range_detail(quote, age) for quote, age in wrong_quotes(quotes, patient_age)]
 
 
 def range_detail(quote: RangeQuote, age: float) -> dict:
     """The detail of a wrong quote (a new dict each call: callers own it)."""
+    if quote.kind == "hypotension":
+        return {
+            "threshold": quote.low,
+            "vital": "sbp",
+            "age_years": age,
+            "quote": quote.text,
+            "expected": list(hypotension_thresholds(age)),
+        }
     return {
         "range": [quote.low, quote.high],
         "vital": quote.vitals[0] if len(quote.vitals) == 1 else list(quote.vitals),

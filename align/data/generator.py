@@ -458,10 +458,12 @@ INJURY_DOWN = {
         ("one leg caught under collapsed masonry for over an hour", "leg"),
         ("an arm trapped under a fallen wall for about three hours", "arm"),
     ),
+    # Bleeding that pressure holds: uncontrolled major bleeding is the policy's override to
+    # RED (docs/TRIAGE_POLICY.md), which these steps-only families do not describe.
     "bleeding": (
-        ("a deep gash on the thigh that keeps bleeding", "leg"),
-        ("bleeding heavily from a cut on the forearm", "arm"),
-        ("blood soaking through the trouser leg", "leg"),
+        ("a deep gash on the thigh, oozing under a pressure bandage", "leg"),
+        ("a bleeding cut on the forearm that slows when pressed", "arm"),
+        ("blood on the trouser leg from a deep cut, now wrapped tight", "leg"),
     ),
     "fracture": (
         ("a lower leg bent at the wrong angle", "leg"),
@@ -506,7 +508,9 @@ INJURY_DOWN = {
     "anaphylaxis": (
         ("stung many times, lips and eyelids swelling", ""),
         ("hives everywhere after the stings, face puffing up", ""),
-        ("swollen face and tongue after multiple stings", ""),
+        # No airway sign here (tongue or throat swelling, stridor, a hoarse voice): those are
+        # the policy's airway_threat override (docs/TRIAGE_POLICY.md), RED whatever the steps.
+        ("hives and swollen eyelids after multiple stings", ""),
     ),
 }
 # Where a setting changes how an injury happened.

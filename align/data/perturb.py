@@ -17,12 +17,17 @@ from hashlib import blake2b
 from typing import TypeVar
 
 from align.checks.doses import line_totals
-from align.checks.vital_ranges import line_quotes
+from align.checks.vital_ranges import judged_ages, line_quotes
 from align.data.gold import GoldRecord
 from align.protocol.colors import error_direction, triage_line
 from align.protocol.dosing import format_amount
 from align.protocol.hazards import contraindications_for
-from align.protocol.schema import ParsedResponse, parse_response
+from align.protocol.schema import (
+    ParsedResponse,
+    parse_response,
+    split_sentences,
+    states_a_color,
+)
 from align.protocol.vitals import canonical_range, range_fits_age
 
 Variant = tuple[str, dict]
@@ -43,7 +48,7 @@ DONOR_AGES = {
     "adolescent": 14.0,
 }
 _NUMBERED = re.compile(r"^(\s*)(\d{1,2})([.)]\s+)")
-_SEPARATOR = re.compile(r"\s*(?:-|–|—|to|\.\.)\s*")
+_SEPARATOR = re.compile(r"\s*(?:-|–|—|‑|−|to|and|\.\.)\s*")  # as a range quote writes it
 
 
 _Item = TypeVar("_Item")
@@ -175,9 +180,26 @@ def wrong_triage_color(ctx: Context) -> list[Variant]:
 
 
 def missing_triage(ctx: Context) -> list[Variant]:
-    if ctx.expected is None or ctx.parsed.triage_line_index is None:
+    """The triage line removed, and every sentence that gives the child a color ("so she is
+    YELLOW (Delayed)"): an answer whose rationale still names the color has stated it."""
+    index = ctx.parsed.triage_line_index
+    if ctx.expected is None or index is None:
         return []
-    return [(_without(ctx.lines, {ctx.parsed.triage_line_index}), {"removed": "triage line"})]
+    kept = []
+    for number, line in enumerate(ctx.lines):
+        if number == index:
+            continue
+        if states_a_color(line):
+            line = " ".join(s for s in split_sentences(line) if not states_a_color(s))
+            if not line or _is_bare_heading(line):
+                continue
+        kept.append(line)
+    return [("\n".join(kept), {"removed": "triage line and color statements"})]
+
+
+def _is_bare_heading(line: str) -> bool:
+    """A title such as "Rationale:" left with nothing after it once its sentences are gone."""
+    return line.rstrip().endswith(":") and len(line.split()) <= 3
 
 
 def triage_not_first(ctx: Context) -> list[Variant]:
@@ -250,14 +272,16 @@ def wrong_vital_range(ctx: Context) -> list[Variant]:
     patient_age = ctx.scenario.get("age_years")
     quotes = []  # (start, end in the text, the quote, its age)
     for at, quote in _found_in_lines(ctx, line_quotes):
-        age = quote.age_years if quote.age_years is not None else patient_age
-        if len(quote.vitals) == 1 and age is not None:
-            quotes.append((at + quote.span[0], at + quote.span[1], quote, age))
+        # A range of one vital judged at one age (not an age word for another band, which
+        # fits any age in it), so that the donor fits it no more than the detector allows.
+        ages = judged_ages(quote, patient_age)
+        if quote.kind == "range" and len(quote.vitals) == 1 and len(ages) == 1:
+            quotes.append((at + quote.span[0], at + quote.span[1], quote, ages[0]))
     ctx.draws.shuffle(quotes)
     variants = []
     for start, end, quote, age in quotes:
         vital = quote.vitals[0]
-        donors = donor_ranges(age, vital)
+        donors = donor_ranges(age, vital, quote.asleep)
         if not donors:
             continue
         band, (low, high) = ctx.draws.choice(donors)
@@ -282,13 +306,16 @@ def wrong_vital_range(ctx: Context) -> list[Variant]:
 
 
 @lru_cache(maxsize=4096)
-def donor_ranges(age_years: float, vital: str) -> tuple[tuple[str, tuple[int, int]], ...]:
-    """Other age bands' canonical ranges that do not fit this age (the wrong-range pool)."""
+def donor_ranges(
+    age_years: float, vital: str, asleep: bool = False
+) -> tuple[tuple[str, tuple[int, int]], ...]:
+    """Other age bands' canonical ranges that do not fit this age (the wrong-range pool); for
+    a heart rate said to be asleep, ranges that fit no asleep row either."""
     donors: list[tuple[str, tuple[int, int]]] = []
     for band, age in DONOR_AGES.items():
         low, high = canonical_range(age, vital)
         if (low, high) not in [d[1] for d in donors] and not range_fits_age(
-            low, high, age_years, vital
+            low, high, age_years, vital, asleep
         ):
             donors.append((band, (low, high)))
     return tuple(donors)
@@ -347,7 +374,13 @@ def contraindicated_action(ctx: Context) -> list[Variant]:
 
 def wrong_dose(ctx: Context) -> list[Variant]:
     text = ctx.text
-    totals = _found_in_lines(ctx, line_totals)
+    # Only instruction lines: the detector reads a Do NOT or triage line as no dose to give.
+    totals = [
+        (_in_text(ctx, index, line, content), total)
+        for index, line, section, content in ctx.parsed.line_rows
+        if section not in ("do_not", "triage")
+        for total in line_totals(content)
+    ]
     if not totals:
         return []
     weight = ctx.scenario.get("weight_kg")

@@ -1,7 +1,10 @@
-"""Broselow zones, age-based weight estimates and weight-based doses (facts file 4-5).
+"""Broselow zones, age-based weight estimates and weight-based dose arithmetic (facts file 4-5).
 
-Each ``DoseRule`` says how much per kilogram a drug is given, in which unit, and the most a
-single dose may be. ``allowed_total(rule, weight)`` is what ``wrong_dose`` checks against.
+``DOSE_RULES`` is the generator's table (how much per kilogram, the most a single dose may
+be). The ``wrong_dose`` detector reads its rules from align/checks/vocabulary/drugs.toml and
+uses the arithmetic here: the weights a child may have (``weight_span_kg``), the doses a
+per-kg rule allows over them (``dose_span``) and the rounding a stated figure implies
+(``rounding_slack``).
 """
 
 from __future__ import annotations
@@ -175,6 +178,40 @@ def allowed_total(rule: DoseRule, weight_kg: float) -> tuple[float, float]:
     """The lowest and highest correct single dose for this weight."""
     low, high = rule.per_kg
     return total_dose(rule, low, weight_kg), total_dose(rule, high, weight_kg)
+
+
+def weight_span_kg(weight_kg: float | None, age_years: float | None) -> tuple[float, float] | None:
+    """The weights to dose this child on: the stated weight, else the span of plausible
+    age-based estimates, else None (nothing known)."""
+    if weight_kg is not None:
+        return (weight_kg, weight_kg)
+    if age_years is not None:
+        return plausible_weight_range_kg(age_years)
+    return None
+
+
+def dose_span(
+    per_kg: tuple[float, float],
+    weights_kg: tuple[float, float],
+    cap: Callable[[float], float | None] = _no_max,
+) -> tuple[float, float]:
+    """The lowest and highest correct single dose over a span of weights: the per-kg dose
+    times the weight, capped. A cap never falls as the weight rises, so the dose does not
+    either, and the ends of the span give the ends of the doses."""
+
+    def capped(dose: float, weight: float) -> float:
+        limit = cap(weight)
+        return dose if limit is None else min(dose, limit)
+
+    low_kg, high_kg = weights_kg
+    return capped(per_kg[0] * low_kg, low_kg), capped(per_kg[1] * high_kg, high_kg)
+
+
+def rounding_slack(expected: float, stated_text: str) -> float:
+    """How far a stated figure may stand from the exact one and still be it: 5 % of the
+    expected dose, or half a unit of the stated figure's last digit (0.2 for 0.22)."""
+    decimals = len(stated_text.split(".")[1]) if "." in stated_text else 0
+    return max(0.05 * expected, 0.5 * 10**-decimals)
 
 
 def format_amount(value: float) -> str:

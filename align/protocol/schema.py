@@ -3,12 +3,16 @@
 Layout (docs/RESPONSE_FORMAT.md): ``TRIAGE: <COLOR> (<label>)`` first, then Rationale,
 numbered Immediate Actions, a ``Do NOT:`` list and reassessment triggers.
 
-Parsing is tolerant about form (case, Markdown emphasis or an emoji before a heading,
-``Do not``/``DO NOT``/``What NOT to do``, bullets or numbers, items on the heading's own line)
-and strict about what matters: which color the triage line states (two colors in the statement
-make it ambiguous; a color named in commentary after it, "- YELLOW by the steps alone, but
-...", does not count), on which line it stands, and whether a line belongs to the Do NOT list
-(a prohibition) or anywhere else (an instruction or a statement).
+Parsing reads ordinary clinical writing, not only the project's template, and is strict about
+what matters. The triage decision may take any common form ("TRIAGE: RED (Immediate)",
+"Triage: Immediate (RED)", "Category - red", "**Triage** → 🔴 RED", "RED - IMMEDIATE", a label
+alone, or a sentence such as "I'd tag her YELLOW"); two colors in the statement make it
+ambiguous, and a color named in commentary after it ("- YELLOW by the steps alone, but ...")
+does not count. A color later given to the child again ("Actually she can wait: tag her
+YELLOW") is kept as a restatement, so a change of mind can be found. Sections are known by
+the meaning of their heading (Do NOT / Avoid / Never / Don'ts / What not to do; Reassess /
+Recheck / Re-triage if / Watch for ...). The words live in
+align/checks/vocabulary/response_layout.toml.
 """
 
 from __future__ import annotations
@@ -17,52 +21,128 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from align.checks.vocabulary import load
 from align.protocol.colors import LABEL_SYNONYMS, LABELS, triage_line
-from align.protocol.memo import remember
 
 SECTION_KEYS = ("key_points", "rationale", "actions", "do_not", "reassess", "other")
+# Sections whose lines are not decisions about the child ("Don't tag her GREEN just because
+# she walks"; "re-triage as RED if ..."), so a color there restates nothing.
+_NOT_RESTATING = frozenset(("do_not", "reassess"))
 
-# Markdown marks, and symbols or emoji set before a heading ("⚠️ **Do NOT:**").
-_MARKUP = r"(?:[\s#*_>`]|[^\x00-\x7f\w])*"
-_COLOR_WORD = re.compile(r"\b(red|yellow|green|black|gr[ae]y)\b", re.IGNORECASE)
-_TRIAGE_LINE = re.compile(
-    _MARKUP + r"(?:(?:jump\s?start|start|salt)\s+)?"  # "JumpSTART Triage: RED"
-    r"triage(?:\s+(?:category|colou?r|level|tag|decision|priority))?"
-    r"\s*[*_]*\s*[:=\-–—]?\s*[*_\"'`\[(]*\s*(red|yellow|green|black|gr[ae]y)\b",
+_LAYOUT = load("response_layout")
+
+
+def _alternatives(words) -> str:
+    """A regex alternation of phrases, longest first, any run of spaces between words."""
+    ordered = sorted(set(words), key=len, reverse=True)
+    return "|".join(re.escape(word).replace(r"\ ", r"\s+") for word in ordered)
+
+
+def _word_alternatives(words) -> str:
+    """The same, each phrase as whole words where it starts or ends with a letter."""
+    parts = []
+    for word in sorted(set(words), key=len, reverse=True):
+        part = re.escape(word).replace(r"\ ", r"\s+")
+        if word[0].isalnum():
+            part = r"\b" + part
+        if word[-1].isalnum():
+            part += r"\b"
+        parts.append(part)
+    return "|".join(parts)
+
+
+_COLOR = r"\b(red|yellow|green|black|gr[ae]y)\b(?!\s*-?\s*flags?\b)"
+_COLOR_WORD = re.compile(_COLOR, re.IGNORECASE)
+_LABEL_COLOR = {word: color for color, words in LABEL_SYNONYMS.items() for word in words}
+_LABEL_WORD = re.compile(r"\b(" + _alternatives(_LABEL_COLOR) + r")\b", re.IGNORECASE)
+_TRIAGE = _LAYOUT["triage"]
+# "<name> <separator> <decision>": the name and separator are consumed, the rest is read.
+# The separator may be left out before the color itself ("Triage RED (Immediate)").
+_FIELD_FORM = re.compile(
+    r"(?:(?:" + _word_alternatives(_TRIAGE["field_openers"]) + r")\s+)?"
+    r"(?:" + _word_alternatives(_TRIAGE["fields"]) + r")\s*(?:\([^)]{0,30}\))?\s*"
+    r"(?:(?:" + _word_alternatives(_TRIAGE["separators"]) + r")\s*(?P<rest>.+)"
+    r"|(?P<bare>\b(?:red|yellow|green|black|gr[ae]y)\b.*))",
     re.IGNORECASE,
 )
-_HEADINGS = (
-    ("rationale", r"rationale|reasoning|reason|why"),
-    ("key_points", r"key points|summary|answer"),
-    ("actions", r"immediate actions?|immediate steps|actions?|steps|what to do( now)?|treatment"),
-    (
-        "do_not",
-        r"do not(?: do)?(?: the following)?|don['’]?t|dont|don['’]?ts|avoid(?: the following)?"
-        r"|contraindicated|contraindications|never|(?:what|things) not to do|things to avoid",
-    ),
-    (
-        "reassess",
-        r"re-?assess(?:ment)?(?: triggers)?(?: if| when| for)?|re-?triage(?: if| when)?"
-        r"|reassessment triggers|re-?evaluat(?:e|ion)(?: if| when)?",
-    ),
+# A line that opens with the decision: "RED (Immediate)", "IMMEDIATE - RED", "RED".
+_LEADING_FORM = re.compile(
+    r"(?:" + _COLOR + r"|\b(?:" + _alternatives(_LABEL_COLOR) + r")\b)", re.IGNORECASE
 )
-_HEADING = re.compile(
-    _MARKUP + r"(?:" + "|".join(f"(?P<{key}>{words})" for key, words in _HEADINGS) + r")"
-    r"[\s*_]*(?::(?P<rest>.*)|\s*$)",
+_ASSIGNING = re.compile(
+    r"(?:(?:" + _word_alternatives(_TRIAGE["assigning_verbs"]) + r")"
+    r"|(?:" + _word_alternatives(_TRIAGE["subjects"]) + r")\s+(?:is|are|was|remains|stays|"
+    r"goes|gets|counts as|would be|will be|should be|must be|needs to be|has to be|=)\b"
+    r"|\b(?:she's|he's|they're|it's)\b)"
+    r"(?P<gap>(?:[\s\w'’/()-]){0,40}?)" + _COLOR,
     re.IGNORECASE,
 )
-# "Reassess every 5 minutes or if: ..." opens the reassessment section with its content.
+_CONDITIONAL = re.compile(_word_alternatives(_TRIAGE["conditional_words"]), re.IGNORECASE)
+_NEGATION = re.compile(_word_alternatives(_TRIAGE["negation_words"]), re.IGNORECASE)
+_OTHER_PERSON = re.compile(_word_alternatives(_TRIAGE["other_people"]), re.IGNORECASE)
+_CLAUSE_SPLIT = re.compile(r"[.;:!?]\s+|[,(]\s*(?:and|so|then)\b|\bbut\b|\s[-–—]\s|\n")
+# A clause about what a protocol does ("START only tags RED above 30/min") states a rule, not
+# this child's color, nor does a Broselow zone ("the Green zone, 30-36 kg"). START and SALT in
+# capitals only: "start oxygen" is an instruction.
+_RULE = re.compile(
+    r"\b(?:START|SALT)\b"
+    r"|\b(?i:jump\s?start|protocol|algorithm|rules?|cut-?off|broselow|tape|zone)\b"
+)
+
+_SECTIONS = _LAYOUT["sections"]
+_SECTION_ORDER = ("do_not", "reassess", "actions", "rationale", "key_points")
+_SECTION_START = {
+    key: re.compile(r"(?:" + _word_alternatives(_SECTIONS[key]) + r")", re.IGNORECASE)
+    for key in _SECTION_ORDER
+}
+# A prohibition or a reassessment reads as such wherever its words stand in a title ("What NOT
+# to do", "When to re-triage"); the other sections' words ("do", "care", "why") only as the
+# title's opening.
+_MEANING_ANYWHERE = ("do_not", "reassess")
+_SECTION_ANYWHERE = {
+    key: re.compile(_word_alternatives(_SECTIONS[key]), re.IGNORECASE) for key in _MEANING_ANYWHERE
+}
+_DO_NOT_TITLE_WORD = re.compile(_word_alternatives(_SECTIONS["do_not_title_words"]))
+_DO_NOT_SYMBOLS = tuple(_SECTIONS["do_not_title_symbols"])
+_REASSESS_ENDING = re.compile(
+    r"(?:" + _word_alternatives(_SECTIONS["reassess_title_endings"]) + r")\W*$"
+)
+_PROHIBITION_OPENING = re.compile(
+    r"(?:" + _word_alternatives(_SECTIONS["prohibition_openers"]) + r")", re.IGNORECASE
+)
+# Filler before a heading's meaning: "Things to avoid", "What to watch for", "The don'ts".
+_TITLE_FILLER = re.compile(
+    r"(?:(?:\d+[.)]|step \d+|the|some|a few|key|important|critical|things|what|when|how)\s+)*",
+    re.IGNORECASE,
+)
+# "Title: rest" with a short title; a time ("at 10:30") or a ratio is not a heading.
+_TITLED = re.compile(r"(?P<title>[^:]{1,60}?)\s*:(?!\d)\s*(?P<rest>.*)")
+# A line that opens the reassessment section with its content ("Reassess every 5 minutes or
+# if: ...", "Watch closely for grunting or a rate above 45").
 _REASSESS_OPENING = re.compile(
-    _MARKUP + r"re-?(?:assess|triage|evaluat)\w*\b(?P<rest>.*)", re.IGNORECASE
+    r"(?:re-?assess|re-?triage|re-?evaluat|re-?check|watch(?: closely| carefully)? for"
+    r"|keep watching for|monitor(?: closely)? for|look out for)\w*\b",
+    re.IGNORECASE,
 )
-_OTHER_HEADING = re.compile(r"[\s#*_]*(?P<title>[A-Z][\w'/()\- ]{0,40}?)[\s*_]*:(?P<rest>.*)")
-_ITEM = re.compile(r"\s*(?:[-*•·‣◦–]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)])\s+(?P<text>.*)")
-# Whitespace after a sentence end, before a capital or digit. It opens with the whitespace
-# and looks back for the period: the regex engine then only stops at whitespace.
-_SENTENCE_SPLIT = re.compile(r"\s(?<=[.!?]\s)\s*(?=[A-Z0-9])")
-# The same for printable ASCII, whose only whitespace is the space: the engine finds a literal
-# faster than a class (twice as fast on these lines).
-_SENTENCE_SPLIT_AT_SPACES = re.compile(r" (?<=[.!?] ) *(?=[A-Z0-9])")
+_BRACKETED = re.compile(r"\([^)]*\)")
+_ITEM = re.compile(r"\s*(?:[-*•·‣◦–▪►➤✗✘❌✓✔☐→]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)])\s+(?P<text>.*)")
+# Whitespace after a sentence end, before a capital or digit.
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+# Markdown marks, and symbols other than the arrows and dashes that separate a decision
+# (emoji, variation selectors, pictographs): letters and digits of any script stay.
+_MARKDOWN = re.compile(r"[*_`~#|]+")
+_SYMBOLS = re.compile(r"[^\w\s\x00-\x7f→⇒➡–—]")
+
+
+@lru_cache(maxsize=65536)
+def plain_text(line: str) -> str:
+    """A line without Markdown marks, emoji and other symbols, its spaces collapsed: what the
+    decision and heading rules read ("**Triage:** 🔴 RED" -> "Triage: RED")."""
+    line = _MARKDOWN.sub(" ", line.replace("’", "'"))
+    if not line.isascii():
+        line = _SYMBOLS.sub(" ", line)
+    # Arrows and dashes separate a decision from its field; before anything they are marks.
+    return " ".join(line.split()).lstrip("> →⇒➡-–—")
 
 
 @dataclass(slots=True)
@@ -89,10 +169,11 @@ class ParsedResponse:
     triage_line_index: int | None = None
     triage_is_first: bool = False
     triage_colors_named: tuple[str, ...] = ()
+    triage_label_colors: tuple[str, ...] = ()  # the colors the stated label words stand for
+    # (line index, color) of each later statement that gives the child a color again
+    triage_restatements: tuple[tuple[int, str], ...] = ()
     # key -> (title, line_index, items) of each section, and (index, text, section, content)
-    # of each non-blank line: what ``sections`` and ``lines`` give as Section and Line
-    # objects. The closed loop of ``align pairs`` parses some 4,700 responses of 70,000
-    # lines a build, and a tuple costs a fraction of a dataclass instance to make.
+    # of each non-blank line: what ``sections`` and ``lines`` give as Section and Line objects.
     section_rows: dict[str, tuple[str, int, list[str]]] = field(default_factory=dict)
     line_rows: list[tuple[int, str, str, str]] = field(default_factory=list)
     # text.split("\n"), blank lines included (what perturbations edit); from text if not given
@@ -104,13 +185,12 @@ class ParsedResponse:
 
     @property
     def sections(self) -> dict[str, Section]:
-        """The sections by key (built from ``section_rows`` on each call; the item lists are
-        the parse's own)."""
+        """The sections by key (the item lists are the parse's own)."""
         return {key: Section(key, *row) for key, row in self.section_rows.items()}
 
     @property
     def lines(self) -> list[Line]:
-        """The non-blank lines with their sections (built from ``line_rows`` on each call)."""
+        """The non-blank lines with their sections."""
         return [Line(*row) for row in self.line_rows]
 
     @property
@@ -120,6 +200,15 @@ class ParsedResponse:
     @property
     def triage_ambiguous(self) -> bool:
         return len(self.triage_colors_named) > 1
+
+    @property
+    def triage_changed_to(self) -> tuple[str, ...]:
+        """The other colors later statements give the child, in order, without repeats."""
+        changed: list[str] = []
+        for _, color in self.triage_restatements:
+            if color != self.triage_color and color not in changed:
+                changed.append(color)
+        return tuple(changed)
 
     def items(self, key: str) -> list[str]:
         section = self.section_rows.get(key)
@@ -131,80 +220,170 @@ def _normalise_color(word: str) -> str:
     return "GRAY" if word == "GREY" else word
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a line of text (a period, ! or ? then a capital or a digit)."""
+    return [s.strip() for s in _SENTENCE_SPLIT.split(text) if s.strip()]
+
+
 def _split_inline(rest: str) -> list[str]:
-    rest = rest.strip().strip("*_ ").strip()
-    if not rest:
-        return []
-    if rest.isascii() and rest.isprintable():
-        splitter = _SENTENCE_SPLIT_AT_SPACES
-    else:
-        splitter = _SENTENCE_SPLIT
-    return [s.strip() for s in splitter.split(rest) if s.strip()]
+    return split_sentences(rest.strip().strip("*_ ").strip())
+
+
+def states_a_color(text: str) -> bool:
+    """Whether a line or sentence gives the child a triage color, as a decision line or an
+    assigning sentence."""
+    return read_decision_line(text) is not None or bool(assigned_colors(text))
 
 
 # Where the stated triage ends and commentary begins: a spaced dash, a sentence or clause
 # mark, or a word that opens an explanation ("RED (Immediate) - YELLOW by the steps alone,
-# but ..."). "RED or YELLOW" and "RED/YELLOW" stay within the statement (ambiguous).
+# but ..."). "RED or YELLOW", "RED/YELLOW" and "Immediate - RED" stay within the statement.
 _COMMENTARY = re.compile(
-    r"\s[-–—]+\s(?!(?:red|yellow|green|black|gr[ae]y)\b)|[.;,:!?](?=\s|$)|\b(?:because|since|but|though|although|as|while|whereas"
-    r"|for|if|when|unless|upgrade|downgrade|not)\b",
+    r"\s[-–—]+\s(?!" + _COLOR + r"|\b(?:" + _alternatives(_LABEL_COLOR) + r")\b)"
+    r"|[.;,:!?](?=\s|$)|\b(?:because|since|but|though|although|as|while|whereas|for|if|when"
+    r"|unless|upgrade|downgrade|not|due|given|with)\b",
     re.IGNORECASE,
 )
 
 
-@lru_cache(maxsize=16384)
-def _read_triage_line(line: str) -> tuple[tuple[str, ...], str | None]:
-    """(colors stated, in order, without repeats; the label in brackets) of a triage line.
-    Colors named in commentary after the statement do not count."""
-    first = _COLOR_WORD.search(line)
-    if first is not None:
-        end = _COMMENTARY.search(line, first.end())
-        line = line[: end.start()] if end else line
+@dataclass(frozen=True)
+class Decision:
+    """A triage decision as stated: its colors (from color words, else from label words) and
+    the label words' colors."""
+
+    colors: tuple[str, ...]
+    label: str | None
+    label_colors: tuple[str, ...]
+
+
+def _read_statement(text: str) -> Decision | None:
+    """The decision a statement gives ("Immediate (RED)", "red or yellow", "Delayed"), or None
+    if it names no color and no label. Commentary after the first color or label is cut."""
+    first = _COLOR_WORD.search(text) or _LABEL_WORD.search(text)
+    if first is None:
+        return None
+    end = _COMMENTARY.search(text, first.end())
+    statement = text[: end.start()] if end else text
+    colors = _unique(_normalise_color(m.group(1)) for m in _COLOR_WORD.finditer(statement))
+    labels = [m.group(1) for m in _LABEL_WORD.finditer(statement)]
+    label_colors = _unique(_LABEL_COLOR[label.lower()] for label in labels)
+    if not colors:
+        colors = label_colors
+    return Decision(colors, labels[0] if labels else None, label_colors)
+
+
+def _unique(values) -> tuple:
+    return tuple(dict.fromkeys(values))
+
+
+@lru_cache(maxsize=65536)
+def read_decision_line(line: str) -> Decision | None:
+    """The decision a line states in a decision form ("Triage: Immediate (RED)",
+    "RED - IMMEDIATE", "🔴 RED", "- Tag YELLOW and ..."), or None."""
+    item = _ITEM.match(line)
+    text = plain_text(item.group("text") if item else line)
+    match = _FIELD_FORM.match(text)
+    if match:
+        rest = match.group("rest") or match.group("bare")
+        first = _COLOR_WORD.search(rest) or _LABEL_WORD.search(rest)
+        # The decision opens what follows the name ("Triage: JumpSTART -> RED"), or the line
+        # is a walk through the steps that ends on a label ("JumpSTART: apneic -> ...").
+        if first is None or len(rest[: first.start()].split()) > 3:
+            return None
+        return _read_statement(rest)
+    lead = _LEADING_FORM.match(text)
+    if lead is None:
+        return None
+    decision = _read_statement(text)
+    if decision is None:
+        return None
+    if lead.group(1) is None and not _COLOR_WORD.search(text):
+        # A label opens the line: a decision only with its color ("IMMEDIATE - RED") or
+        # alone ("Immediate."), never as a heading's first word ("Immediate Actions:").
+        return decision if re.fullmatch(r"\W*\w+\W*", text) else None
+    # The decision and nothing else: "RED", "RED (Immediate)", "IMMEDIATE - RED", "GREEN -
+    # minor. She walked to you.", "GREEN (walked in)" ("Red lines:", "Red flags" are titles).
+    # A bracket without a color or label is commentary; so is whatever follows the statement.
+    statement = _BRACKETED.sub(lambda m: m.group(0) if _names_decision(m.group(0)) else " ", text)
+    end = _COMMENTARY.search(statement, lead.end())
+    statement = statement[: end.start()] if end else statement
+    leftover = _LABEL_WORD.sub(" ", _COLOR_WORD.sub(" ", statement))
+    leftover = re.sub(r"[^\w\s]", " ", leftover).split()
+    if not leftover or _is_color_then_tag(text):
+        return decision
+    return None
+
+
+def _names_decision(text: str) -> bool:
+    return bool(_COLOR_WORD.search(text) or _LABEL_WORD.search(text))
+
+
+def _is_color_then_tag(text: str) -> bool:
+    """ "RED tag", "Yellow category: ..." open a line with the decision too."""
+    return re.match(_COLOR + r"\s+(?:tag|category|priority|triage)\b", text, re.I) is not None
+
+
+@lru_cache(maxsize=65536)
+def assigned_colors(line: str) -> tuple[str, ...]:
+    """Colors a sentence gives the child ("I'd tag her YELLOW", "she is RED"), leaving out
+    clauses that are hypothetical, rejected or about someone else."""
+    text = plain_text(line)
+    if not _COLOR_WORD.search(text):
+        return ()
     colors = []
-    for match in _COLOR_WORD.finditer(line):
-        color = _normalise_color(match.group(1))
-        if color not in colors:
-            colors.append(color)
-    label = re.search(r"\(([^)]*)\)", line)
-    return tuple(colors), (label.group(1).strip() if label else None)
+    for clause in _CLAUSE_SPLIT.split(text):
+        if _CONDITIONAL.search(clause) or _OTHER_PERSON.search(clause) or _RULE.search(clause):
+            continue
+        for match in _ASSIGNING.finditer(clause):
+            before = clause[max(0, match.start() - 30) : match.start("gap") + len(match["gap"])]
+            if _NEGATION.search(before):
+                continue
+            colors.append(_normalise_color(match.group(match.lastindex)))
+    return _unique(colors)
 
 
 def parse_response(text: str) -> ParsedResponse:
-    """Parse a response into its triage line, sections and line-by-line section membership."""
+    """Parse a response into its triage decision, sections and line-by-line section
+    membership."""
     parsed = ParsedResponse(text)
     rows, sections = parsed.line_rows, parsed.section_rows
     key = "other"  # the current section's key, once a section is open
     items: list[str] | None = None  # the current section's items; None before any section
     after_blank = False
     for index, line in enumerate(parsed.raw_lines):
-        classified = _CLASSIFIED.get(line)
-        if classified is None:
-            classified = remember(_CLASSIFIED, line, _classify(line))
-        is_triage, kind, heading_key, title, line_items, content = classified
-        if is_triage and parsed.triage_line_index is None:
-            colors, parsed.triage_label = _read_triage_line(line)
-            parsed.triage_line_index = index
-            parsed.triage_is_first = not rows  # no other non-blank line before it
-            parsed.triage_colors_named = colors
-            parsed.triage_color = colors[0] if len(colors) == 1 else None
+        kind, heading_key, title, line_items, content = _classify(line)
+        if kind == "blank":
+            after_blank = True
+            continue
+        decision = read_decision_line(line) if kind != "item" or index == 0 else None
+        if decision is None and kind == "item":
+            decision = read_decision_line(content) if _looks_like_decision(content) else None
+        if decision is not None and parsed.triage_line_index is None:
+            _set_decision(parsed, index, decision, first=not rows)
             rows.append((index, line, "triage", line))
             items = None
             after_blank = False
             continue
-        if kind == "item":  # the most common kind: one item, its content
+        if kind == "text" and _opens_a_list(parsed.raw_lines, index):
+            heading = _short_title(line)
+            if heading is not None:
+                kind, heading_key, title, line_items = "heading", heading, line.strip(), ()
+        if kind == "text" and (items is None or after_blank) and _is_prohibition_prose(line):
+            # Prohibitions written as a paragraph are the Do NOT section, but the line stays
+            # an ordinary one: its words carry their own negation and are still read for
+            # instructions ("Don't panic and put ice on it").
+            key, items = "other", None
+            _open_section(sections, "do_not", "", index).append(line.strip())
+            rows.append((index, line, key, content))
+            after_blank = False
+            continue
+        if kind == "item":
             if items is None:
                 key, items = "other", _open_section(sections, "other", "", index)
             items.append(content)
-        elif kind == "blank":
-            after_blank = True
-            continue
         elif kind == "heading":
             key = heading_key
-            if key in sections:  # a heading of a kind already open: _open_section decides
-                items = _open_section(sections, key, title, index)
-            else:  # what _open_section does for a new key, without a call per section
-                items = []
-                sections[key] = (title, index, items)
+            items = _open_section(sections, key, title, index)
             items.extend(line_items)
         else:
             # Free text: continues the section it follows unless a blank line separated it
@@ -217,7 +396,77 @@ def parse_response(text: str) -> ParsedResponse:
                 items.append(line_items[0])
         rows.append((index, line, key, content))
         after_blank = False
+    if parsed.triage_line_index is None:
+        _find_sentence_decision(parsed)
+    parsed.triage_restatements = _restatements(parsed)
     return parsed
+
+
+def _opens_a_list(lines: tuple[str, ...], index: int) -> bool:
+    """Whether the next non-blank line after ``index`` is a list item."""
+    for line in lines[index + 1 :]:
+        if line.strip():
+            return _ITEM.match(line) is not None
+    return False
+
+
+def _short_title(line: str) -> str | None:
+    """The section a short line without end punctuation opens when a list follows it
+    ("Things to avoid", "Come back to her if", "Immediate care"), or None."""
+    text = plain_text(line)
+    if not text or text.endswith((".", "!", "?")) or len(text.split()) > 7:
+        return None
+    key = section_of(text)
+    if key == "other" and _SECTION_START["actions"].search(text.lower()):
+        key = "actions"  # "Immediate care": an actions word anywhere in a title over a list
+    return None if key == "other" else key
+
+
+def _is_prohibition_prose(line: str) -> bool:
+    """A paragraph that opens with a prohibition ("Resist the urge to sit her up ...")."""
+    return _PROHIBITION_OPENING.match(plain_text(line)) is not None
+
+
+def _looks_like_decision(content: str) -> bool:
+    """An item may carry the decision ("- **Triage:** RED") only in a decision form."""
+    return _FIELD_FORM.match(plain_text(content)) is not None
+
+
+def _set_decision(parsed: ParsedResponse, index: int, decision: Decision, first: bool) -> None:
+    parsed.triage_line_index = index
+    parsed.triage_is_first = first
+    parsed.triage_colors_named = decision.colors
+    parsed.triage_color = decision.colors[0] if len(decision.colors) == 1 else None
+    parsed.triage_label = decision.label
+    parsed.triage_label_colors = decision.label_colors
+
+
+def _find_sentence_decision(parsed: ParsedResponse) -> None:
+    """With no decision line, the first sentence that gives the child a color is the
+    decision ("I'd tag this child YELLOW.")."""
+    for position, (index, line, _, _) in enumerate(parsed.line_rows):
+        colors = assigned_colors(line)
+        if colors:
+            _set_decision(parsed, index, Decision(colors, None, ()), first=position == 0)
+            return
+
+
+def _restatements(parsed: ParsedResponse) -> tuple[tuple[int, str], ...]:
+    """(line index, color) of each statement after the decision that gives the child a
+    color (decision lines and assigning sentences; not the Do NOT or reassessment lists)."""
+    decided = parsed.triage_line_index
+    if decided is None:
+        return ()
+    found = []
+    for index, line, section, content in parsed.line_rows:
+        if index <= decided:
+            continue
+        if section in _NOT_RESTATING and _classify(line)[0] != "text":
+            continue  # a heading or item of those lists; a paragraph after them still counts
+        decision = read_decision_line(content)
+        colors = decision.colors if decision is not None else assigned_colors(content)
+        found.extend((index, color) for color in colors)
+    return tuple(found)
 
 
 def _open_section(
@@ -235,44 +484,81 @@ def _open_section(
     return items
 
 
-_Classified = tuple[bool, str, str, str, tuple[str, ...], str]
-_CLASSIFIED: dict[str, _Classified] = {}  # memo of _classify
-
-
-def _classify(line: str) -> _Classified:
-    """(could be the triage line, kind, section key, title, items, content) for one line;
-    kind is blank, heading, item or text; key and title are empty but for headings; content
-    is the line without its list marker (the line itself but for items)."""
+@lru_cache(maxsize=65536)
+def _classify(line: str) -> tuple[str, str, str, tuple[str, ...], str]:
+    """(kind, section key, title, items, content) of one line; kind is blank, heading, item or
+    text; key and title are empty but for headings; content is the line without its list
+    marker (the line itself but for items)."""
     if not line.strip():
-        return False, "blank", "", "", (), line
-    # _TRIAGE_LINE cannot match an ASCII line without "triage" (for ASCII, lower() is exactly
-    # the regex's case folding): the substring test skips it for most lines.
-    is_triage = (not line.isascii() or "triage" in line.lower()) and bool(_TRIAGE_LINE.match(line))
+        return "blank", "", "", (), line
     item = _ITEM.match(line)
     if item:
         text = item.group("text").strip()
-        return is_triage, "item", "", "", (text,), text
-    heading = _HEADING.match(line)
-    if heading:
-        key = next(k for k, _ in _HEADINGS if heading.group(k))
-        items = tuple(_split_inline(heading.group("rest") or ""))
-        return is_triage, "heading", key, heading.group(key).strip(), items, line
-    if _REASSESS_OPENING.match(line):
-        return is_triage, "heading", "reassess", "Reassess", (line.strip().strip("*_ "),), line
-    other = _OTHER_HEADING.match(line)
-    if other and len(other.group("title").split()) <= 4:
-        items = tuple(_split_inline(other.group("rest")))
-        return is_triage, "heading", "other", other.group("title").strip(), items, line
-    return is_triage, "text", "", "", (line.strip(),), line
+        heading = _read_heading(text)
+        if heading is not None and not heading[2].strip():
+            # A marked title with nothing after it ("❌ Do NOT", "- **Don'ts:**") opens a list.
+            return "heading", heading[0], heading[1], (), line
+        return "item", "", "", (text,), text
+    heading = _read_heading(line)
+    if heading is not None:
+        key, title, rest = heading
+        return "heading", key, title, tuple(_split_inline(rest)), line
+    if _REASSESS_OPENING.match(plain_text(line)):
+        return "heading", "reassess", "Reassess", (line.strip().strip("*_ "),), line
+    return "text", "", "", (line.strip(),), line
 
 
-@lru_cache(maxsize=4096)  # asked once per scored response; few distinct labels recur
-def label_matches(color: str, label: str | None) -> bool:
-    """Whether a triage label is one of the accepted words for the color."""
-    if label is None:
-        return True
-    words = label.lower().replace("(", "").replace(")", "").strip()
-    return any(words.startswith(s) or s in words for s in LABEL_SYNONYMS.get(color, ()))
+def _read_heading(line: str) -> tuple[str, str, str] | None:
+    """(section key, title, the rest of the line) when the line is a heading: a short title
+    and a colon ("Things to avoid: ice, butter"), or a title alone on a short line or in
+    Markdown ("## What not to do", "**Recheck if**", "Don'ts")."""
+    text = plain_text(line)
+    titled = _TITLED.fullmatch(text)
+    if titled and len(titled.group("title").split()) <= 6:
+        title = titled.group("title").strip()
+        key = section_of(title)
+        if key != "other" or titled.group("title")[:1].isupper():
+            return key, title, titled.group("rest")
+        return None
+    marked = line.lstrip().startswith(("#", "**", "__")) or line.rstrip().endswith(("**", "__"))
+    words = text.split()
+    if not words or text.endswith((".", "!", "?")) or len(words) > (8 if marked else 4):
+        return None
+    key = section_of(text)
+    if key == "other" or (not marked and not _is_bare_title(text, key)):
+        return None
+    return key, text, ""
+
+
+def _is_bare_title(text: str, key: str) -> bool:
+    """A short unmarked line is a heading only where it is the section's words and little
+    else ("Do NOT", "Things to avoid", "Recheck if"): "Never leave her alone" is a rule."""
+    lowered = _TITLE_FILLER.sub("", text.lower(), count=1)
+    match = _SECTION_START[key].match(lowered)
+    if match is None:
+        return False
+    rest = lowered[match.end() :].split()
+    return len(rest) <= 1 and all(word in ("if", "when", "for", "these", "this") for word in rest)
+
+
+@lru_cache(maxsize=4096)
+def section_of(title: str) -> str:
+    """Which section a heading's title opens, by meaning: its opening words first ("Immediate
+    actions (do not delay)" is actions), then any words (do-not first: "What NOT to do"), then
+    a negation ("Hard stops", "Keep off", "🚫 ...") or a closing "if" ("Look at her again
+    if")."""
+    lowered = _TITLE_FILLER.sub("", plain_text(title).lower(), count=1)
+    for key in _SECTION_ORDER:
+        if _SECTION_START[key].match(lowered):
+            return key
+    for key in _MEANING_ANYWHERE:
+        if _SECTION_ANYWHERE[key].search(lowered):
+            return key
+    if _DO_NOT_TITLE_WORD.search(lowered) or any(s in title for s in _DO_NOT_SYMBOLS):
+        return "do_not"
+    if _REASSESS_ENDING.search(lowered):
+        return "reassess"
+    return "other"
 
 
 @dataclass
@@ -311,6 +597,5 @@ __all__ = [
     "ParsedResponse",
     "Response",
     "Section",
-    "label_matches",
     "parse_response",
 ]

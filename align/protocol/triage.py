@@ -10,6 +10,9 @@ Deliberate choices, each from the facts file or DESIGN.md:
 - infants (< 1 year) never pass the walking step, so it is skipped for them;
 - the unverified non-ambulatory modification (YELLOW -> GREEN) is not applied;
 - a respiratory rate above zero implies spontaneous breathing when ``breathing`` is absent.
+
+``triage`` applies the whole policy (docs/TRIAGE_POLICY.md): the algorithm, then the overrides
+(``OVERRIDES``) that raise a GREEN or YELLOW child to RED.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ class Observation:
     radial_pulse: bool | None = None
     cap_refill_s: float | None = None
     follows_commands: bool | None = None
+    # The policy's override signs (docs/TRIAGE_POLICY.md): not steps of the algorithm.
+    airway_threat: bool | None = None
+    uncontrolled_bleeding: bool | None = None
 
     @classmethod
     def from_dict(cls, record: dict) -> Observation:
@@ -84,6 +90,8 @@ class Observation:
             "breathing_after_rescue_breaths",
             "radial_pulse",
             "follows_commands",
+            "airway_threat",
+            "uncontrolled_bleeding",
         ):
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):
@@ -115,13 +123,49 @@ def _field_names(cls) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class Override:
+    """A sign that raises a GREEN or YELLOW child to ``color`` whatever the algorithm says."""
+
+    field: str
+    color: str
+    reason: str
+
+
+# docs/TRIAGE_POLICY.md section 2 gives the sources; a child the algorithm tags RED or BLACK
+# is never changed (an override raises priority, never lowers it).
+OVERRIDES = (
+    Override(
+        "airway_threat",
+        "RED",
+        "airway threat (anaphylaxis or inhalation burn): SALT's respiratory distress is Immediate",
+    ),
+    Override(
+        "uncontrolled_bleeding",
+        "RED",
+        "uncontrolled major bleeding: SALT's uncontrolled hemorrhage is Immediate",
+    ),
+)
+_OVERRIDDEN = ("GREEN", "YELLOW")
+
+
+@dataclass(frozen=True)
 class TriageResult:
+    """The policy's color (``triage``) and how it was reached: the algorithm's own color and
+    path, and the override that raised it, if any."""
+
     triage: str
     protocol: str
     path: list[str] = field(default_factory=list)
+    algorithm_triage: str | None = None  # None: the same as ``triage``
+    override: Override | None = None
 
     def to_dict(self) -> dict:
-        return {"triage": self.triage, "protocol": self.protocol, "path": list(self.path)}
+        result = {"triage": self.triage, "protocol": self.protocol, "path": list(self.path)}
+        if self.override is not None:
+            result["algorithm_triage"] = self.algorithm_triage
+            result["override"] = self.override.field
+            result["override_reason"] = self.override.reason
+        return result
 
 
 def choose_protocol(observation: Observation) -> str:
@@ -133,13 +177,28 @@ def choose_protocol(observation: Observation) -> str:
 
 
 def triage(observation: Observation | dict) -> TriageResult:
-    """Triage one patient with the protocol given, or the one their age calls for."""
+    """The policy's color for one patient: the protocol given, or the one their age calls
+    for, then the overrides."""
     if isinstance(observation, dict):
         observation = Observation.from_dict(observation)
     protocol = choose_protocol(observation)
     procedure = jumpstart if protocol == "jumpstart" else start
     color, path = procedure(observation)
-    return TriageResult(color, protocol, path)
+    override = applicable_override(observation, color)
+    if override is None:
+        return TriageResult(color, protocol, path)
+    path = [*path, f"override {override.field}: {color} -> {override.color}"]
+    return TriageResult(override.color, protocol, path, color, override)
+
+
+def applicable_override(observation: Observation, algorithm_color: str) -> Override | None:
+    """The first override whose sign the patient shows, where the algorithm's color allows."""
+    if algorithm_color not in _OVERRIDDEN:
+        return None
+    for override in OVERRIDES:
+        if getattr(observation, override.field):
+            return override
+    return None
 
 
 def _yes_no(value: bool) -> str:

@@ -1,20 +1,25 @@
-"""Age-specific normal vital signs: one canonical table plus the published alternates.
+"""Age-specific normal vital signs and hypotension thresholds: one canonical table plus the
+published alternates, as data with their sources.
 
-Facts file section 3. The canonical table is AHA PALS 2015 as reproduced by PedsCases; it
-is what generated data quotes. A quoted range is judged against every published table whose
-band contains the child's age (older PALS, the EMS "CUPS" card, Wisconsin EMSC, APLS, EPLS),
-because the references disagree: a quote fits when it lies inside the span those tables give
-for that age (the seed's "normal 5yr: 20-30/min" lies inside 20..34). A range copied from
-another age band (an infant's 30-53/min for a 12-year-old) does not.
+Facts file section 3. The canonical table is AHA PALS 2015 as reproduced by PedsCases; it is
+what generated data quotes. The references disagree (older PALS, the EMS "CUPS" card,
+Wisconsin EMSC, APLS, EPLS), so a quoted range is judged against each published table on its
+own: it fits when it matches one range that a table gives for the child's age, both ends
+within a small rounding slack of that range's ends (the seed's "normal 5yr: 20-30/min" is
+PALS 2015's 20-28 rounded). A range that no table gives for that age does not fit: an
+infant's 30-53/min for a 12-year-old, or 80-120 (a preschooler's) for a 6-month-old, even
+though 80-120 lies inside the infant tables' spans.
 
 Ages are in years; a band is ``[age_from, age_to)``. Vitals: ``rr`` (breaths/min), ``hr``
-(beats/min, awake and asleep), ``sbp`` (systolic mmHg).
+(beats/min), ``sbp`` (systolic mmHg). Heart rates are awake values; the asleep rows are kept,
+marked, for quotes that say "asleep".
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import NamedTuple
 
 VITALS = ("rr", "hr", "sbp")
 VITAL_NAMES = {"rr": "respiratory rate", "hr": "heart rate", "sbp": "systolic BP"}
@@ -23,7 +28,11 @@ VITAL_UNITS = {"rr": "/min", "hr": "/min", "sbp": "mmHg"}
 NEONATE_END = 28 / 365
 ADULT_AGE = 18.0
 
-Range = tuple[int, int]
+
+class Range(NamedTuple):
+    low: int
+    high: int
+    asleep: bool = False  # a heart rate while asleep
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,7 @@ class Band:
     age_from: float
     age_to: float
     label: str
-    ranges: dict[str, tuple[Range, ...]]
+    ranges: dict[str, tuple[Range, ...]]  # heart rate: the awake rows, then the asleep ones
 
     def contains(self, age_years: float) -> bool:
         return self.age_from <= age_years < self.age_to
@@ -44,31 +53,36 @@ class VitalTable:
     bands: tuple[Band, ...]
 
 
-def _band(age_from, age_to, label, rr=(), hr=(), sbp=()) -> Band:
-    return Band(age_from, age_to, label, {"rr": tuple(rr), "hr": tuple(hr), "sbp": tuple(sbp)})
+def _band(age_from, age_to, label, rr=(), hr=(), hr_asleep=(), sbp=()) -> Band:
+    heart = tuple(Range(*r) for r in hr) + tuple(Range(*r, asleep=True) for r in hr_asleep)
+    ranges = {
+        "rr": tuple(Range(*r) for r in rr),
+        "hr": heart,
+        "sbp": tuple(Range(*r) for r in sbp),
+    }
+    return Band(age_from, age_to, label, ranges)
 
 
-# AHA PALS 2015 (PedsCases chart). HR rows hold (awake, asleep). PALS 2015 gives no neonatal
-# RR row ("see infant"); its adolescent row (12-15 y) is extended to 18 y. BP bands differ
-# from the HR/RR ones (school age 6-9 y, preadolescent 10-11 y), hence the split rows.
+# AHA PALS 2015 (PedsCases chart). PALS 2015 gives no neonatal RR row ("see infant"); its
+# adolescent row (12-15 y) is extended to 18 y. BP bands differ from the HR/RR ones (school
+# age 6-9 y, preadolescent 10-11 y), hence the split rows.
 PALS_2015 = VitalTable(
     "PALS 2015",
     "AHA PALS 2015 via PedsCases Pediatric Vital Signs Reference Chart",
     (
-        _band(0, 4 / 365, "newborn", rr=[(30, 53)], hr=[(100, 205), (90, 160)], sbp=[(60, 76)]),
-        _band(0, NEONATE_END, "neonate", rr=[(30, 53)], hr=[(100, 205), (90, 160)], sbp=[(67, 84)]),
-        _band(NEONATE_END, 1, "infant", rr=[(30, 53)], hr=[(100, 190), (90, 160)], sbp=[(72, 104)]),
-        _band(1, 3, "toddler", rr=[(22, 37)], hr=[(98, 140), (80, 120)], sbp=[(86, 106)]),
-        _band(3, 6, "preschool", rr=[(20, 28)], hr=[(80, 120), (65, 100)], sbp=[(89, 112)]),
-        _band(6, 10, "school-age", rr=[(18, 25)], hr=[(75, 118), (58, 90)], sbp=[(97, 115)]),
-        _band(10, 12, "preadolescent", rr=[(18, 25)], hr=[(75, 118), (58, 90)], sbp=[(102, 120)]),
-        _band(
-            12, ADULT_AGE, "adolescent", rr=[(12, 20)], hr=[(60, 100), (50, 90)], sbp=[(110, 131)]
-        ),
+        _band(0, 4 / 365, "newborn", [(30, 53)], [(100, 205)], [(90, 160)], [(60, 76)]),
+        _band(0, NEONATE_END, "neonate", [(30, 53)], [(100, 205)], [(90, 160)], [(67, 84)]),
+        _band(NEONATE_END, 1, "infant", [(30, 53)], [(100, 190)], [(90, 160)], [(72, 104)]),
+        _band(1, 3, "toddler", [(22, 37)], [(98, 140)], [(80, 120)], [(86, 106)]),
+        _band(3, 6, "preschool", [(20, 28)], [(80, 120)], [(65, 100)], [(89, 112)]),
+        _band(6, 10, "school-age", [(18, 25)], [(75, 118)], [(58, 90)], [(97, 115)]),
+        _band(10, 12, "preadolescent", [(18, 25)], [(75, 118)], [(58, 90)], [(102, 120)]),
+        _band(12, ADULT_AGE, "adolescent", [(12, 20)], [(60, 100)], [(50, 90)], [(110, 131)]),
     ),
 )
 
 ALTERNATE_TABLES = (
+    # Older PALS: the second awake heart rate of a band is aclsmedicaltraining's reading.
     VitalTable(
         "PALS 2006-2010",
         "older PALS editions as quoted by tomwademd and aclsmedicaltraining",
@@ -78,10 +92,12 @@ ALTERNATE_TABLES = (
             _band(4, 6, "preschool", rr=[(22, 34)]),
             _band(6, 13, "school-age", rr=[(18, 30)]),
             _band(13, ADULT_AGE, "adolescent", rr=[(12, 16)]),
-            _band(0, 0.25, "newborn to 3 months", hr=[(85, 205), (80, 160), (80, 205)]),
-            _band(0.25, 3, "3 months to 2 years", hr=[(100, 190), (75, 160), (75, 190)]),
-            _band(2, 11, "2 to 10 years", hr=[(60, 140), (60, 90)]),
-            _band(10, ADULT_AGE, "over 10 years", hr=[(60, 100), (50, 90), (50, 100)]),
+            _band(0, 0.25, "newborn to 3 months", hr=[(85, 205), (80, 205)], hr_asleep=[(80, 160)]),
+            _band(
+                0.25, 3, "3 months to 2 years", hr=[(100, 190), (75, 190)], hr_asleep=[(75, 160)]
+            ),
+            _band(2, 11, "2 to 10 years", hr=[(60, 140)], hr_asleep=[(60, 90)]),
+            _band(10, ADULT_AGE, "over 10 years", hr=[(60, 100), (50, 100)], hr_asleep=[(50, 90)]),
         ),
     ),
     VitalTable(
@@ -99,23 +115,12 @@ ALTERNATE_TABLES = (
         "Wisconsin EMSC",
         "Wisconsin EMSC Quick Reference - Peds",
         (
-            _band(
-                0, NEONATE_END, "newborn", rr=[(30, 60)], hr=[(100, 180), (80, 160)], sbp=[(60, 90)]
-            ),
-            _band(
-                NEONATE_END, 1, "infant", rr=[(30, 60)], hr=[(100, 170), (75, 160)], sbp=[(87, 105)]
-            ),
-            _band(1, 3, "toddler", rr=[(24, 40)], hr=[(80, 150), (60, 90)], sbp=[(85, 102)]),
-            _band(3, 6, "preschool", rr=[(20, 34)], hr=[(70, 130), (60, 90)], sbp=[(89, 108)]),
-            _band(6, 13, "school-age", rr=[(15, 30)], hr=[(65, 120), (60, 90)], sbp=[(94, 120)]),
-            _band(
-                13,
-                ADULT_AGE,
-                "adolescent",
-                rr=[(12, 20)],
-                hr=[(55, 90), (50, 90)],
-                sbp=[(107, 132)],
-            ),
+            _band(0, NEONATE_END, "newborn", [(30, 60)], [(100, 180)], [(80, 160)], [(60, 90)]),
+            _band(NEONATE_END, 1, "infant", [(30, 60)], [(100, 170)], [(75, 160)], [(87, 105)]),
+            _band(1, 3, "toddler", [(24, 40)], [(80, 150)], [(60, 90)], [(85, 102)]),
+            _band(3, 6, "preschool", [(20, 34)], [(70, 130)], [(60, 90)], [(89, 108)]),
+            _band(6, 13, "school-age", [(15, 30)], [(65, 120)], [(60, 90)], [(94, 120)]),
+            _band(13, ADULT_AGE, "adolescent", [(12, 20)], [(55, 90)], [(50, 90)], [(107, 132)]),
         ),
     ),
     VitalTable(
@@ -138,69 +143,74 @@ ALTERNATE_TABLES = (
 
 ALL_TABLES = (PALS_2015, *ALTERNATE_TABLES)
 
-# Age words as responses write them -> (representative age in years, canonical label).
-AGE_BAND_WORDS = {
-    "newborn": 0.01,
-    "neonate": 0.01,
-    "neonatal": 0.01,
-    "infant": 0.5,
-    "baby": 0.5,
-    "toddler": 2.0,
-    "preschool": 4.0,
-    "preschooler": 4.0,
-    "school-age": 8.0,
-    "school age": 8.0,
-    "preadolescent": 10.5,
-    "adolescent": 14.0,
-    "teen": 14.0,
-    "teenager": 14.0,
-}
+
+def _clamped(age_years: float) -> float:
+    return min(max(age_years, 0.0), ADULT_AGE - 1e-9)
 
 
-@lru_cache(maxsize=4096)
 def canonical_band(age_years: float, vital: str) -> Band:
     """The PALS 2015 band that gives the canonical range of ``vital`` at this age."""
-    age = min(max(age_years, 0.0), ADULT_AGE - 1e-9)
+    age = _clamped(age_years)
     bands = [b for b in PALS_2015.bands if b.contains(age) and b.ranges[vital]]
     # The narrowest band wins (newborn rows sit inside the neonate row).
     return min(bands, key=lambda b: b.age_to - b.age_from)
 
 
-def canonical_range(age_years: float, vital: str) -> Range:
+def canonical_range(age_years: float, vital: str) -> tuple[int, int]:
     """The canonical normal range (awake, for heart rate) of ``vital`` at this age."""
-    return canonical_band(age_years, vital).ranges[vital][0]
+    low, high, _ = canonical_band(age_years, vital).ranges[vital][0]
+    return low, high
 
 
-@lru_cache(maxsize=4096)
-def published_ranges(age_years: float, vital: str) -> tuple[tuple[str, Range], ...]:
-    """Every published normal range for ``vital`` at this age, with its table's name."""
-    age = min(max(age_years, 0.0), ADULT_AGE - 1e-9)
-    found: list[tuple[str, Range]] = []
-    for table in ALL_TABLES:
-        for band in table.bands:
-            if band.contains(age):
-                found.extend((table.name, r) for r in band.ranges[vital])
-    return tuple(found)
+def published_ranges(
+    age_years: float, vital: str, asleep: bool = False
+) -> tuple[tuple[str, Range], ...]:
+    """Every published normal range for ``vital`` at this age, with its table's name: the
+    awake ones, and with ``asleep`` the asleep heart rates too."""
+    age = _clamped(age_years)
+    return tuple(
+        (table.name, r)
+        for table in ALL_TABLES
+        for band in table.bands
+        if band.contains(age)
+        for r in band.ranges[vital]
+        if asleep or not r.asleep
+    )
 
 
-@lru_cache(maxsize=4096)
-def published_span(age_years: float, vital: str) -> Range:
-    """Lowest low and highest high over all published ranges for this age."""
-    ranges = [r for _, r in published_ranges(age_years, vital)]
-    return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
+def rounding_slack(end: int) -> int:
+    """How far a quoted end may stand from a published one and still be that end, rounded:
+    5 %, at least 2 (28 -> 2, so 20-30 is 20-28; 118 -> 6, so 80-120 is 75-118)."""
+    return max(2, round(end * 0.05))
 
 
-def span_tolerance(high: int) -> int:
-    """Rounding slack at the span's edges (3%, at least 1): 34 -> 1, 140 -> 4."""
-    return max(1, round(high * 0.03))
+def matches(low: int, high: int, published: Range) -> bool:
+    """Whether ``low-high`` is the published range, each end within its rounding slack."""
+    return abs(low - published.low) <= rounding_slack(published.low) and abs(
+        high - published.high
+    ) <= rounding_slack(published.high)
 
 
-def range_fits_age(low: float, high: float, age_years: float, vital: str) -> bool:
-    """True when a quoted normal range lies within what published tables say for this age."""
+def age_margin(age_years: float) -> float:
+    """How far an age may be read either side of a band edge: the tables draw their edges a
+    little apart, and ages are given rounded ("a 1-month-old" may be 29 days, on the PALS
+    neonate row). A month, or 5 % of the age when that is more."""
+    return max(1 / 12, 0.05 * age_years)
+
+
+def range_fits_age(
+    low: float, high: float, age_years: float, vital: str, asleep: bool = False
+) -> bool:
+    """True when a quoted normal range matches a range some published table gives for this
+    age, or an age within its margin (awake heart rates; with ``asleep``, the asleep ones as
+    well)."""
     low, high = min(low, high), max(low, high)
-    span_low, span_high = published_span(age_years, vital)
-    slack = span_tolerance(span_high)
-    return span_low - slack <= low and high <= span_high + slack
+    margin = age_margin(age_years)
+    return any(
+        matches(low, high, r)
+        for age in (age_years - margin, age_years, age_years + margin)
+        for _, r in published_ranges(age, vital, asleep)
+    )
 
 
 def hypotension_threshold(age_years: float) -> int:
@@ -213,6 +223,35 @@ def hypotension_threshold(age_years: float) -> int:
     if age_years <= 10:
         return 70 + 2 * int(age_years)
     return 90
+
+
+# The EMS "CUPS" card's lowest normal systolic BP by band (facts 3c, a secondary source):
+# below it is hypotension.
+CUPS_LOW_NORMAL_SBP = (
+    (0, 1, 60),  # infant
+    (1, 3, 70),  # toddler
+    (3, 6, 75),  # preschool
+    (6, 12, 80),  # school age
+    (12, ADULT_AGE, 90),  # adolescent
+)
+
+
+def hypotension_thresholds(age_years: float) -> tuple[int, ...]:
+    """The published systolic hypotension thresholds for this age: PALS (with the formula
+    70 + 2 x age read with the age in whole years or as given, rounded) and the CUPS card."""
+    age = _clamped(age_years)
+    found = {hypotension_threshold(age)}
+    if 1 <= age <= 10:
+        found.add(round(70 + 2 * age))
+        found.add(70 + 2 * math.ceil(age))  # a child in its year, rounded up
+    found.update(t for start, end, t in CUPS_LOW_NORMAL_SBP if start <= age < end)
+    return tuple(sorted(found))
+
+
+def threshold_fits_age(threshold: float, age_years: float) -> bool:
+    """Whether a stated hypotension threshold is a published one for this age (1 mmHg of
+    rounding either side)."""
+    return any(abs(threshold - t) <= 1 for t in hypotension_thresholds(age_years))
 
 
 def age_band_label(age_years: float) -> str:

@@ -1,0 +1,206 @@
+"""The triage decision and the sections read from ordinary clinical writing (issue 24), and
+the triage policy's overrides."""
+
+import pytest
+
+from align.checks.detectors import score_response
+from align.protocol.schema import parse_response, section_of
+from align.protocol.triage import triage
+
+# JumpSTART, 5 years, not walking, RR 36, pulse, alert: YELLOW by the steps.
+CHILD_5Y = {
+    "age_years": 5,
+    "ambulatory": False,
+    "breathing": True,
+    "resp_rate": 36,
+    "peripheral_pulse": True,
+    "avpu": "A",
+}
+BODY = (
+    "Rationale: not walking, RR 36 within 15-45, radial pulse present, alert.\n"
+    "Actions:\n1. Splint the leg.\n2. Keep her warm.\n"
+    "Do NOT:\n- give food or drink\n"
+    "Reassess if:\n- breathing goes above 45/min"
+)
+
+
+def codes(text: str, scenario: dict = CHILD_5Y) -> set[str]:
+    return {finding.code for finding in score_response(text, scenario)}
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "TRIAGE: YELLOW (Delayed)",
+        "Triage: Delayed (YELLOW)",
+        "Category: YELLOW (Delayed)",
+        "TRIAGE: 🟡 YELLOW",
+        "Triage → YELLOW",
+        "**Triage:** yellow",
+        "YELLOW - DELAYED",
+        "Triage category - Delayed (Yellow)",
+        "Priority: Delayed / Yellow",
+        "Triage: Delayed",
+        "JumpSTART triage: YELLOW",
+        "## Triage: YELLOW",
+        "Tag: yellow – delayed",
+        "I'd tag her YELLOW.",
+    ],
+)
+def test_a_right_decision_in_any_common_form_gets_no_finding(first_line):
+    assert codes(f"{first_line}\n{BODY}") == set()
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    ["TRIAGE: RED (Immediate)", "Category: red", "Triage → 🔴 RED", "Triage: Immediate"],
+)
+def test_a_wrong_decision_in_any_form_is_a_wrong_color(first_line):
+    assert codes(f"{first_line}\n{BODY}") == {"wrong_triage_color"}
+
+
+def test_a_color_changed_later_in_the_answer_is_a_wrong_color_even_if_the_first_is_right():
+    text = f"TRIAGE: YELLOW (Delayed)\n{BODY}\nActually she can wait: tag her GREEN."
+    (finding,) = score_response(text, CHILD_5Y)
+    assert finding.code == "wrong_triage_color"
+    assert finding.detail["direction"] == "changed"
+    assert finding.detail["changed_to"] == ["GREEN"]
+
+
+def test_a_wrong_first_color_restated_right_later_is_still_wrong():
+    text = f"TRIAGE: RED (Immediate)\n{BODY}\nOn reflection she is YELLOW."
+    (finding,) = score_response(text, CHILD_5Y)
+    assert finding.detail["direction"] == "over"
+    assert finding.detail["changed_to"] == ["YELLOW"]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Upgrade to RED if her breathing rises above 45.",
+        "She is not GREEN because she cannot walk.",
+        "By the steps alone she would be YELLOW either way.",
+        "Her brother is GREEN and can wait.",
+        "START only tags RED above 30/min.",
+        "The burn is red and blistered.",
+        "Red flags: grunting, a silent chest.",
+        "At 20 kg she is in the Broselow White zone.",
+    ],
+)
+def test_colors_in_conditionals_rejections_rules_or_about_others_are_not_a_change(sentence):
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n{sentence}") == set()
+
+
+def test_a_label_of_another_color_contradicts_the_decision():
+    (finding,) = score_response(f"TRIAGE: YELLOW (Immediate)\n{BODY}", CHILD_5Y)
+    assert finding.detail["direction"] == "label"
+
+
+def test_an_answer_with_no_color_anywhere_misses_the_triage():
+    assert codes(BODY) == {"missing_triage"}
+
+
+def test_a_preamble_before_the_decision_puts_the_triage_not_first():
+    assert codes(f"Okay, here is my assessment:\nTriage: YELLOW\n{BODY}") == {"triage_not_first"}
+
+
+def test_a_section_heading_named_immediate_is_not_a_decision():
+    parsed = parse_response("Immediate Actions:\n1. Press on the wound.")
+    assert parsed.triage_line_index is None
+
+
+@pytest.mark.parametrize(
+    ("title", "section"),
+    [
+        ("Do NOT", "do_not"),
+        ("Don'ts", "do_not"),
+        ("What not to do", "do_not"),
+        ("Things to avoid", "do_not"),
+        ("⚠️ Avoid", "do_not"),
+        ("Never", "do_not"),
+        ("Recheck if", "reassess"),
+        ("Re-triage if", "reassess"),
+        ("Watch for", "reassess"),
+        ("Upgrade to RED if", "reassess"),
+        ("Red flags to recheck for", "reassess"),
+        ("Immediate actions (do not delay)", "actions"),
+        ("What to do now", "actions"),
+        ("Why", "rationale"),
+    ],
+)
+def test_section_headings_are_known_by_meaning(title, section):
+    assert section_of(title) == section
+
+
+@pytest.mark.parametrize(
+    ("heading", "code"),
+    [
+        ("Things to avoid:", "missing_do_not"),
+        ("**Don'ts**", "missing_do_not"),
+        ("## What NOT to do", "missing_do_not"),
+        ("Watch for:", "missing_reassessment"),
+        ("Recheck if:", "missing_reassessment"),
+    ],
+)
+def test_a_section_under_another_heading_counts_and_its_absence_is_found(heading, code):
+    do_not = "- give food or drink"
+    reassess = "- breathing goes above 45/min"
+    body = (
+        "TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint the leg.\n"
+        + (f"{heading}\n{do_not}\n" if code == "missing_do_not" else f"Do NOT:\n{do_not}\n")
+        + (f"{heading}\n{reassess}" if code == "missing_reassessment" else f"Reassess:\n{reassess}")
+    )
+    assert codes(body) == set()
+    without = "\n".join(line for line in body.split("\n") if line not in (heading,))
+    without = without.replace(f"\n{do_not}" if code == "missing_do_not" else f"\n{reassess}", "")
+    assert codes(without) == {code}
+
+
+def test_a_rule_written_as_a_short_sentence_is_not_a_heading():
+    parsed = parse_response("Actions:\n1. Press hard.\nNever leave her alone")
+    assert "do_not" not in parsed.section_rows
+
+
+def test_an_empty_prohibition_heading_is_missing_do_not():
+    text = "TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint.\nAvoid:\nReassess if:\n- RR > 45"
+    assert codes(text) == {"missing_do_not"}
+
+
+# --- the policy's overrides ------------------------------------------------------------------
+
+
+def test_an_airway_threat_raises_a_yellow_child_to_red_and_says_why():
+    result = triage({**CHILD_5Y, "airway_threat": True})
+    assert result.triage == "RED"
+    assert result.to_dict()["algorithm_triage"] == "YELLOW"
+    assert result.to_dict()["override"] == "airway_threat"
+    assert "airway" in result.to_dict()["override_reason"]
+
+
+def test_a_walking_child_with_uncontrolled_bleeding_is_red():
+    walking = {"age_years": 6, "ambulatory": True, "uncontrolled_bleeding": True}
+    assert triage(walking).triage == "RED"
+
+
+def test_an_override_never_changes_a_black_child():
+    apneic = {
+        "age_years": 4,
+        "ambulatory": False,
+        "breathing": False,
+        "breathing_after_airway": False,
+        "peripheral_pulse": False,
+        "airway_threat": True,
+    }
+    result = triage(apneic)
+    assert result.triage == "BLACK"
+    assert "override" not in result.to_dict()
+
+
+def test_without_an_override_the_output_keeps_its_three_fields():
+    assert set(triage(CHILD_5Y).to_dict()) == {"triage", "protocol", "path"}
+
+
+def test_the_detectors_expect_the_policy_color():
+    scenario = {**CHILD_5Y, "airway_threat": True}
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{BODY}", scenario) == {"wrong_triage_color"}
+    assert codes(f"TRIAGE: RED (Immediate)\n{BODY}", scenario) == set()
