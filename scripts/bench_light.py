@@ -9,8 +9,12 @@
    the atomic write itself. Cold (what a user's `align pairs` runs: every memo empty): the
    median of N fresh interpreters, imports excluded. Uses whatever gold is committed
    (preference_data/gold/*.jsonl).
-2. `align triage` and `align score` end to end as subprocesses (interpreter and CLI start +
-   answering 1,000 records): median wall time of N runs, plus the CLI start alone.
+2. `align triage` end to end as a subprocess (interpreter and CLI start + 1,000 records):
+   median wall time of N runs, plus the CLI start alone.
+3. `align score` on 10,000 responses end to end (responses/s, start included): the gold
+   responses and the benchmark responses (preference_data/benchmarks/, written by others),
+   cycled with new ids; and, in process, one pass over the distinct responses with every
+   cache empty (the rate on answers never seen before).
 
 Prints a Markdown table and the machine facts, ready for docs/BENCHMARKS.md. No assertion is
 made on the figures: targets are printed beside them.
@@ -33,7 +37,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = 1000
-TARGET_PAIRS_PER_S = 20_000
+SCORE_RECORDS = 10_000
+TARGET_PAIRS_PER_S = 5_000
+TARGET_RESPONSES_PER_S = 2_000
 TARGET_E2E_S = 1.0
 
 
@@ -192,27 +198,58 @@ def triage_input(n: int, seed: int = 3407) -> str:
     return "\n".join(lines) + "\n"
 
 
-def score_input(gold: list[Path] | None, n: int) -> str:
-    """n lines cycled from the gold records: alternately {id, scenario, response,
-    expected_triage} and the gold record itself (the two input shapes)."""
+def distinct_score_rows(gold: list[Path] | None) -> list[dict]:
+    """One {id, response, scenario, expected_triage?} row per distinct response: the gold
+    records' and the detector benchmark's (answers written outside the project)."""
+    from align.checks.benchmark import load_benchmark
     from align.data.gold import load_gold
 
-    records = load_gold(gold).records
-    if not records:
-        return ""
-    lines = []
-    for i in range(n):
-        record = records[i % len(records)]
-        if i % 2:
-            row = dict(record.data, id=f"{record.id}#{i}")
-        else:
-            row = {"id": f"{record.id}#{i}", "response": record.response}
-            if record.scenario is not None:
-                row["scenario"] = record.scenario
-            if record.expected_triage is not None:
-                row["expected_triage"] = record.expected_triage
-        lines.append(json.dumps(row, ensure_ascii=False))
+    rows = []
+    for record in load_gold(gold).records:
+        row = {"id": record.id, "response": record.response}
+        if record.scenario is not None:
+            row["scenario"] = record.scenario
+        if record.expected_triage is not None:
+            row["expected_triage"] = record.expected_triage
+        rows.append(row)
+    for record in load_benchmark([ROOT / "preference_data" / "benchmarks"]):
+        rows.append({key: record[key] for key in ("id", "response", "scenario") if key in record})
+    return rows
+
+
+def score_input(rows: list[dict], n: int) -> str:
+    """n lines cycled from ``rows``, each with an id of its own."""
+    lines = [
+        json.dumps(dict(rows[i % len(rows)], id=f"{rows[i % len(rows)]['id']}#{i}"))
+        for i in range(n)
+    ]
     return "\n".join(lines) + "\n"
+
+
+# Scores each distinct response once in a fresh interpreter: seconds for all of them.
+_COLD_SCORE = """
+import json, sys, time
+from align.checks.detectors import score_response
+rows = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+start = time.perf_counter()
+for row in rows:
+    score_response(row["response"], row.get("scenario"), row.get("expected_triage"))
+print(time.perf_counter() - start)
+"""
+
+
+def bench_score_cold(rows_path: Path, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", _COLD_SCORE, str(rows_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        times.append(float(done.stdout.strip().splitlines()[-1]))
+    return times
 
 
 def time_cli(args: list[str], stdin_path: Path | None, repeats: int, expect_lines: int) -> dict:
@@ -240,20 +277,34 @@ def time_cli(args: list[str], stdin_path: Path | None, repeats: int, expect_line
     }
 
 
-def bench_cli(gold: list[Path] | None, repeats: int, records: int) -> dict:
+def bench_cli(gold: list[Path] | None, repeats: int, records: int, score_records: int) -> dict:
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as scratch:
         triage_file = Path(scratch) / "observations.jsonl"
         triage_file.write_text(triage_input(records), encoding="utf-8")
         results["startup"] = time_cli(["triage"], None, repeats, 0)
         results["triage"] = time_cli(["triage", str(triage_file)], None, repeats, records)
-        text = score_input(gold, records)
-        if text:
+        rows = distinct_score_rows(gold)
+        if rows:
             score_file = Path(scratch) / "responses.jsonl"
-            score_file.write_text(text, encoding="utf-8")
+            score_file.write_text(score_input(rows, score_records), encoding="utf-8")
             results["score"] = time_cli(
-                ["score", "--input", str(score_file), "--summary"], None, repeats, records + 1
+                ["score", "--input", str(score_file), "--summary"],
+                None,
+                repeats,
+                score_records + 1,
             )
+            results["score"]["records"] = score_records
+            results["score"]["distinct"] = len(rows)
+            distinct_file = Path(scratch) / "distinct.jsonl"
+            distinct_file.write_text(score_input(rows, len(rows)), encoding="utf-8")
+            cold = bench_score_cold(distinct_file, repeats)
+            results["score_cold"] = {
+                "median_s": statistics.median(cold),
+                "min_s": min(cold),
+                "max_s": max(cold),
+                "records": len(rows),
+            }
     return results
 
 
@@ -287,7 +338,6 @@ def markdown(facts: dict, pairs: dict | None, cli: dict, records: int) -> str:
     labels = {
         "startup": "CLI start alone (`align triage`, empty input)",
         "triage": f"`align triage`, {records:,} observations (JumpSTART/START mix)",
-        "score": f"`align score --summary`, {records:,} responses cycled from gold",
     }
     for key, label in labels.items():
         if key not in cli:
@@ -302,6 +352,29 @@ def markdown(facts: dict, pairs: dict | None, cli: dict, records: int) -> str:
                 f"first {_ms(result['first_s'])})",
                 target,
                 ok,
+            )
+        )
+    if "score" in cli:
+        score, cold = cli["score"], cli["score_cold"]
+        rate = score["records"] / score["median_s"]
+        cold_rate = cold["records"] / cold["median_s"]
+        rows.append(
+            (
+                f"`align score --summary`, {score['records']:,} responses cycled from "
+                f"{score['distinct']:,} distinct (gold + benchmark), start included",
+                f"{rate:,.0f} responses/s ({_ms(score['median_s'])}, min {_ms(score['min_s'])})",
+                f">= {TARGET_RESPONSES_PER_S:,}/s",
+                "yes" if rate >= TARGET_RESPONSES_PER_S else "**no**",
+            )
+        )
+        rows.append(
+            (
+                f"&nbsp;&nbsp;each of the {cold['records']:,} distinct responses once, every "
+                "cache empty (in process)",
+                f"{cold_rate:,.0f} responses/s ({_ms(cold['median_s'])}; "
+                f"{_ms(cold['min_s'])}-{_ms(cold['max_s'])})",
+                "",
+                "",
             )
         )
     lines = ["| measure | median | target | met |", "|---|---|---|---|"]
@@ -328,7 +401,10 @@ def markdown(facts: dict, pairs: dict | None, cli: dict, records: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per figure")
-    parser.add_argument("--records", type=int, default=RECORDS, help="records per triage/score run")
+    parser.add_argument("--records", type=int, default=RECORDS, help="records per triage run")
+    parser.add_argument(
+        "--score-records", type=int, default=SCORE_RECORDS, help="responses per score run"
+    )
     parser.add_argument(
         "--gold",
         type=Path,
@@ -357,7 +433,11 @@ def main(argv: list[str] | None = None) -> int:
             f"({pairs['gold_records']} valid records)",
             file=sys.stderr,
         )
-    cli = {} if args.skip_cli else bench_cli(args.gold, args.repeats, args.records)
+    cli = (
+        {}
+        if args.skip_cli
+        else bench_cli(args.gold, args.repeats, args.records, args.score_records)
+    )
     print(markdown(facts, pairs, cli, args.records))
     if args.json:
         figures = {
@@ -365,7 +445,11 @@ def main(argv: list[str] | None = None) -> int:
             "pairs": pairs,
             "cli": cli,
             "records": args.records,
-            "targets": {"pairs_per_s": TARGET_PAIRS_PER_S, "cli_s": TARGET_E2E_S},
+            "targets": {
+                "pairs_per_s": TARGET_PAIRS_PER_S,
+                "responses_per_s": TARGET_RESPONSES_PER_S,
+                "cli_s": TARGET_E2E_S,
+            },
         }
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -6,11 +6,10 @@ import re
 
 import pytest
 
-from align.checks import doses, text, vital_ranges
+from align.checks import detectors, doses, text, vital_ranges
 from align.checks.detectors import FINDING_CODES, finding_codes, score_response
 from align.checks.text import ages_in, clauses, line_segments
 from align.data import gold
-from align.protocol import memo
 from align.protocol.dosing import plausible_weight_range_kg
 from align.protocol.hazards import CONTRAINDICATIONS
 from align.protocol.schema import Line, Section, parse_response
@@ -522,10 +521,12 @@ def test_clauses(text, expected):
     assert clauses(text) == expected
 
 
-def test_findings_do_not_depend_on_the_memos(monkeypatch):
+def test_findings_do_not_depend_on_the_per_line_caches():
     text = response(body="Rationale: Normal RR for a 12-year-old: 30-53/min.")
     first = score_response(text, CHILD_5Y)
-    monkeypatch.setattr(memo, "MEMO_SIZE", 1)  # every new line empties the memos
+    detectors._line_checks.cache_clear()
+    detectors._line_contraindications.cache_clear()
+    detectors._wrong_quotes.cache_clear()
     assert score_response(text, CHILD_5Y) == first
     assert codes(text, CHILD_5Y) == {"wrong_vital_range"}
 

@@ -204,3 +204,98 @@ def test_the_detectors_expect_the_policy_color():
     scenario = {**CHILD_5Y, "airway_threat": True}
     assert codes(f"TRIAGE: YELLOW (Delayed)\n{BODY}", scenario) == {"wrong_triage_color"}
     assert codes(f"TRIAGE: RED (Immediate)\n{BODY}", scenario) == set()
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "In short: GREEN, it's just an ankle.",
+        "Summary: isolated ankle fracture - GREEN, splint and wait.",
+        "Honestly, she's basically GREEN and could go with the walking wounded.",
+        "**Final tag: GREEN** - it is only a sprain.",
+    ],
+)
+def test_a_closing_summary_that_gives_another_color_is_a_change(ending):
+    (finding,) = score_response(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n\n{ending}", CHILD_5Y)
+    assert finding.detail["changed_to"] == ["GREEN"]
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "Assign: YELLOW - Delayed",
+        "YELLOW (Delayed) by JumpSTART: she cannot walk.",
+        "DELAYED",
+        "➡️ **Triage: YELLOW (Delayed)**",
+        "Triage YELLOW (Delayed)",
+    ],
+)
+def test_more_decision_forms_are_read(first_line):
+    assert codes(f"{first_line}\n{BODY}") == set()
+
+
+def test_a_walk_through_the_steps_that_ends_on_a_label_is_not_the_decision():
+    text = f"JumpSTART: apneic, breathes after 5 rescue breaths -> Immediate.\n{BODY}"
+    assert "missing_triage" in codes(text)
+
+
+def test_a_color_word_before_a_noun_is_not_a_decision():
+    text = f"TRIAGE: YELLOW (Delayed)\n{BODY}\n\nDrooling and red lips mean a burned mouth."
+    assert codes(text) == set()
+
+
+@pytest.mark.parametrize(
+    "reassess",
+    [
+        "If things change:\n- breathing goes above 45/min",
+        "## 👀 Keep an eye on\n- breathing goes above 45/min",
+        "Look at her again if her breathing goes above 45 or she turns pale.",
+        "Have another look at her if her breathing changes.",
+        "Let me know once you have felt for the pulse, and also if:\n- she gets drowsy",
+    ],
+)
+def test_reassessment_in_other_words_and_in_prose_counts(reassess):
+    text = (
+        "TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint the leg.\n"
+        f"Do NOT:\n- give food or drink\n\n{reassess}"
+    )
+    assert codes(text) == set()
+
+
+def test_a_paragraph_of_prohibitions_after_a_what_not_to_do_lead_in_is_the_section():
+    text = (
+        "TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint the leg.\n\n"
+        "What not to do. Don't give her anything to drink, and don't move the leg.\n\n"
+        "Reassess if:\n- breathing goes above 45/min"
+    )
+    assert codes(text) == set()
+
+
+def test_a_table_row_that_names_the_final_category_is_a_decision():
+    table = (
+        "| step | finding | result |\n|---|---|---|\n"
+        "| **Final category** | she can wait | **GREEN** |"
+    )
+    (finding,) = score_response(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n\n{table}", CHILD_5Y)
+    assert finding.detail["changed_to"] == ["GREEN"]
+
+
+@pytest.mark.parametrize("first_line", ["CAT: DELAYED (YELLOW)", "Triage: P2", "Priority 2"])
+def test_abbreviated_fields_and_priority_numbers_are_read(first_line):
+    assert codes(f"{first_line}\n{BODY}") == set()
+
+
+def test_a_recategorisation_at_the_end_is_a_change():
+    text = f"TRIAGE: YELLOW (Delayed)\n{BODY}\n\nEDIT: on recheck she is fine - recat GREEN."
+    assert codes(text) == {"wrong_triage_color"}
+
+
+def test_what_the_steps_would_normally_give_is_not_a_change():
+    text = (
+        "Triage: RED (Immediate)\n"
+        "Walking would normally make him green, but the bleeding is not controlled.\n"
+        + BODY.split("\n", 1)[1]
+    )
+    assert codes(text, {"age_years": 6, "ambulatory": True, "uncontrolled_bleeding": True}) == (
+        set()
+    )

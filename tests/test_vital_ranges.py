@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from align.checks.detectors import score_response
-from align.checks.vital_ranges import line_quotes, quoted_ranges, wrong_ranges
+from align.checks.vital_ranges import line_quotes, quoted_ranges, wrong_quotes, wrong_ranges
 from align.protocol.vitals import hypotension_thresholds, range_fits_age, threshold_fits_age
 
 
@@ -349,3 +349,102 @@ def test_a_bracketed_range_right_after_an_age_is_a_quote():
     assert wrong("RR 36, fast for his age (12-20).", 5)
     assert not wrong("RR 36, fast for a 5-year-old (20-28/min).", 5)
     assert not quoted_ranges("RR 36 (15-45) so JumpSTART continues.", 5)
+
+
+# --- ranges in words, said of a population, low blood pressure, Markdown emphasis -----------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "age", "is_wrong"),
+    [
+        (
+            "A five-year-old normally breathes somewhere between twelve and twenty times a minute.",
+            5,
+            True,
+        ),
+        (
+            "Her breathing is within the normal twenty to twenty-eight for a four-year-old.",
+            4,
+            False,
+        ),
+        ("Normal RR is thirty to sixty at this age.", 0.5, False),
+    ],
+)
+def test_ranges_written_in_words_are_judged(sentence, age, is_wrong):
+    assert quoted_ranges(sentence, age), sentence
+    assert bool(wrong(sentence, age)) is is_wrong, sentence
+
+
+def test_a_compound_number_word_is_one_number_not_a_range():
+    assert not quoted_ranges("Her breathing at twenty-six is fine, normally.", 4)
+
+
+def test_a_range_said_of_a_group_of_children_is_a_quote():
+    assert wrong("Teenagers breathe between 20 and 30 times a minute at rest.", 16)
+    assert not wrong("Toddlers breathe 24 to 40 times a minute.", 2)
+
+
+def test_a_group_named_before_the_childs_own_reading_does_not_make_a_band_a_quote():
+    line = 'JumpSTART (infants never "walk"): breathing, rate 28 sits inside 15-45, pulse present.'
+    assert not quoted_ranges(line, 0.05)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "age"),
+    [
+        ("Her blood pressure would count as low only once the systolic is under 90.", 1.5),
+        ("In a baby, blood pressure only counts as low when the systolic drops below 90.", 0.7),
+    ],
+)
+def test_a_blood_pressure_called_low_below_a_threshold_is_a_hypotension_quote(sentence, age):
+    assert wrong(sentence, age)
+
+
+def test_a_threshold_of_another_measure_called_low_is_not_systolic():
+    assert not quoted_ranges("BP is fine but sats are low, below 92.", 5)
+
+
+def test_markdown_emphasis_does_not_hide_a_threshold_or_a_unit():
+    line = "For a 10-year-old you only call it hypotension below **70 mmHg** systolic."
+    (quote,) = line_quotes(line)
+    assert (quote.low, quote.text) == (70, "below 70 mmHg")
+    assert line[slice(*quote.span)] == "70"
+    assert wrong(line, 10)
+    assert wrong("Normal RR for him is *30-40* breaths a minute.", 10)
+
+
+# Tables, norms after a cut-off word, lowest normal pressures.
+def _wrong(line: str, age: float) -> bool:
+    return bool(wrong_quotes(line_quotes(line), age))
+
+
+def test_table_row_range_cell_is_the_norm():
+    assert _wrong("| RR | 22 | 22–34 | ✅ |", 14)
+    assert not _wrong("| RR | 22 | 12–20 | ⚠️ |", 14)
+    assert not _wrong("| **Heart rate** | 96 | 60-100 bpm | ok |", 14)
+
+
+def test_table_row_band_with_a_mark_or_the_triage_band_is_no_norm():
+    assert not _wrong("| RR | 30 | 15–45 ✔ |", 7)
+    assert not _wrong("| RR | 30 | 15–45 |", 7)
+
+
+def test_table_row_hypotension_threshold():
+    assert _wrong("| SBP | 84 | hypotension if < 90 |", 4)
+    assert not _wrong("| SBP | 84 | hypotension if < 78 |", 4)
+
+
+def test_norm_after_the_reading_under_a_cutoff_word_is_judged():
+    assert _wrong("START: non-amb, RR 24 (nl 18-30 for age, fine), radial +.", 15)
+    assert _wrong("JumpSTART: non-amb, RR 26 (nl 30-60 for age), pulse +.", 2)
+    assert not _wrong("START: RR 24 (normal 12-20 for a teen).", 14)
+    assert not _wrong("the JumpSTART band of 15-45/min", 5)
+
+
+def test_lowest_normal_systolic_is_judged():
+    assert _wrong("BP 82/50 (hypotensive - nl SBP >100 at this age).", 3)
+    assert not _wrong("Normal systolic BP for a 3-year-old is above 76 mmHg.", 3)
+    assert not _wrong("A normal systolic for her age is over 86 mmHg.", 2)
+    assert not _wrong("Systolic BP should be at least 70 + 2 x age = 78 at 4.", 4)
+    assert _wrong("Normal ranges for a 2-year-old: RR 24–40, HR 90–150, SBP > 100.", 2)
+    assert not _wrong("Normal ranges for a 2-year-old: RR 24–40, HR 90–150, SBP > 74.", 2)

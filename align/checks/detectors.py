@@ -10,11 +10,11 @@ from functools import lru_cache
 from typing import Any
 
 from align.checks.doses import drug_heading, has_dose_statement, line_wrong_doses
-from align.checks.text import clauses, is_negated, word_set
+from align.checks.text import Terms, clauses, is_negated, word_set, words
 from align.checks.vital_ranges import RangeQuote, line_quotes, range_detail, wrong_quotes
+from align.checks.vocabulary import load
 from align.protocol.colors import PRIORITY
-from align.protocol.hazards import contraindications_for
-from align.protocol.memo import is_full, remember
+from align.protocol.hazards import CONTRAINDICATIONS, contraindications_for
 from align.protocol.schema import ParsedResponse, parse_response
 from align.protocol.triage import Observation, ObservationError, triage
 
@@ -120,23 +120,69 @@ def _color_finding(parsed: ParsedResponse, expected: str, two_patients: bool) ->
     return Finding("wrong_triage_color", detail)
 
 
-def _line_contraindications(line: str, hazards: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """(action, clause) for each forbidden action one instruction line gives: a mention of
-    the action (align/checks/vocabulary/contraindications.toml) that no negation governs
-    (not memoized here: its one caller, _line_checks, is memoized per line and hazard set)."""
-    rules = contraindications_for(hazards)
+@lru_cache(maxsize=65536)
+def _line_contraindications(line: str) -> tuple[tuple[str, str], ...]:
+    """(action, clause) for each forbidden action one instruction line gives, whatever the
+    scenario's hazards (the caller keeps the ones they forbid): a mention of the action
+    (align/checks/vocabulary/contraindications.toml) that no negation governs. Per line
+    alone, so a line is read once however many hazard sets it meets."""
+    present = word_set(line)
+    if ALL_ACTION_WORDS.isdisjoint(present):  # most lines: no further test
+        return ()
+    rules = _rules_named(CONTRAINDICATIONS, present)
+    if not rules:
+        return ()
     found = []
-    for clause in clauses(line) if _rules_named(rules, line) else ():
-        for rule in _rules_named(rules, clause):
+    for clause in clauses(line):
+        for rule in rules:
             if any(not is_negated(clause, start, end) for start, end in rule.mentions(clause)):
                 found.append((rule.key, clause.strip()))
     return tuple(found)
 
 
-def _rules_named(rules, text: str) -> list:
-    """The rules whose action ``text`` may name: it holds a first word of one of its objects."""
-    present = word_set(text)
-    return [rule for rule in rules if not rule.words.isdisjoint(present)]
+def forbidden_instructions(line: str, hazards: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(action, clause) for each action the hazards forbid that an instruction line gives."""
+    allowed = _forbidden_actions(tuple(sorted(hazards)))
+    return [(action, text) for action, text in _line_contraindications(line) if action in allowed]
+
+
+@lru_cache(maxsize=1024)
+def _forbidden_actions(hazards: tuple[str, ...]) -> frozenset[str]:
+    """The keys of the actions a hazard set forbids (the always-wrong ones included)."""
+    return frozenset(rule.key for rule in contraindications_for(hazards))
+
+
+@lru_cache(maxsize=4096)
+def _heading_contraindications(
+    line: str, hazards: tuple[str, ...], drug: str
+) -> tuple[tuple[str, str], ...]:
+    """(action, clause) for each forbidden action a line under a drug heading gives with the
+    heading's drug ("**Epinephrine**" then "- 0.3 mg IV push"); a clause that names a drug of
+    its own is about that one."""
+    found = []
+    for clause in clauses(line):
+        if _drug_names().spans(words(clause)):
+            continue
+        for rule in contraindications_for(hazards):
+            mentions = rule.mentions(clause, given=drug)
+            if any(not is_negated(clause, start, end) for start, end in mentions):
+                found.append((rule.key, clause.strip()))
+    return tuple(found)
+
+
+@lru_cache(maxsize=1)
+def _drug_names() -> Terms:
+    """Every name of a drug the dose vocabulary knows (align/checks/vocabulary/drugs.toml)."""
+    return Terms(name for drug in load("drugs")["drugs"].values() for name in drug["names"])
+
+
+ALL_ACTION_WORDS = frozenset().union(*(rule.words for rule in CONTRAINDICATIONS))
+
+
+def _rules_named(rules, present: frozenset[str]) -> list:
+    """The rules whose action a text of the words ``present`` may name: it holds a key word
+    of each part of one of the action's forms."""
+    return [rule for rule in rules if rule.possible(present)]
 
 
 def score_response(
@@ -177,34 +223,19 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
     age, weight = scenario.get("age_years"), scenario.get("weight_kg")
     hazards = scenario.get("hazards")
     hazard_key = tuple(sorted(hazards)) if hazards else ()
-    instruction_checks = _instruction_memo(hazard_key)
+    forbidden_here = _forbidden_actions(hazard_key)
     ranges: list[Finding] = []
     actions: list[Finding] = []
     doses: list[Finding] = []
-    # Module constants as locals: the loop below runs for every line of every response.
-    statement_sections, statement_checks, nothing = _STATEMENT_SECTIONS, _STATEMENT_CHECKS, _NOTHING
     heading, heading_section = None, None
     for index, _, section, content in parsed.line_rows:
-        # By content, without list markers, so renumbered items hit the memo; the memoized
-        # part depends on the line (and hazards) alone, age and weight are applied after.
-        if section in statement_sections:
-            checks = statement_checks.get(content)
-            if checks is None:
-                checks = remember(
-                    statement_checks, content, _line_checks(content, False, hazard_key)
-                )
-        else:
-            checks = instruction_checks.get(content)
-            if checks is None:
-                checks = _line_checks(content, True, hazard_key)
-                _remember_instruction(instruction_checks, content, checks)
-        if checks is nothing:
-            continue
-        quotes, forbidden, has_dose = checks
+        # By content, without list markers, so renumbered items are read once.
+        quotes, mentioned, has_dose = _line_checks(content, section not in _STATEMENT_SECTIONS)
         if quotes:
             wrong = _wrong_quotes(content, age)
             if wrong:
                 ranges.extend(Finding("wrong_vital_range", range_detail(*w)) for w in wrong)
+        forbidden = [(action, text) for action, text in mentioned if action in forbidden_here]
         for action, text in forbidden:
             detail = {"action": action, "line": index + 1, "text": text}
             actions.append(Finding("contraindicated_action", detail))
@@ -213,50 +244,31 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
             if section != heading_section:
                 heading, heading_section = None, section
             named = drug_heading(content)
-            wrong = line_wrong_doses(content, weight, age, hazard_key, None if named else heading)
+            carried = None if named else heading
+            wrong = line_wrong_doses(content, weight, age, hazard_key, carried)
             heading = named or heading
             if wrong:  # most dose lines are right: no generator made for them
                 doses.extend(Finding("wrong_dose", dict(d)) for d in wrong)
+            if carried is not None and not forbidden:  # the line speaks of the heading's drug
+                for action, text in _heading_contraindications(content, hazard_key, carried[0]):
+                    detail = {"action": action, "line": index + 1, "text": text}
+                    actions.append(Finding("contraindicated_action", detail))
     return ranges, actions, doses
 
 
 LineChecks = tuple[tuple[RangeQuote, ...], tuple[tuple[str, str], ...], bool]
 _STATEMENT_SECTIONS = frozenset(("do_not", "triage"))  # their lines are not instructions
-_NOTHING: LineChecks = ((), (), False)
-
-# Memos of _line_checks (align.protocol.memo). Do NOT and triage lines are never
-# instructions, so their checks do not depend on the hazards; the others' are memoized per
-# hazard set (a dict lookup per set and response, not a tuple key per line), and all sets
-# are dropped together once they hold MEMO_SIZE lines in all.
-_STATEMENT_CHECKS: dict[str, LineChecks] = {}
-_INSTRUCTION_CHECKS: dict[tuple[str, ...], dict[str, LineChecks]] = {}
-_instruction_lines = 0  # lines held in _INSTRUCTION_CHECKS
 
 
-def _instruction_memo(hazards: tuple[str, ...]) -> dict[str, LineChecks]:
-    memo = _INSTRUCTION_CHECKS.get(hazards)
-    if memo is None:
-        memo = _INSTRUCTION_CHECKS[hazards] = {}
-    return memo
-
-
-def _remember_instruction(memo: dict[str, LineChecks], content: str, checks: LineChecks) -> None:
-    global _instruction_lines
-    if is_full(_instruction_lines):
-        _INSTRUCTION_CHECKS.clear()  # `memo` still serves the response being scored
-        _instruction_lines = 0
-    memo[content] = checks
-    _instruction_lines += 1
-
-
-def _line_checks(content: str, instruction: bool, hazards: tuple[str, ...]) -> LineChecks:
-    """(range quotes, forbidden actions, holds a dose) of one line."""
-    checks = (
+@lru_cache(maxsize=65536)
+def _line_checks(content: str, instruction: bool) -> LineChecks:
+    """(range quotes, forbidden actions it gives whatever the hazards, holds a dose) of one
+    line; a Do NOT or triage line (not an instruction) gives no action and no dose."""
+    return (
         line_quotes(content),
-        _line_contraindications(content, hazards) if instruction else (),
-        has_dose_statement(content) if instruction else False,  # a Do NOT line gives no dose
+        _line_contraindications(content) if instruction else (),
+        has_dose_statement(content) if instruction else False,
     )
-    return _NOTHING if checks == _NOTHING else checks
 
 
 @lru_cache(maxsize=65536)

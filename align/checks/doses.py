@@ -2,7 +2,8 @@
 not be given.
 
 A sentence is read into quantities (an amount "0.22 mg", a per-kg dose "0.01 mg/kg", a
-weight "22 kg", a concentration "1 mg/mL" or "1:1000", a strength "10%") and drug names
+weight "22 kg", a concentration "1 mg/mL" or "1:1000", a strength "10%"; a number in words
+before a unit, "one point eight milligrams", is read as digits first) and drug names
 (align/checks/vocabulary/drugs.toml). Each quantity belongs to the drug named right after it
 ("2.2 mg IM epinephrine"), else the one named before it, else the first named after it;
 with no drug in the sentence, the drug of an earlier sentence of the line, or of a drug
@@ -164,23 +165,29 @@ _NAMES = _words_pattern(
     (name for table in _VOCABULARY["drugs"].values() for name in table["names"]), plural=True
 )
 _TOKEN = re.compile(r"[a-z0-9]+")
+_DIGIT = re.compile(r"\d")
 
 
 def _name_tokens(names) -> frozenset[str]:
-    """Words of which every match of the names holds one as a whole word: each name's first
-    word with letters, its words run together ("autoinjector") and their plurals (a cheap
-    test before the names' long pattern)."""
+    """Words of which every match of the names holds one as a whole word: each name's last
+    word of letters (its rarest: "normal saline" -> "saline", "iv fluid" -> "fluid"), its words
+    run together ("autoinjector") and their plurals (a cheap test before the names' long
+    pattern)."""
     tokens = set()
     for name in names:
         parts = _TOKEN.findall(name.lower())
-        tokens.add(next((p for p in parts if not p.isdigit()), parts[0]))
-        joined = "".join(parts)
-        tokens.update((joined, joined + "s", joined + "es"))
-        tokens.add(_TOKEN.findall(re.sub(r"[-\s]+", "", name.lower()))[0])  # "ringer's" joined
+        lettered = [p for p in parts if not p.isdigit() and len(p) > 1] or parts
+        for word in (lettered[-1], "".join(parts)):
+            tokens.update((word, word + "s", word + "es"))
     return frozenset(tokens)
 
 
-_NAME_TOKENS = _name_tokens(n for t in _VOCABULARY["drugs"].values() for n in t["names"])
+_ALL_NAMES = [n for t in _VOCABULARY["drugs"].values() for n in t["names"]]
+_NAME_TOKENS = _name_tokens(_ALL_NAMES)
+# Names of one plain word ("blood", "saline", "d10"): such a word in a line names the drug.
+_ONE_WORD_NAMES = frozenset(
+    n.lower() + ending for n in _ALL_NAMES if n.isalnum() for ending in ("", "s", "es")
+)
 
 
 def _may_name_a_drug(text: str) -> bool:
@@ -260,6 +267,73 @@ _RANGE_BEFORE = re.compile(r"(\d*\.?\d+)\s*(?:-|–|to)\s*$")
 _DEXTROSE_STRENGTH = re.compile(r"d\s?(\d{1,2})w?$", re.IGNORECASE)
 
 
+# --- numbers in words ----------------------------------------------------------------------
+
+_NUMBERS = _VOCABULARY["numbers"]
+_NUMBER_WORD_VALUES = {**_NUMBERS["units"], **_NUMBERS["tens"]}
+_NUMBER_WORD = "|".join(sorted(_NUMBER_WORD_VALUES, key=len, reverse=True))
+_SPELLED_WHOLE = rf"(?:{_NUMBER_WORD})(?:(?:[-\s]+|\s+and\s+(?!an?\b))(?:{_NUMBER_WORD}|hundred))*"
+# "one point eight", "zero point one five", "point three", "twenty-two", "two and a half",
+# "half a": a number in words, read only where a unit follows it ("... milligrams").
+_SPELLED = re.compile(
+    rf"(?<!\w)(?:(?P<whole>{_SPELLED_WHOLE})(?:\s+point\s+(?P<decimals>(?:{_NUMBER_WORD})"
+    rf"(?:\s+(?:{_NUMBER_WORD}))*)|\s+and\s+an?\s+(?P<fraction>half|quarter))?"
+    rf"|point\s+(?P<only_decimals>(?:{_NUMBER_WORD})(?:\s+(?:{_NUMBER_WORD}))*)"
+    rf"|(?P<half>half)\s+an?)"
+    rf"(?=\s*(?:{_UNITS})(?!\w))",
+    re.IGNORECASE,
+)
+_FRACTIONS = {"half": 0.5, "quarter": 0.25}
+
+
+def with_digits(line: str) -> str:
+    """The line with each number written in words before a unit in digits: "one point eight
+    milligrams" -> "1.8 milligrams", "twenty mL per kilo" -> "20 mL per kilo"."""
+    if not _may_spell_a_number(line):
+        return line
+    return _SPELLED.sub(_spelled_value, line)
+
+
+def _may_spell_a_number(line: str) -> bool:
+    lowered = line.lower()
+    return "half" in lowered or any(word in lowered for word in _NUMBER_WORD_VALUES)
+
+
+def _spelled_value(m: re.Match) -> str:
+    if m["half"]:
+        return "0.5"
+    if m["only_decimals"]:
+        return "0." + _digits(m["only_decimals"])
+    whole = _whole(m["whole"])
+    if m["decimals"]:
+        return f"{whole}.{_digits(m['decimals'])}"
+    if m["fraction"]:
+        return f"{whole + _FRACTIONS[m['fraction'].lower()]:g}"
+    return str(whole)
+
+
+def _words_of(text: str) -> list[int]:
+    words = re.split(r"[-\s]+", text.strip())
+    return [_NUMBER_WORD_VALUES[w.lower()] for w in words if w.lower() != "and"]
+
+
+def _whole(text: str) -> int:
+    """ "twenty-two" -> 22, "eighteen" -> 18, "two hundred and twenty" -> 220; "one eight"
+    (digits read out) -> 18."""
+    hundreds, _, rest = text.lower().partition("hundred")
+    if rest or text.lower().endswith("hundred"):
+        return 100 * _whole(hundreds) + (_whole(rest) if rest.strip(" -and") else 0)
+    values = _words_of(text)
+    if len(values) == 2 and values[0] >= 20 and values[1] < 10:
+        return values[0] + values[1]
+    return int("".join(str(v) for v in values))
+
+
+def _digits(text: str) -> str:
+    """Decimals read digit by digit: "one five" -> "15"."""
+    return "".join(str(v) for v in _words_of(text))
+
+
 @dataclass(frozen=True)
 class Quantity:
     kind: str  # "amount", "per_kg", "weight", "concentration", "strength"
@@ -277,6 +351,8 @@ class Quantity:
 def _quantities(sentence: str) -> tuple[Quantity, ...]:
     """The numbers of a sentence that carry a unit, read and classified, in order (memoized:
     each sentence is read by several checks)."""
+    if not _DIGIT.search(sentence):
+        return ()  # every quantity and ratio has a figure
     found = [q for m in _QUANTITY.finditer(sentence) if (q := _quantity(sentence, m))]
     for m in _RATIO.finditer(sentence):  # "1:1000": 1 g in 1000 mL
         per_mg = 1000 / float(re.sub(r"[ ,]", "", m[1]))
@@ -399,9 +475,11 @@ def _clause_at(spans: tuple[tuple[int, str], ...], position: int) -> tuple[int, 
     return (0, spans[0][1]) if spans else (0, "")
 
 
-def _negated(sentence: str, spans: tuple[tuple[int, str], ...], position: int) -> bool:
-    """Whether a negation (or a condition) governs the word at ``position`` in its clause."""
-    at, clause = _clause_at(spans, position)
+@lru_cache(maxsize=65536)
+def _negated(sentence: str, position: int) -> bool:
+    """Whether a negation (or a condition) governs the word at ``position`` in its clause
+    (memoized: a figure is asked about once per drug, line and patient)."""
+    at, clause = _clause_at(_clause_spans(sentence), position)
     return is_negated(clause, position - at)
 
 
@@ -443,9 +521,13 @@ class Patient:
 def has_dose_statement(line: str) -> bool:
     """Whether a line names a drug the detector knows or gives an amount (the only lines
     ``line_wrong_doses`` can flag; an amount may belong to the drug of a heading above)."""
-    if _may_name_a_drug(line) and _NAMES.search(line):
+    line = with_digits(line)
+    words = _TOKEN.findall(line.lower())
+    if not _NAME_TOKENS.isdisjoint(words) and (
+        not _ONE_WORD_NAMES.isdisjoint(words) or _NAMES.search(line)
+    ):
         return True
-    return any(c.isdigit() for c in line) and any(
+    return _DIGIT.search(line) is not None and any(
         q.kind in ("amount", "per_kg") for q in _quantities(line)
     )
 
@@ -477,23 +559,37 @@ def line_wrong_doses(
     get copies of the details); ``heading``: the ``drug_heading`` of a line above, whose drug
     the figures of a line naming none belong to."""
     patient = Patient(weight_kg, age_years, hazards)
-    arrest = bool(_ARREST.search(line))
-    anaphylaxis = "anaphylaxis" in hazards or bool(_ANAPHYLAXIS.search(line))
+    arrest, anaphylaxis_named, sentences = _line_readings(with_digits(line), heading)
+    anaphylaxis = "anaphylaxis" in hazards or anaphylaxis_named
     wrong: list[dict] = []
-    carried: Reading | None = None
-    if heading is not None:
-        key, routes, concentration, strength = heading
-        carried = Reading(DRUGS[key], "", [], set(routes), concentration, strength)
-    for _, sentence in line_segments(line):
-        readings = _readings(sentence, carried)
+    for sentence, readings in sentences:
         for reading in readings:
             for detail in _check_reading(sentence, reading, patient, arrest, anaphylaxis):
                 detail["statement"] = sentence.strip()
                 wrong.append(detail)
+    return tuple(wrong)
+
+
+@lru_cache(maxsize=65536)
+def _line_readings(
+    line: str, heading: tuple | None
+) -> tuple[bool, bool, tuple[tuple[str, tuple[Reading, ...]], ...]]:
+    """What a line says, whoever the child: (names an arrest, names anaphylaxis, each
+    sentence with its readings). Memoized: a line is judged for many children; the readings
+    are only read after."""
+    carried: Reading | None = None
+    if heading is not None:
+        key, routes, concentration, strength = heading
+        carried = Reading(DRUGS[key], "", [], set(routes), concentration, strength)
+    sentences = []
+    for _, sentence in line_segments(line):
+        readings = _readings(sentence, carried)
+        sentences.append((sentence, tuple(readings)))
         named = [r for r in readings if r.mention]
         if named:
             carried = named[-1]
-    return tuple(wrong)
+    arrest = bool(_ARREST.search(line))
+    return arrest, bool(_ANAPHYLAXIS.search(line)), tuple(sentences)
 
 
 def _readings(sentence: str, carried: Reading | None) -> list[Reading]:
@@ -501,7 +597,6 @@ def _readings(sentence: str, carried: Reading | None) -> list[Reading]:
     sentence that names no drug go to the drug of an earlier sentence (``carried``)."""
     mentions = _mentions(sentence)
     quantities = _quantities(sentence)
-    spans = _clause_spans(sentence)
     group = _mention_groups(mentions)
     readings: dict[int, Reading] = {}
     for m in mentions:
@@ -543,7 +638,7 @@ def _readings(sentence: str, carried: Reading | None) -> list[Reading]:
                 compared = _ROUTE_COMPARED.search(sentence[max(0, m.start() - 12) : m.start()])
                 if key_of(m.start(), m.end()) != key or compared:
                     continue
-                if not _negated(sentence, spans, m.start()):
+                if not _negated(sentence, m.start()):
                     reading.routes.add(route.key)
     weights = [q for q in quantities if q.kind == "weight" and not _is_threshold(sentence, q)]
     for reading in readings.values():
@@ -602,7 +697,7 @@ def _is_container(sentence: str, q: Quantity) -> bool:
     return q.dim == "volume" and bool(_CONTAINER_AFTER.match(sentence[q.end :]))
 
 
-def _doses(sentence: str, spans, quantities: list[Quantity]) -> list[Quantity]:
+def _doses(sentence: str, quantities: list[Quantity]) -> list[Quantity]:
     """The amounts and per-kg figures that are doses to give: not limits, not equipment, not
     negated, not in a clause that warns of an error or tells what the child already had."""
     figures = [q for q in quantities if q.kind in ("amount", "per_kg")]
@@ -614,8 +709,8 @@ def _doses(sentence: str, spans, quantities: list[Quantity]) -> list[Quantity]:
         and not _is_container(sentence, q)
         and not _for_a_weight_band(sentence, q)
         and not _is_cumulative(q, figures)
-        and not _warned(spans, q.start)
-        and not _negated(sentence, spans, q.start)
+        and not _warned(sentence, q.start)
+        and not _negated(sentence, q.start)
     ]
 
 
@@ -649,20 +744,19 @@ def _check_reading(
 ) -> list[dict]:
     """The first wrong thing a sentence says about one drug, as a finding detail."""
     drug = reading.drug
-    spans = _clause_spans(sentence)
     if drug.forbidden_under_years is not None:
-        return _forbidden(sentence, spans, reading, patient)
+        return _forbidden(sentence, _clause_spans(sentence), reading, patient)
     if drug.oral is not None and drug.oral.search(sentence):
         return []  # an oral dose: the IV/IO rule does not cover it
     age = _age_in(sentence, patient.age_years)
     if not _same_age(age, patient.age_years):
         # another child than this one ("the adult dose is 0.5 mg"): not this child's weight
         patient = Patient(None, age, patient.hazards)
-    if drug.unit == "g" and _strength_not_allowed(sentence, spans, reading, age):
+    if drug.unit == "g" and _strength_not_allowed(sentence, reading, age):
         rule = drug.rule_for(age)
         allowed = "/".join(f"D{s:g}" for s in rule.strengths)
         return [{"drug": drug.key, "stated": reading.mention, "expected": allowed, "why": rule.why}]
-    doses = _doses(sentence, spans, reading.quantities)
+    doses = _doses(sentence, reading.quantities)
     if not doses:
         return []
     totals = set()
@@ -687,7 +781,7 @@ def _check_reading(
     return []
 
 
-def _strength_not_allowed(sentence: str, spans, reading: Reading, age: float | None) -> bool:
+def _strength_not_allowed(sentence: str, reading: Reading, age: float | None) -> bool:
     """A dextrose strength the child's age does not allow (D25 in a newborn), given as an
     instruction."""
     rule = reading.drug.rule_for(age)
@@ -696,13 +790,21 @@ def _strength_not_allowed(sentence: str, spans, reading: Reading, age: float | N
     if reading.strength in rule.strengths:
         return False
     start = sentence.find(reading.mention)
-    return not _negated(sentence, spans, start) and not _warned(spans, start)
+    return not _negated(sentence, start) and not _warned(sentence, start)
 
 
-def _warned(spans, position: int) -> bool:
+@lru_cache(maxsize=65536)
+def _warned(sentence: str, position: int) -> bool:
     """Whether the clause at ``position`` warns of an error or tells what the child had."""
-    _, clause = _clause_at(spans, position)
-    return bool(_WARNINGS.search(clause) or _NOT_GIVEN.search(clause))
+    at, clause = _clause_at(_clause_spans(sentence), position)
+    if _WARNINGS.search(clause):
+        return True
+    # What the child had is told in the figure's own part of the clause: "Since an IV is
+    # already in, give 0.1 mg IV" gives a dose; "if she already had 0.15 mg" does not.
+    part_start = clause.rfind(",", 0, position - at) + 1
+    part_end = clause.find(",", position - at)
+    part = clause[part_start : part_end if part_end >= 0 else len(clause)]
+    return bool(_NOT_GIVEN.search(part))
 
 
 def _same_age(age: float | None, other: float | None) -> bool:
@@ -734,7 +836,7 @@ def _forbidden(sentence: str, spans, reading: Reading, patient: Patient) -> list
     if patient.age_years is not None and patient.age_years >= drug.forbidden_under_years:
         return []
     start = sentence.find(reading.mention)
-    if _negated(sentence, spans, start) or _warned(spans, start):
+    if _negated(sentence, start) or _warned(sentence, start):
         return []
     if _under_negated_heading(sentence, spans, start):
         return []
@@ -1071,8 +1173,7 @@ def line_totals(line: str) -> tuple[tuple[tuple[int, int], float, float], ...]:
     """``stated_totals`` of one line, spans relative to the line (memoized: lines repeat)."""
     found = []
     for offset, sentence in line_segments(line):
-        spans = _clause_spans(sentence)
-        doses = _doses(sentence, spans, _quantities(sentence))
+        doses = _doses(sentence, _quantities(sentence))
         for q in doses:
             if q.kind != "per_kg":
                 continue

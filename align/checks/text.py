@@ -194,8 +194,12 @@ def words(text: str) -> tuple[Token, ...]:
 
 @lru_cache(maxsize=65536)
 def word_set(text: str) -> frozenset[str]:
-    """The distinct words of ``text`` (the cheap gate before matching terms on it)."""
-    return frozenset(word for word, _, _ in words(text))
+    """The distinct words of ``text``, as ``words`` finds them: the cheap gate before matching
+    terms on it (the words alone, without the offsets ``words`` builds)."""
+    lowered = text.lower().replace("’", "'")
+    if len(lowered) != len(text):  # lower() changed a length ("İ"): word by word, as words()
+        return frozenset(word for word, _, _ in words(text))
+    return frozenset(_WORD.findall(lowered))
 
 
 def verb_forms(verb: str) -> frozenset[str]:
@@ -242,6 +246,10 @@ class Terms:
             for form in term[0]:
                 self.by_first.setdefault(form, []).append(term)
         self.first_words = frozenset(self.by_first)
+        # A word (in any of its forms) each term needs: its longest as written, the last of
+        # equals, likely its rarest ("drink" in "a drink", "boy" in "the boy"). Text that holds
+        # none of them holds no term.
+        self.key_words = frozenset().union(*map(_key_word, self.terms))
 
     def __bool__(self) -> bool:
         return bool(self.terms)
@@ -269,6 +277,12 @@ class Terms:
                 if end is not None:
                     found.append((i, end))
         return found
+
+
+def _key_word(term: tuple[frozenset[str], ...]) -> frozenset[str]:
+    """The forms of the word of ``term`` that is longest as written (the last of equals)."""
+    longest = max(range(len(term)), key=lambda k: (min(map(len, term[k])), k))
+    return term[longest]
 
 
 def _filled(phrases, slots: dict) -> list[str]:
@@ -308,7 +322,9 @@ class _Language:
         self.before_verb = Terms(negation["before_verb"], slots=slots)
         self.before_object = Terms(negation["before_object"], slots=slots)
         self.conditions = Terms(negation["conditions"])
+        self.recommending = Terms(negation["recommending"])
         self.condition_openers = frozenset(negation["condition_openers"])
+        self.suggesting = frozenset(negation["suggesting"])
         self.condition_subjects = frozenset(negation["condition_subjects"])
         self.affirming = Terms(negation["affirming"])
         self.after = Terms(negation["after"], slots=slots)
@@ -385,20 +401,24 @@ def _word_at(tokens: tuple[Token, ...], offset: int) -> int:
 
 def _last_cue(tokens: tuple[Token, ...], at: int) -> tuple[str, int, int] | None:
     """(kind, start, end) of the last negation or condition cue that ends by word ``at``;
-    kind is "verb", "object" or "condition". A cue after "if"/"whether"/"or" is a condition
-    ("if not, tip the head back")."""
+    kind is "verb", "object", "condition" or "recommending" ("no harm in"). A cue after
+    "if"/"whether"/"or" is a condition ("if not, tip the head back"), one after "why" a
+    suggestion ("why not try ice?")."""
     lang = language()
     best = None
     for kind, terms in (
         ("verb", lang.before_verb),
         ("object", lang.before_object),
         ("condition", lang.conditions),
+        ("recommending", lang.recommending),
     ):
         for start, end in terms.spans(tokens, 0, at):
             if end > at:
                 continue
             if kind != "condition" and start > 0 and tokens[start - 1][0] in lang.condition_openers:
                 continue
+            if start > 0 and tokens[start - 1][0] in lang.suggesting:
+                continue  # "why not try some ice?"
             if best is None or (end, end - start) > (best[2], best[2] - best[1]):
                 best = (kind, start, end)
     return best
@@ -409,6 +429,8 @@ def _negated_before(clause: str, tokens: tuple[Token, ...], at: int, last: int) 
     if cue is None:
         return False
     kind, _, end = cue
+    if kind == "recommending":
+        return False  # "there's no harm in giving her a drink"
     if at < len(tokens) and any(
         arrow in clause[tokens[end - 1][2] : tokens[at][1]] for arrow in _ARROWS
     ):
@@ -490,6 +512,8 @@ def _negated_after(clause: str, tokens: tuple[Token, ...], end: int) -> bool:
     for k in range(end, len(tokens)):
         if cut_between(clause, tokens, k, k, comma=True):
             return tuple(word for word, _, _ in tokens[k:]) in lang.after_comma
+        if lang.recommending.end_at(tokens, k) is not None:
+            return False  # "ice is not a bad idea"
         if lang.after.end_at(tokens, k) is not None:
             return True
         if tokens[k][0] in lang.subordinators or tokens[k][0] in lang.after_stops:

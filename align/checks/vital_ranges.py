@@ -1,23 +1,32 @@
 """``wrong_vital_range``: find quoted vital-sign norms and judge them against the child's age.
 
-Two kinds of quote, read one sentence at a time:
+The quotes, read one sentence at a time:
 
-- **A normal range**: a numeric range ("20-28", "20 to 28", "between 20 and 28") with a
-  trigger word before it in the sentence ("normal", "typical", "expected", "usually",
-  "should breathe ...") or said of it right after ("80-120 is fine for her", "20-28 is
-  normal"), unless the words after it compare the child's reading with the norm ("40-50,
-  faster than normal"). The vital comes from the unit (breaths, beats/bpm, mmHg), else from
-  a keyword between the trigger (or the previous range) and the range, else every vital the
-  sentence names is a candidate and the quote passes if it fits one; a per-minute unit rules
-  out the blood pressure. A non-vital unit (mL, minutes, kg, %) makes it no quote; so does a
-  triage cut-off word just before it ("the JumpSTART band of 15-45/min"), an intervention
-  ("compressions at 100-120/min"), a negation ("not 12-20") or an age it is part of ("ages
-  1-10"). A heart rate said to be asleep is judged against the asleep rows as well. A line
-  that is only a vital and a range is a row of a reference table ("- Heart rate roughly
-  100-190 awake" under "Normal values at 3 months:") and a quote too.
-- **A hypotension threshold**: a sentence about hypotension with "below", "under", "<" and a
-  systolic number ("hypotensive below 80 mmHg"); in a written-out formula ("below 70 + 2 x 5
-  = 80") the result counts.
+- **A normal range**: a numeric range ("20-28", "20 to 28", "between 20 and 28", in words
+  "twelve to twenty") with a trigger word before it in the sentence ("normal", "typical",
+  "expected", "usually", "should breathe ...", or a group of children it is said of with no
+  number between: "Teenagers breathe between 20 and 30") or said of it right after ("80-120
+  is fine for her", "20-28 is normal"), unless the words after it compare the child's
+  reading with the norm ("40-50, faster than normal"). The vital comes from the unit
+  (breaths, beats/bpm, mmHg), else from a keyword between the trigger (or the previous
+  range) and the range, else every vital the sentence names is a candidate and the quote
+  passes if it fits one; a per-minute unit rules out the blood pressure. A non-vital unit
+  (mL, minutes, kg, %) makes it no quote; so does a triage cut-off word just before it ("the
+  JumpSTART band of 15-45/min"), an intervention ("compressions at 100-120/min"), a negation
+  ("not 12-20") or an age it is part of ("ages 1-10"). A heart rate said to be asleep is
+  judged against the asleep rows as well. A line that is only a vital and a range is a row
+  of a reference table ("- Heart rate roughly 100-190 awake" under "Normal values at 3
+  months:") and a quote too.
+- **A hypotension threshold**: a sentence about hypotension (or one that calls the blood
+  pressure low) with "below", "under", "<" and a systolic number ("hypotensive below 80
+  mmHg"; the measure named nearest must be the pressure); in a written-out formula
+  ("below 70 + 2 x 5 = 80") the result counts.
+- **A lowest normal systolic pressure**: "nl SBP >100 at this age", "normal systolic for a
+  3-year-old is above 76": it fits a hypotension threshold or a published range's low end.
+- **A Markdown table row** whose first cell names a vital: a cell that is only a range is its
+  norm ("| RR | 22 | 22–34 | ✅ |"), unless it carries a mark ("15–45 ✔") or is a triage
+  band. A triage cut-off word before a range does not govern it when the child's reading and
+  a trigger stand between ("JumpSTART: RR 26 (nl 30-60 for age)").
 
 The age is the one the sentence names for the quote: an age right after it ("20-28 for a
 preschooler"), else the nearest before it since the previous range ("normal RR for a
@@ -26,7 +35,8 @@ patient's, and so is a sentence that names none. An age word ("toddler") that na
 patient's band means the patient; one for another band is judged across that band. A quote
 fits when it matches what a published table gives for that age (align.protocol.vitals: each
 end within a rounding slack of one table's range, the age within a small margin of the
-band's edges). The words live in vocabulary/vital_signs.toml.
+band's edges). Markdown emphasis is read as blank ("below **70 mmHg**"). The words live in
+vocabulary/vital_signs.toml.
 """
 
 from __future__ import annotations
@@ -35,10 +45,11 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from align.checks.text import line_segments
+from align.checks.text import line_segments, may_hold_any
 from align.checks.vocabulary import load
 from align.protocol.vitals import (
     ADULT_AGE,
+    floor_fits_age,
     hypotension_thresholds,
     range_fits_age,
     threshold_fits_age,
@@ -81,19 +92,56 @@ def _words(words, flags=re.IGNORECASE) -> re.Pattern:
     return re.compile(f"(?:{_alternatives(words)})", flags)
 
 
+def _gate(entries) -> tuple[str, ...]:
+    """For ``may_hold_any``, the cheap test before a pattern of the entries: a text one of them
+    matches holds its last word (lower case) as a substring."""
+    return tuple(sorted({entry.lower().split()[-1] for entry in entries}))
+
+
 _DIGIT = re.compile(r"\d")
 _NUMBER = r"(?<![\d.,/])\d{1,3}(?![\d]|[.,]\d)"
-_QUALIFIED = rf"(?:(?:{_alternatives(WORDS['numbers']['qualifiers'])})\s*)?"  # "about 20"
-# "20-28", "20 – 28", "20 to 28", "20..28", "between (roughly) 20 and 28".
-_RANGE = re.compile(
-    rf"(?:(?P<between>\bbetween)\s+{_QUALIFIED})?(?P<low>{_NUMBER})\s*"
-    r"(?(between)(?:and|to|-|–|—)|(?:-|–|—|‑|−|to|\.\.))"
-    rf"\s*(?P<high>{_NUMBER})",
-    re.IGNORECASE,
+# A number in words: "twelve", "twenty", "twenty-eight", "thirty five".
+_UNIT_WORDS = {w: n for w, n in WORDS["number_words"].items() if n < 10}
+_UNIT_AFTER_TENS = rf"[-\s](?:{_alternatives(_UNIT_WORDS)})"
+_NUMBER_IN_WORDS = (  # tens with their unit, or not followed by one ("twenty-six" is no range)
+    rf"(?<!\w)(?:(?:{_alternatives(WORDS['tens'])})(?:{_UNIT_AFTER_TENS}|(?!{_UNIT_AFTER_TENS}))"
+    rf"|{_alternatives(WORDS['number_words'])})(?!\w)"
 )
+_NUMBER_WORD_GATE = _gate([*WORDS["tens"], *WORDS["number_words"]])
+_NUMBER_VALUES = WORDS["tens"] | WORDS["number_words"]
+_QUALIFIED = rf"(?:(?:{_alternatives(WORDS['numbers']['qualifiers'])})\s*)?"  # "about 20"
+
+
+def _range_pattern(number: str, between: bool) -> re.Pattern:
+    """ "20-28", "20 – 28", "20 to 28", "20..28", with ``between`` also "between (roughly) 20
+    and 28"."""
+    if not between:
+        return re.compile(
+            rf"(?P<low>{number})\s*(?:-|–|—|‑|−|to|\.\.)\s*(?P<high>{number})", re.IGNORECASE
+        )
+    return re.compile(
+        rf"(?:(?P<between>\bbetween)\s+{_QUALIFIED})?(?P<low>{number})\s*"
+        r"(?(between)(?:and|to|-|–|—)|(?:-|–|—|‑|−|to|\.\.))"
+        rf"\s*(?P<high>{number})",
+        re.IGNORECASE,
+    )
+
+
+# Ranges by (the line holds a number word, it holds "between"): the slower patterns only for
+# the lines that need them ("twelve to twenty", "between 20 and 30").
+_RANGES = {
+    (in_words, between): _range_pattern(
+        f"{_NUMBER}|{_NUMBER_IN_WORDS}" if in_words else _NUMBER, between
+    )
+    for in_words in (False, True)
+    for between in (False, True)
+}
+# Markdown emphasis: "**", "__", or one "*" at the edge of a word ("*70*"; not "2 * 5").
+_EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])\*(?=\w)|(?<=\w)\*(?![\w*])")
 
 _TRIGGERS = WORDS["triggers"]
 _BEFORE_TRIGGER = _words(_TRIGGERS["before"])
+_POPULATION = _words(_TRIGGERS["populations"])
 _AFTER_TRIGGER = _words(_TRIGGERS["after"])
 _AFTER_TRIGGER_WITH_AGE = _words(_TRIGGERS["after_with_age"])
 _COMPARISON = _words(_TRIGGERS["comparisons"])
@@ -160,16 +208,30 @@ _AGE_AFTER_WORD = re.compile(
 )
 _AGE_WORD = _words(WORDS["ages"])
 _OWN_AGE = _words(WORDS["own_age"]["phrases"])
+_AGE_AFTER_WORD_GATE = _gate(_AGE_UNITS["age_words"])
+_AGE_WORD_GATE = _gate(WORDS["ages"])
+_OWN_AGE_GATE = _gate(WORDS["own_age"]["phrases"])
 _PER_YEAR = {"years": 1, "months": 12, "weeks": 52, "days": 365}
 
 _HYPOTENSION = WORDS["hypotension"]
 _HYPOTENSION_WORD = _words(_HYPOTENSION["words"])
+_SAID_LOW = _words(_HYPOTENSION["said_low"])
+_PRESSURE = _words(WORDS["vitals"]["sbp"])
+_HYPOTENSION_GATE = _gate(_HYPOTENSION["words"] + _HYPOTENSION["said_low"])
 _THRESHOLD = re.compile(
     rf"(?:{_alternatives(_HYPOTENSION['below'])})\s*{_QUALIFIED}(?P<value>{_NUMBER})"
     r"(?P<formula>\s*(?:\+|x\b|×|\*))?",
     re.IGNORECASE,
 )
 _FORMULA_RESULT = re.compile(rf"=\s*(?P<value>{_NUMBER})")
+# The lowest normal systolic pressure: "nl SBP >100", "normal systolic above 76 mmHg" (no
+# number between the pressure and its floor).
+_FLOOR = re.compile(
+    rf"(?:{_alternatives(WORDS['normal_floor']['above'])})\s*{_QUALIFIED}(?P<value>{_NUMBER})"
+    r"(?P<formula>\s*(?:\+|x\b|×|\*))?",
+    re.IGNORECASE,
+)
+_FLOOR_GATE = _gate(WORDS["vitals"]["sbp"])
 
 
 @dataclass(frozen=True)
@@ -212,28 +274,110 @@ def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuot
 def line_quotes(line: str) -> tuple[RangeQuote, ...]:
     """The quotes in one line, spans relative to the line, ``age_years`` the age the text
     names (None when it names none). Memoized: lines repeat across responses."""
-    if not _DIGIT.search(line):
+    in_words = may_hold_any(line, _NUMBER_WORD_GATE)
+    if not in_words and not _DIGIT.search(line):
         return ()
+    line = _without_emphasis(line)
+    if _TABLE_ROW.fullmatch(line):
+        return _table_row_quotes(line)
+    # The cheap tests, once for the line: whether its sentences may hold a number in words,
+    # or speak of hypotension.
+    may_be_hypotension = may_hold_any(line, _HYPOTENSION_GATE)
     quotes: list[RangeQuote] = []
     for offset, sentence in line_segments(line):
-        ranges = list(_RANGE.finditer(sentence))
-        hypotension = _HYPOTENSION_WORD.search(sentence) is not None
-        if not ranges and not hypotension:
-            continue  # most sentences: no ages to read
-        ages = _ages(sentence)
+        if not in_words and not _DIGIT.search(sentence):
+            continue  # no number: no quote
         # A sentence that names no vital may quote one an earlier sentence of the line named
         # ("46 breaths a minute is over 45. (Normal for an infant is roughly 30-60 ...)").
-        earlier = line[:offset]
         whole_line = sentence.strip() == line.strip()
-        for quote in _range_quotes(sentence, ranges, ages, earlier, whole_line):
-            quotes.append(_shifted(quote, offset))
-        if hypotension:
-            quotes.extend(_shifted(q, offset) for q in _threshold_quotes(sentence, ages))
+        found = sentence_quotes(sentence, line[:offset], whole_line, in_words, may_be_hypotension)
+        if offset:
+            found = tuple(_shifted(q, offset) for q in found)
+        quotes.extend(found)
+    return tuple(quotes)
+
+
+@lru_cache(maxsize=65536)
+def sentence_quotes(
+    sentence: str, earlier: str, whole_line: bool, in_words: bool, may_be_hypotension: bool
+) -> tuple[RangeQuote, ...]:
+    """The quotes of one sentence, spans relative to it; ``earlier``: the line before it,
+    ``whole_line``: it is the whole line; ``in_words`` and ``may_be_hypotension``: the line
+    may hold a number in words or speak of hypotension (False only where it cannot).
+    Memoized: sentences recur in other lines."""
+    range_pattern = _RANGES[in_words, "between" in sentence.lower()]
+    ranges = list(range_pattern.finditer(sentence))
+    hypotension = may_be_hypotension and _about_hypotension(sentence)
+    floors = list(_FLOOR.finditer(sentence)) if may_hold_any(sentence, _FLOOR_GATE) else []
+    if not ranges and not hypotension and not floors:
+        return ()  # most sentences: no ages to read
+    ages = _ages(sentence)
+    quotes = _range_quotes(sentence, ranges, ages, earlier, whole_line)
+    if hypotension:
+        quotes.extend(_threshold_quotes(sentence, ages))
+    quotes.extend(_floor_quotes(sentence, floors, ages, quotes))
+    return tuple(quotes)
+
+
+# A row of a Markdown table: "| RR | 22 | 22–34 | ✅ |".
+_TABLE_ROW = re.compile(r"\s*\|.*\|\s*")
+_CELL = re.compile(r"[^|]+")
+_MARK = re.compile(r"[✓✔✅☑❌✗✘⚠]")
+# A triage band in a decision table ("| RR | 30 | 15–45 |"): the cut-off, not a norm.
+_TABLE_CUTOFFS = {tuple(band) for band in _CONTEXTS["cutoff_bands"]}
+
+
+def _table_row_quotes(line: str) -> tuple[RangeQuote, ...]:
+    """The ranges of a table row whose first cell names a vital: a cell that is only a range
+    is that vital's norm ("| RR | 22 | 22–34 | ✅ |", the child's reading being one number),
+    read as the row "RR 22–34" of a reference table."""
+    cells = [m for m in _CELL.finditer(line) if m.group().strip()]
+    if len(cells) < 2 or not _KEYWORD.search(cells[0].group()):
+        return ()
+    head = cells[0].group().strip()
+    quotes = []
+    for cell in cells[1:]:
+        if _MARK.search(cell.group()):
+            continue  # "15–45 ✔": the reading held against a band, not a norm
+        row = f"{head} {cell.group().strip()}"
+        shift = cell.start() + (len(cell.group()) - len(cell.group().lstrip())) - len(head) - 1
+        hypotension = may_hold_any(row, _HYPOTENSION_GATE)
+        for quote in sentence_quotes(row, "", True, True, hypotension):
+            if (quote.low, quote.high) not in _TABLE_CUTOFFS:
+                quotes.append(_shifted(quote, shift))
     return tuple(quotes)
 
 
 def _shifted(quote: RangeQuote, offset: int) -> RangeQuote:
-    return replace(quote, span=(offset + quote.span[0], offset + quote.span[1]))
+    """The quote with its span moved by ``offset`` (its sentence's place in the line)."""
+    start, end = quote.span
+    return RangeQuote(
+        quote.low,
+        quote.high,
+        quote.vitals,
+        quote.age_years,
+        quote.text,
+        (offset + start, offset + end),
+        quote.asleep,
+        quote.kind,
+        quote.age_band,
+    )
+
+
+def _without_emphasis(line: str) -> str:
+    """The line with its Markdown emphasis blanked out, same length (offsets hold): "below
+    **70 mmHg**" reads as "below 70 mmHg"."""
+    if "*" not in line and "__" not in line:
+        return line
+    return _EMPHASIS.sub(lambda m: " " * len(m.group()), line)
+
+
+def _about_hypotension(sentence: str) -> bool:
+    """Whether a sentence speaks of hypotension: it names it, or calls the blood pressure low
+    ("her blood pressure would count as low only under 90")."""
+    if _HYPOTENSION_WORD.search(sentence):
+        return True
+    return bool(_SAID_LOW.search(sentence) and _PRESSURE.search(sentence))
 
 
 # --- normal ranges ----------------------------------------------------------------------------
@@ -254,6 +398,7 @@ def _range_quotes(
         tail_age = _first_age_in(ages, unit_end, unit_end + len(tail))
         quoted = unit_kind != "other" and (
             _BEFORE_TRIGGER.search(sentence, 0, match.start()) is not None
+            or _said_of_population(sentence, match.start())
             or _said_of_after(tail, tail_age is not None)
             or (whole_line and _is_table_row(sentence, match.start(), unit_end))
             or _bracketed_after_age(sentence, ages, match.start())
@@ -261,7 +406,7 @@ def _range_quotes(
         if quoted and not _excluded(sentence, previous_end, match.start(), tail):
             vitals = _vitals(sentence, unit_kind, previous_end, match.start(), earlier, tail)
             if vitals:
-                low, high = sorted((int(match.group("low")), int(match.group("high"))))
+                low, high = sorted((_value(match.group("low")), _value(match.group("high"))))
                 age = tail_age or _nearest_age(ages, previous_end, match.start())
                 before = sentence[previous_end : match.start()]
                 asleep = bool(_ASLEEP.search(before) or _ASLEEP.search(tail))
@@ -274,7 +419,15 @@ def _range_quotes(
 
 def _quote(low, high, vitals, age: _Age | None, text, span, asleep=False, kind="range"):
     years, band = (age.years, age.band) if age else (None, None)
+    text = " ".join(text.split())  # blanked emphasis ("below **70**") leaves runs of spaces
     return RangeQuote(low, high, vitals, years, text, span, asleep, kind, band)
+
+
+def _value(number: str) -> int:
+    """A range end as a number: "28", "twenty-eight"."""
+    if number.isdigit():
+        return int(number)
+    return sum(_NUMBER_VALUES[word] for word in re.split(r"[-\s]+", number.lower()))
 
 
 def _tail(sentence: str, start: int) -> str:
@@ -297,6 +450,14 @@ def _nth_word_end(text: str, n: int) -> int:
 def _is_table_row(line: str, start: int, unit_end: int) -> bool:
     """Whether the line is only a vital, a range, its unit and a state ("awake")."""
     return bool(_ROW_HEAD.fullmatch(line, 0, start) and _ROW_END.fullmatch(line, unit_end))
+
+
+def _said_of_population(sentence: str, start: int) -> bool:
+    """Whether the range is said of a group of children named before it, with no number
+    between ("Teenagers breathe between 20 and 30 a minute"; not "infants never walk): rate
+    28 sits inside 15-45", where the range is held against the child's reading)."""
+    groups = list(_POPULATION.finditer(sentence, 0, start))
+    return bool(groups) and not _DIGIT.search(sentence, groups[-1].end(), start)
 
 
 def _bracketed_after_age(sentence: str, ages: list[_Age], start: int) -> bool:
@@ -323,11 +484,23 @@ def _excluded(sentence: str, previous_end: int, start: int, tail: str) -> bool:
     named anywhere before it in the sentence) or a negated range: not a quote of the norm."""
     near = sentence[max(previous_end, start - _CUTOFF_REACH) : start]
     return bool(
-        _CUTOFF.search(near)
+        _governing_cutoff(near)
         or _CUTOFF.search(tail)
         or _INTERVENTION.search(sentence, 0, start)  # "rescue breathing ... 20-30/min"
         or _NEGATION_JUST_BEFORE.search(sentence, previous_end, start)
     )
+
+
+def _governing_cutoff(near: str) -> bool:
+    """Whether a triage cut-off word before a range governs it: not when the child's reading
+    and then a trigger stand between ("JumpSTART: RR 26 (nl 30-60 for age)": the cut-off
+    heads the reading, the range is the norm)."""
+    cutoffs = list(_CUTOFF.finditer(near))
+    if not cutoffs:
+        return False
+    after = near[cutoffs[-1].end() :]
+    reading = _DIGIT.search(after)
+    return not (reading and _BEFORE_TRIGGER.search(after, reading.end()))
 
 
 def _vitals(
@@ -382,8 +555,6 @@ def _per_minute(vitals: tuple[str, ...], unit_kind: str | None) -> tuple[str, ..
 
 
 def _threshold_quotes(sentence: str, ages: list[_Age]) -> list[RangeQuote]:
-    if not _HYPOTENSION_WORD.search(sentence):
-        return []
     quotes, seen = [], set()
     for match in _THRESHOLD.finditer(sentence):
         value = match
@@ -406,13 +577,63 @@ def _threshold_quotes(sentence: str, ages: list[_Age]) -> list[RangeQuote]:
     return quotes
 
 
+def _floor_quotes(
+    sentence: str, floors: list[re.Match], ages: list[_Age], norms: list[RangeQuote]
+) -> list[RangeQuote]:
+    """The lowest normal systolic pressures a sentence quotes: since the child's reading (the
+    last figure before that is no age), the pressure named and a trigger ("nl SBP >100 at
+    this age", "normal systolic for a 3-year-old is above 76"), or a norm word right after
+    the figure ("SBP over 90 is normal"), or a list of norms before it ("Normal: RR 24-40,
+    HR 90-150, SBP > 74"); a unit other than mmHg makes it no pressure."""
+    quotes = []
+    for match in floors:
+        value = match
+        if match.group("formula"):  # "at least 70 + 2 x age = 78": the result is the floor
+            value = _FORMULA_RESULT.search(sentence, match.end())
+            if not value:
+                continue
+        start, end = value.span("value")
+        unit = _UNIT.match(sentence, end)
+        if unit and unit.lastgroup != "sbp":
+            continue
+        window_start = _since_last_figure(sentence, ages, match.start())
+        if not _PRESSURE.search(sentence, window_start, match.start()):
+            continue
+        unit_end = unit.end() if unit else end
+        tail = _tail(sentence, unit_end)
+        said = (
+            _BEFORE_TRIGGER.search(sentence, window_start, start)
+            or _said_of_after(tail, False)
+            or any(q.span[1] <= window_start for q in norms)
+        )
+        if not said or _excluded(sentence, window_start, match.start(), tail):
+            continue
+        tail_age = _first_age_in(ages, unit_end, unit_end + len(tail))
+        age = tail_age or _nearest_age(ages, window_start, start)
+        text = sentence[window_start:unit_end].strip(" ,;:(")
+        floor = int(value.group("value"))
+        quotes.append(_quote(floor, floor, ("sbp",), age, text, (start, end), kind="floor"))
+    return quotes
+
+
+def _since_last_figure(sentence: str, ages: list[_Age], position: int) -> int:
+    """Where the text after the last figure before ``position`` that is no age begins."""
+    figures = [
+        d.end()
+        for d in _DIGIT.finditer(sentence, 0, position)
+        if not any(a.start <= d.start() < a.end for a in ages)
+    ]
+    return figures[-1] if figures else 0
+
+
 def _is_systolic(sentence: str, below: int, value_end: int) -> bool:
     """The number after "below" is a systolic pressure: its unit is mmHg, or it has none and
-    the vital named nearest to it is the blood pressure (or hypotension itself)."""
+    the measure named nearest to it is the blood pressure (or hypotension itself), not
+    another vital or measure ("sats low, below 92")."""
     unit = _UNIT.match(sentence, value_end)
     if unit:
         return unit.lastgroup == "sbp"
-    named = sorted(_KEYWORD.finditer(sentence), key=lambda m: abs(m.start() - below))
+    named = sorted(_MEASURE.finditer(sentence), key=lambda m: abs(m.start() - below))
     return bool(named) and named[0].lastgroup == "sbp"
 
 
@@ -426,14 +647,17 @@ def _ages_cached(sentence: str) -> tuple[_Age, ...]:
         unit = next(u for u in _PER_YEAR if m.group(u))
         years = _years(m.group("n"), m.group("to")) / _PER_YEAR[unit]
         found.append(_Age(m.start(), m.end(), years))
-    for m in _AGE_AFTER_WORD.finditer(sentence):
-        numbers = [float(n) for n in (m.group("n"), m.group("to")) if n]
-        if max(numbers) <= ADULT_AGE:  # "normal for age 20-28" is a range, not an age
-            found.append(_Age(m.start(), m.end(), _years(m.group("n"), m.group("to"))))
-    for m in _AGE_WORD.finditer(sentence):
-        start, end = WORDS["ages"][" ".join(m.group(0).lower().split())]
-        found.append(_Age(m.start(), m.end(), (start + end) / 2, (start, end)))
-    found.extend(_Age(m.start(), m.end(), None) for m in _OWN_AGE.finditer(sentence))
+    if may_hold_any(sentence, _AGE_AFTER_WORD_GATE):
+        for m in _AGE_AFTER_WORD.finditer(sentence):
+            numbers = [float(n) for n in (m.group("n"), m.group("to")) if n]
+            if max(numbers) <= ADULT_AGE:  # "normal for age 20-28" is a range, not an age
+                found.append(_Age(m.start(), m.end(), _years(m.group("n"), m.group("to"))))
+    if may_hold_any(sentence, _AGE_WORD_GATE):
+        for m in _AGE_WORD.finditer(sentence):
+            start, end = WORDS["ages"][" ".join(m.group(0).lower().split())]
+            found.append(_Age(m.start(), m.end(), (start + end) / 2, (start, end)))
+    if may_hold_any(sentence, _OWN_AGE_GATE):
+        found.extend(_Age(m.start(), m.end(), None) for m in _OWN_AGE.finditer(sentence))
     # An age inside another ("age 5" within "age 5 years") counts once: the longer one.
     found.sort(key=lambda a: (a.start, -(a.end - a.start)))
     kept: list[_Age] = []
@@ -503,6 +727,8 @@ def fits(quote: RangeQuote, age: float) -> bool:
     hypotension threshold)."""
     if quote.kind == "hypotension":
         return threshold_fits_age(quote.low, age)
+    if quote.kind == "floor":
+        return floor_fits_age(quote.low, age)
     return any(range_fits_age(quote.low, quote.high, age, v, quote.asleep) for v in quote.vitals)
 
 
@@ -526,6 +752,14 @@ def wrong_ranges(quotes: tuple[RangeQuote, ...], patient_age: float | None) -> l
 
 def range_detail(quote: RangeQuote, age: float) -> dict:
     """The detail of a wrong quote (a new dict each call: callers own it)."""
+    if quote.kind == "floor":
+        return {
+            "lowest_normal": quote.low,
+            "vital": "sbp",
+            "age_years": age,
+            "quote": quote.text,
+            "expected": list(hypotension_thresholds(age)),
+        }
     if quote.kind == "hypotension":
         return {
             "threshold": quote.low,

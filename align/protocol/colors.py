@@ -15,11 +15,12 @@ LABELS = {
     "BLACK": "Deceased/Expectant",
 }
 
-# Accepted label words per color (lower case), from the facts file's synonym list.
+# Accepted label words per color (lower case), from the facts file's synonym list, and the
+# priority numbers of the UK triage sieve (P1 immediate, P2 urgent, P3 delayed/walking).
 LABEL_SYNONYMS = {
-    "RED": ("immediate",),
-    "YELLOW": ("delayed",),
-    "GREEN": ("minor", "minimal", "walking wounded"),
+    "RED": ("immediate", "p1", "t1", "priority 1"),
+    "YELLOW": ("delayed", "p2", "t2", "priority 2"),
+    "GREEN": ("minor", "minimal", "walking wounded", "p3", "t3", "priority 3"),
     "BLACK": ("deceased", "expectant", "dead", "deceased/expectant"),
 }
 

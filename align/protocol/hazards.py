@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from align.checks.text import Terms, Token, language, reaches, word_set, words
+from align.checks.text import Terms, Token, is_negated, language, reaches, word_set, words
 from align.checks.vocabulary import load
 
 HAZARDS = (
@@ -56,13 +56,31 @@ class Form:
     loose: bool
     reverse_across_comma: bool
     context_anywhere: bool
+    unless_anywhere: bool
+    antecedents: Terms
+    not_followed_by: frozenset[str]
+    # Word sets a clause must meet, each of them, for the form to match (a key word of its
+    # after, context, antecedent, verb and object terms): set tests skip the many clauses
+    # that cannot name the action before any matching.
+    needs: tuple[frozenset[str], ...] = ()
 
-    def spans(self, clause: str, tokens: tuple[Token, ...]) -> list[tuple[int, int]]:
-        """(first word, end word) of each mention of the action in ``clause``."""
+    def possible(self, present: frozenset[str]) -> bool:
+        """Whether a clause of the words ``present`` may name the action in this form."""
+        return all(not needed.isdisjoint(present) for needed in self.needs)
+
+    def spans(
+        self, clause: str, tokens: tuple[Token, ...], given: str = ""
+    ) -> list[tuple[int, int]]:
+        """(first word, end word) of each mention of the action in ``clause``. ``given``: a
+        word a heading above the line names, one of the verbs here ("**Epinephrine**" over
+        "- 0.3 mg IV push"): the objects alone then name the action."""
         objects = self.objects.spans(tokens)
         if not objects:
             return []
-        found = objects if not self.verbs else self._verb_object_spans(clause, tokens, objects)
+        if not self.verbs or given in self.verbs.first_words:
+            found = objects
+        else:
+            found = self._verb_object_spans(clause, tokens, objects)
         return [span for span in found if self._fits(clause, tokens, span)]
 
     def _verb_object_spans(self, clause, tokens, objects) -> list[tuple[int, int]]:
@@ -91,6 +109,10 @@ class Form:
 
     def _fits(self, clause: str, tokens: tuple[Token, ...], span: tuple[int, int]) -> bool:
         start, end = span
+        if end < len(tokens) and tokens[end][0] in self.not_followed_by:
+            return False  # "ask him to stand still"
+        if self.antecedents and not self.antecedents.spans(tokens, 0, start):
+            return False  # "it" stands for none of the objects
         if self.after and not any(
             self.after.end_at(tokens, k) is not None and reaches(clause, tokens, end, k, loose=True)
             for k in range(end, min(end + _AFTER_REACH + 1, len(tokens)))
@@ -102,7 +124,16 @@ class Form:
             else self._has_context(clause, tokens, start)
         ):
             return False
-        return not (self.unless and self.unless.spans(tokens, end))
+        return not (self.unless and self._has_unless(clause, tokens, end))
+
+    def _has_unless(self, clause: str, tokens: tuple[Token, ...], end: int) -> bool:
+        """An ``unless`` term after the action (anywhere in the clause with
+        ``unless_anywhere``) that is itself not negated ("lift him out as one unit", not
+        "roll him without in-line stabilisation")."""
+        return any(
+            not is_negated(clause, tokens[first][1], tokens[last - 1][2])
+            for first, last in self.unless.spans(tokens, 0 if self.unless_anywhere else end)
+        )
 
     def _has_context(self, clause: str, tokens: tuple[Token, ...], start: int) -> bool:
         """A context term from the action on, before a comma or a word that turns to
@@ -126,33 +157,63 @@ class Contraindication:
     instructions: tuple[str, ...]
     forms: tuple[Form, ...]
     always: bool = False
-    # Words a clause must hold for any form to match (the first words of the objects): a
-    # set test skips the many clauses that name no part of the action.
+    # Words a text must hold for any form to match (the key words of the objects).
     words: frozenset[str] = frozenset()
 
-    def mentions(self, clause: str) -> list[tuple[int, int]]:
-        """(start, end) offsets in ``clause`` of each mention of the action, negated or not."""
-        if self.words.isdisjoint(word_set(clause)):
+    def possible(self, present: frozenset[str]) -> bool:
+        """Whether text of the words ``present`` may name the action (in any of its forms)."""
+        if self.words.isdisjoint(present):  # most texts: one set test
+            return False
+        return any(form.possible(present) for form in self.forms)
+
+    def mentions(self, clause: str, given: str = "") -> list[tuple[int, int]]:
+        """(start, end) offsets in ``clause`` of each mention of the action, negated or not;
+        ``given``: a verb a heading above names (Form.spans)."""
+        present = (word_set(clause) | {given}) if given else word_set(clause)
+        forms = [form for form in self.forms if form.possible(present)]
+        if not forms:
             return []
         tokens = words(clause)
-        spans = sorted({span for form in self.forms for span in form.spans(clause, tokens)})
+        spans = sorted({span for form in forms for span in form.spans(clause, tokens, given)})
         return [(tokens[start][1], tokens[end - 1][2]) for start, end in spans]
 
 
 def _form(table: dict, slots: dict) -> Form:
+    objects = Terms(table["objects"], "noun", slots)
+    verbs = Terms(table.get("verbs", ()), "verb", slots)
+    after = Terms(table.get("after", ()), "", slots)
+    context = Terms(table.get("context", ()), "", slots)
+    antecedents = Terms(table.get("antecedents", ()), "noun", slots)
+    # the likely rarest first: the test stops at the first set the clause misses
+    needs = tuple(
+        terms.key_words for terms in (after, context, antecedents, verbs, objects) if terms
+    )
     return Form(
-        objects=Terms(table["objects"], "noun", slots),
-        verbs=Terms(table.get("verbs", ()), "verb", slots),
-        after=Terms(table.get("after", ())),
-        context=Terms(table.get("context", ())),
-        unless=Terms(table.get("unless", ()), "verb"),
+        objects=objects,
+        verbs=verbs,
+        after=after,
+        context=context,
+        unless=Terms(table.get("unless", ()), "verb", slots),
         gap_stops=frozenset(table.get("gap_stops", ())),
         gap=table.get("gap", 4),
         either_order=table.get("either_order", False),
         loose=table.get("loose", False),
         reverse_across_comma=table.get("reverse_across_comma", False),
         context_anywhere=table.get("context_anywhere", False),
+        unless_anywhere=table.get("unless_anywhere", False),
+        antecedents=antecedents,
+        not_followed_by=_word_list(table.get("not_followed_by", ()), slots),
+        needs=needs,
     )
+
+
+def _word_list(entries, slots: dict) -> frozenset[str]:
+    """Single words, where "{slot}" stands for every entry of that slot ("{body_parts}")."""
+    found = set()
+    for entry in entries:
+        name = entry[1:-1] if entry.startswith("{") and entry.endswith("}") else None
+        found.update(slots[name] if name else (entry,))
+    return frozenset(found)
 
 
 def _contraindication(table: dict, slots: dict) -> Contraindication:
@@ -167,7 +228,7 @@ def _contraindication(table: dict, slots: dict) -> Contraindication:
         instructions=tuple(table["instructions"]),
         forms=forms,
         always=table.get("always", False),
-        words=frozenset().union(*(form.objects.first_words for form in forms)),
+        words=frozenset().union(*(form.objects.key_words for form in forms)),
     )
 
 

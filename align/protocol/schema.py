@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from align.checks.vocabulary import load
 from align.protocol.colors import LABEL_SYNONYMS, LABELS, triage_line
@@ -69,18 +70,65 @@ _FIELD_FORM = re.compile(
 _LEADING_FORM = re.compile(
     r"(?:" + _COLOR + r"|\b(?:" + _alternatives(_LABEL_COLOR) + r")\b)", re.IGNORECASE
 )
-_ASSIGNING = re.compile(
-    r"(?:(?:" + _word_alternatives(_TRIAGE["assigning_verbs"]) + r")"
-    r"|(?:" + _word_alternatives(_TRIAGE["subjects"]) + r")\s+(?:is|are|was|remains|stays|"
-    r"goes|gets|counts as|would be|will be|should be|must be|needs to be|has to be|=)\b"
-    r"|\b(?:she's|he's|they're|it's)\b)"
-    r"(?P<gap>(?:[\s\w'’/()-]){0,40}?)" + _COLOR,
+# Words that give the child a color when they stand a few words before it: an assigning verb
+# ("tag her YELLOW"), or a subject and a linking verb ("she is RED", "he's GREEN").
+_COPULAS = (
+    "is", "are", "was", "remains", "stays", "goes", "gets", "counts as", "will be",
+    "should be", "must be", "needs to be", "has to be", "=",
+)  # fmt: skip
+# A clause that opens with the color and goes on with a mark, a label or "tag" ("In short:
+# GREEN, it's just an ankle", "YELLOW - splint and wait"); a color before a noun is a thing of
+# that color ("red lips", "the GREEN area").
+_OPENING_COLOR = re.compile(
+    r"\s*(?:all|just|simply|definitely|clearly)?\s*"
+    + _COLOR
+    + r"(?=\s*(?:$|[,.;:!(\-–—/]|(?:tag|priority|category|"
+    + _alternatives(_LABEL_COLOR)
+    + r")\b))",
     re.IGNORECASE,
 )
-_CONDITIONAL = re.compile(_word_alternatives(_TRIAGE["conditional_words"]), re.IGNORECASE)
-_NEGATION = re.compile(_word_alternatives(_TRIAGE["negation_words"]), re.IGNORECASE)
-_OTHER_PERSON = re.compile(_word_alternatives(_TRIAGE["other_people"]), re.IGNORECASE)
-_CLAUSE_SPLIT = re.compile(r"[.;:!?]\s+|[,(]\s*(?:and|so|then)\b|\bbut\b|\s[-–—]\s|\n")
+_DECISION_FILLERS = frozenset(_TRIAGE["decision_fillers"])
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)*|=")
+
+
+def words_of(text: str) -> list[str]:
+    """The lower-case words of a text ("She's RED." -> ["she's", "red"])."""
+    return _WORD.findall(text.lower())
+
+
+class Phrases:
+    """A vocabulary of phrases of one or more words, looked up among a text's words (set
+    lookups: a regex alternation of a hundred phrases costs tens of microseconds a line)."""
+
+    def __init__(self, phrases):
+        self.by_length: dict[int, set[tuple[str, ...]]] = {}
+        for phrase in phrases:
+            key = tuple(words_of(phrase))
+            self.by_length.setdefault(len(key), set()).add(key)
+
+    def position_in(self, words: list[str]) -> int | None:
+        """The index of the first word of the first phrase found, or None."""
+        found = None
+        for length, phrases in self.by_length.items():
+            for start in range(len(words) - length + 1):
+                if tuple(words[start : start + length]) in phrases:
+                    found = start if found is None else min(found, start)
+                    break
+        return found
+
+    def found_in(self, words: list[str]) -> bool:
+        return self.position_in(words) is not None
+
+
+_CONDITIONAL = Phrases(_TRIAGE["conditional_words"])
+_NEGATION = Phrases(_TRIAGE["negation_words"])
+_OTHER_PERSON = Phrases(_TRIAGE["other_people"])
+_ASSIGNING_VERB = Phrases(_TRIAGE["assigning_verbs"])
+_SUBJECT_IS = Phrases(
+    [f"{subject} {copula}" for subject in _TRIAGE["subjects"] for copula in _COPULAS]
+    + ["she's", "he's", "they're", "it's"]
+)
+_CLAUSE_SPLIT = re.compile(r"[.;:!?]\s+|[,(]\s*(?:so|then)\b|\b(?:and|but)\b|\s[-–—]\s|\n")
 # A clause about what a protocol does ("START only tags RED above 30/min") states a rule, not
 # this child's color, nor does a Broselow zone ("the Green zone, 30-36 kg"). START and SALT in
 # capitals only: "start oxygen" is an instruction.
@@ -107,6 +155,7 @@ _DO_NOT_SYMBOLS = tuple(_SECTIONS["do_not_title_symbols"])
 _REASSESS_ENDING = re.compile(
     r"(?:" + _word_alternatives(_SECTIONS["reassess_title_endings"]) + r")\W*$"
 )
+_REASSESS_OPENING_TITLE = re.compile(_word_alternatives(_SECTIONS["reassess_title_openings"]))
 _PROHIBITION_OPENING = re.compile(
     r"(?:" + _word_alternatives(_SECTIONS["prohibition_openers"]) + r")", re.IGNORECASE
 )
@@ -118,11 +167,9 @@ _TITLE_FILLER = re.compile(
 # "Title: rest" with a short title; a time ("at 10:30") or a ratio is not a heading.
 _TITLED = re.compile(r"(?P<title>[^:]{1,60}?)\s*:(?!\d)\s*(?P<rest>.*)")
 # A line that opens the reassessment section with its content ("Reassess every 5 minutes or
-# if: ...", "Watch closely for grunting or a rate above 45").
+# if: ...", "Watch closely for grunting or a rate above 45", "Look at her again if ...").
 _REASSESS_OPENING = re.compile(
-    r"(?:re-?assess|re-?triage|re-?evaluat|re-?check|watch(?: closely| carefully)? for"
-    r"|keep watching for|monitor(?: closely)? for|look out for)\w*\b",
-    re.IGNORECASE,
+    r"(?:" + _word_alternatives(_SECTIONS["reassess_openers"]) + r")", re.IGNORECASE
 )
 _BRACKETED = re.compile(r"\([^)]*\)")
 _ITEM = re.compile(r"\s*(?:[-*•·‣◦–▪►➤✗✘❌✓✔☐→]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)])\s+(?P<text>.*)")
@@ -280,6 +327,8 @@ def _unique(values) -> tuple:
 def read_decision_line(line: str) -> Decision | None:
     """The decision a line states in a decision form ("Triage: Immediate (RED)",
     "RED - IMMEDIATE", "🔴 RED", "- Tag YELLOW and ..."), or None."""
+    if line.lstrip().startswith("|"):
+        return _table_row_decision(line)
     item = _ITEM.match(line)
     text = plain_text(item.group("text") if item else line)
     match = _FIELD_FORM.match(text)
@@ -300,7 +349,7 @@ def read_decision_line(line: str) -> Decision | None:
     if lead.group(1) is None and not _COLOR_WORD.search(text):
         # A label opens the line: a decision only with its color ("IMMEDIATE - RED") or
         # alone ("Immediate."), never as a heading's first word ("Immediate Actions:").
-        return decision if re.fullmatch(r"\W*\w+\W*", text) else None
+        return None if re.search(r"\w", text[: lead.start()] + text[lead.end() :]) else decision
     # The decision and nothing else: "RED", "RED (Immediate)", "IMMEDIATE - RED", "GREEN -
     # minor. She walked to you.", "GREEN (walked in)" ("Red lines:", "Red flags" are titles).
     # A bracket without a color or label is commentary; so is whatever follows the statement.
@@ -308,10 +357,24 @@ def read_decision_line(line: str) -> Decision | None:
     end = _COMMENTARY.search(statement, lead.end())
     statement = statement[: end.start()] if end else statement
     leftover = _LABEL_WORD.sub(" ", _COLOR_WORD.sub(" ", statement))
-    leftover = re.sub(r"[^\w\s]", " ", leftover).split()
+    leftover = [
+        word
+        for word in re.sub(r"[^\w\s]", " ", leftover).lower().split()
+        if word not in _DECISION_FILLERS
+    ]
     if not leftover or _is_color_then_tag(text):
         return decision
     return None
+
+
+def _table_row_decision(line: str) -> Decision | None:
+    """A Markdown table row whose first cell names the decision and whose last cell states it
+    ("| **Final category** | she can wait | **YELLOW** |")."""
+    cells = [plain_text(cell) for cell in line.strip().strip("|").split("|")]
+    cells = [cell for cell in cells if cell]
+    if len(cells) < 2 or not _FIELD_FORM.match(f"{cells[0]}: x"):
+        return None
+    return read_decision_line(f"{cells[0]}: {cells[-1]}")
 
 
 def _names_decision(text: str) -> bool:
@@ -332,14 +395,30 @@ def assigned_colors(line: str) -> tuple[str, ...]:
         return ()
     colors = []
     for clause in _CLAUSE_SPLIT.split(text):
-        if _CONDITIONAL.search(clause) or _OTHER_PERSON.search(clause) or _RULE.search(clause):
+        if not _COLOR_WORD.search(clause) or _RULE.search(clause):
             continue
-        for match in _ASSIGNING.finditer(clause):
-            before = clause[max(0, match.start() - 30) : match.start("gap") + len(match["gap"])]
-            if _NEGATION.search(before):
-                continue
-            colors.append(_normalise_color(match.group(match.lastindex)))
+        words = words_of(clause)
+        if _CONDITIONAL.found_in(words) or _OTHER_PERSON.found_in(words):
+            continue
+        opening = _OPENING_COLOR.match(clause)
+        if opening:
+            colors.append(_normalise_color(opening.group(1)))
+        for match in _COLOR_WORD.finditer(clause):
+            if _is_assigned(clause[: match.start()]):
+                colors.append(_normalise_color(match.group(1)))
     return _unique(colors)
+
+
+def _is_assigned(before: str) -> bool:
+    """Whether the words before a color (back to a comma, at most eight) give it to the child
+    and do not reject it ("tag her", "she is", but not "she is not", "don't tag her")."""
+    window = words_of(before.rsplit(",", 1)[-1])[-8:]
+    verb = _ASSIGNING_VERB.position_in(window)
+    if verb is None:
+        verb = _SUBJECT_IS.position_in(window)
+    if verb is None:
+        return False
+    return not _NEGATION.found_in(window)
 
 
 def parse_response(text: str) -> ParsedResponse:
@@ -350,34 +429,30 @@ def parse_response(text: str) -> ParsedResponse:
     key = "other"  # the current section's key, once a section is open
     items: list[str] | None = None  # the current section's items; None before any section
     after_blank = False
+    restated: list[tuple[int, str]] = []
     for index, line in enumerate(parsed.raw_lines):
-        kind, heading_key, title, line_items, content = _classify(line)
+        reading = _read_line(line)
+        kind, heading_key, title, line_items, content = reading[:5]
         if kind == "blank":
             after_blank = True
             continue
-        decision = read_decision_line(line) if kind != "item" or index == 0 else None
-        if decision is None and kind == "item":
-            decision = read_decision_line(content) if _looks_like_decision(content) else None
-        if decision is not None and parsed.triage_line_index is None:
-            _set_decision(parsed, index, decision, first=not rows)
-            rows.append((index, line, "triage", line))
-            items = None
-            after_blank = False
-            continue
-        if kind == "text" and _opens_a_list(parsed.raw_lines, index):
-            heading = _short_title(line)
-            if heading is not None:
-                kind, heading_key, title, line_items = "heading", heading, line.strip(), ()
-        if kind == "text" and (items is None or after_blank) and _is_prohibition_prose(line):
+        if parsed.triage_line_index is None:
+            decision = reading.decision if kind != "item" or index else read_decision_line(line)
+            if decision is not None:
+                _set_decision(parsed, index, decision, first=not rows)
+                rows.append((index, line, "triage", line))
+                items = None
+                after_blank = False
+                continue
+        if kind == "text" and reading.short_title and _opens_a_list(parsed.raw_lines, index):
+            kind, heading_key, title, line_items = "heading", reading.short_title, line.strip(), ()
+        if kind == "text" and (items is None or after_blank) and reading.prohibition_prose:
             # Prohibitions written as a paragraph are the Do NOT section, but the line stays
             # an ordinary one: its words carry their own negation and are still read for
             # instructions ("Don't panic and put ice on it").
             key, items = "other", None
             _open_section(sections, "do_not", "", index).append(line.strip())
-            rows.append((index, line, key, content))
-            after_blank = False
-            continue
-        if kind == "item":
+        elif kind == "item":
             if items is None:
                 key, items = "other", _open_section(sections, "other", "", index)
             items.append(content)
@@ -396,10 +471,57 @@ def parse_response(text: str) -> ParsedResponse:
                 items.append(line_items[0])
         rows.append((index, line, key, content))
         after_blank = False
+        # A color given again after the decision; the items and headings of the Do NOT and
+        # reassessment lists say nothing about the child's color.
+        if (
+            parsed.triage_line_index is not None
+            and reading.colors_given
+            and (key not in _NOT_RESTATING or kind == "text")
+        ):
+            restated.extend((index, color) for color in reading.colors_given)
     if parsed.triage_line_index is None:
         _find_sentence_decision(parsed)
-    parsed.triage_restatements = _restatements(parsed)
+    parsed.triage_restatements = tuple(restated)
     return parsed
+
+
+class LineReading(NamedTuple):
+    """What one line is, read once per distinct line (``_read_line`` is cached)."""
+
+    kind: str  # blank, heading, item or text
+    section: str  # the section a heading opens
+    title: str
+    items: tuple[str, ...]  # a heading's inline items, or the text of an item or text line
+    content: str  # the line without its list marker
+    decision: Decision | None  # the decision it states, in a decision form (items: a field)
+    colors_given: tuple[str, ...]  # colors it gives the child, as a decision or a sentence
+    short_title: str | None  # the section it opens when a list follows it
+    prohibition_prose: bool  # a paragraph that opens with a prohibition
+
+
+@lru_cache(maxsize=65536)
+def _read_line(line: str) -> LineReading:
+    kind, key, title, items, content = _classify(line)
+    if kind == "blank":
+        return LineReading(kind, key, title, items, content, None, (), None, False)
+    if kind == "item":
+        decision = read_decision_line(content) if _looks_like_decision(content) else None
+    else:
+        decision = read_decision_line(line)
+    stated = read_decision_line(content)
+    colors_given = stated.colors if stated is not None else assigned_colors(content)
+    text = kind == "text"
+    return LineReading(
+        kind,
+        key,
+        title,
+        items,
+        content,
+        decision,
+        colors_given,
+        _short_title(line) if text else None,
+        text and _is_prohibition_prose(line),
+    )
 
 
 def _opens_a_list(lines: tuple[str, ...], index: int) -> bool:
@@ -451,24 +573,6 @@ def _find_sentence_decision(parsed: ParsedResponse) -> None:
             return
 
 
-def _restatements(parsed: ParsedResponse) -> tuple[tuple[int, str], ...]:
-    """(line index, color) of each statement after the decision that gives the child a
-    color (decision lines and assigning sentences; not the Do NOT or reassessment lists)."""
-    decided = parsed.triage_line_index
-    if decided is None:
-        return ()
-    found = []
-    for index, line, section, content in parsed.line_rows:
-        if index <= decided:
-            continue
-        if section in _NOT_RESTATING and _classify(line)[0] != "text":
-            continue  # a heading or item of those lists; a paragraph after them still counts
-        decision = read_decision_line(content)
-        colors = decision.colors if decision is not None else assigned_colors(content)
-        found.extend((index, color) for color in colors)
-    return tuple(found)
-
-
 def _open_section(
     sections: dict[str, tuple[str, int, list[str]]], key: str, title: str, index: int
 ) -> list[str]:
@@ -514,6 +618,12 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
     Markdown ("## What not to do", "**Recheck if**", "Don'ts")."""
     text = plain_text(line)
     titled = _TITLED.fullmatch(text)
+    if (
+        titled
+        and _REASSESS_ENDING.search(titled.group("title").lower())
+        and len(titled.group("title").split()) <= 14  # "Let me know ..., and also if:"
+    ):
+        return "reassess", titled.group("title").strip(), titled.group("rest")
     if titled and len(titled.group("title").split()) <= 6:
         title = titled.group("title").strip()
         key = section_of(title)
@@ -556,7 +666,7 @@ def section_of(title: str) -> str:
             return key
     if _DO_NOT_TITLE_WORD.search(lowered) or any(s in title for s in _DO_NOT_SYMBOLS):
         return "do_not"
-    if _REASSESS_ENDING.search(lowered):
+    if _REASSESS_ENDING.search(lowered) or _REASSESS_OPENING_TITLE.match(lowered):
         return "reassess"
     return "other"
 

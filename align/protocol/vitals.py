@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 VITALS = ("rr", "hr", "sbp")
@@ -198,6 +199,7 @@ def age_margin(age_years: float) -> float:
     return max(1 / 12, 0.05 * age_years)
 
 
+@lru_cache(maxsize=65536)  # pure; the same quotes are judged for many children of one age
 def range_fits_age(
     low: float, high: float, age_years: float, vital: str, asleep: bool = False
 ) -> bool:
@@ -248,10 +250,26 @@ def hypotension_thresholds(age_years: float) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
+@lru_cache(maxsize=65536)
 def threshold_fits_age(threshold: float, age_years: float) -> bool:
     """Whether a stated hypotension threshold is a published one for this age (1 mmHg of
     rounding either side)."""
     return any(abs(threshold - t) <= 1 for t in hypotension_thresholds(age_years))
+
+
+@lru_cache(maxsize=65536)
+def floor_fits_age(floor: float, age_years: float) -> bool:
+    """Whether a stated lowest normal systolic pressure ("normal SBP > 76") is a published one
+    for this age: a hypotension threshold, or the low end of a published normal range (within
+    its rounding slack, at an age within the band margin)."""
+    if threshold_fits_age(floor, age_years):
+        return True
+    margin = age_margin(age_years)
+    return any(
+        abs(floor - r.low) <= rounding_slack(r.low)
+        for age in (age_years - margin, age_years, age_years + margin)
+        for _, r in published_ranges(age, "sbp")
+    )
 
 
 def age_band_label(age_years: float) -> str:
