@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
-from align.data.io import DataError, dumps_line, loads_json, write_files_atomically
+from align.data.io import DataError, dumps_line, jsonl_records, loads_json, write_files_atomically
 
 
 def _err(message: str) -> None:
@@ -109,34 +109,6 @@ def _record_id(record: dict, line: int) -> str:
     return str(record.get("id", f"line-{line}"))
 
 
-def _score_lines(source: BinaryIO, name: str) -> Iterator[tuple[int, dict | DataError]]:
-    """(line number, record or the DataError saying why the line is not one) per non-blank
-    line: unlike ``iter_jsonl``, which stops at the first bad line, this lets the other
-    records be scored. Raise DataError on a line that is not UTF-8: then the input is not a
-    text file at all."""
-    for number, raw in enumerate(source, 1):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise DataError(
-                name, number, None, f"not UTF-8 (byte {error.start + 1} of the line)"
-            ) from error
-        if text.strip():
-            yield number, _parse_line(name, number, text)
-
-
-def _parse_line(name: str, number: int, text: str) -> dict | DataError:
-    try:
-        record = loads_json(text)
-    except json.JSONDecodeError as error:
-        return DataError(name, number, None, f"invalid JSON: {error.msg} (column {error.colno})")
-    except ValueError as error:  # NaN, Infinity
-        return DataError(name, number, None, f"invalid JSON: {error}")
-    if not isinstance(record, dict):
-        return DataError(name, number, None, "each line must be a JSON object")
-    return record
-
-
 def _score_record(name: str, line: int, record: dict | DataError) -> tuple[dict, DataError | None]:
     """The output line for one input line: {id, findings}, or {id, error} and the error."""
     from align.checks.detectors import score_response
@@ -168,7 +140,7 @@ def run_score(input_path: Path | None, summary: bool, out: TextIO) -> int:
     lines, errors = [], []
     # Printed only once every line is read: an input that is not text prints nothing.
     try:
-        for line, record in _score_lines(source, name):
+        for line, record in jsonl_records(source, name):
             result, error = _score_record(name, line, record)
             lines.append(result)
             if error is not None:

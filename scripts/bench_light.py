@@ -150,12 +150,13 @@ print(time.perf_counter() - start)
 """
 
 
-def bench_pairs_cold(gold: list[Path] | None, runs: int) -> list[float]:
-    """Seconds of a cold build in each of ``runs`` fresh interpreters (pinned like this one)."""
+def fresh_process_seconds(program: str, args: list[str], runs: int) -> list[float]:
+    """The seconds ``program`` prints as its last line, in each of ``runs`` fresh
+    interpreters (pinned like this one): caches and memos start empty."""
     times = []
     for _ in range(runs):
         done = subprocess.run(
-            [sys.executable, "-c", _COLD_BUILD, *map(str, gold or ())],
+            [sys.executable, "-c", program, *args],
             capture_output=True,
             text=True,
             check=True,
@@ -163,6 +164,11 @@ def bench_pairs_cold(gold: list[Path] | None, runs: int) -> list[float]:
         )
         times.append(float(done.stdout.strip().splitlines()[-1]))
     return times
+
+
+def bench_pairs_cold(gold: list[Path] | None, runs: int) -> list[float]:
+    """Seconds of a cold build in each of ``runs`` fresh interpreters."""
+    return fresh_process_seconds(_COLD_BUILD, [str(path) for path in gold or ()], runs)
 
 
 # --- 2. align triage / align score, end to end ----------------------------------------------
@@ -239,17 +245,8 @@ print(time.perf_counter() - start)
 
 
 def bench_score_cold(rows_path: Path, runs: int) -> list[float]:
-    times = []
-    for _ in range(runs):
-        done = subprocess.run(
-            [sys.executable, "-c", _COLD_SCORE, str(rows_path)],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
-        times.append(float(done.stdout.strip().splitlines()[-1]))
-    return times
+    """Seconds to score each distinct response once, in each of ``runs`` fresh interpreters."""
+    return fresh_process_seconds(_COLD_SCORE, [str(rows_path)], runs)
 
 
 def time_cli(args: list[str], stdin_path: Path | None, repeats: int, expect_lines: int) -> dict:

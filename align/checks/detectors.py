@@ -14,7 +14,7 @@ from align.checks.text import Terms, clauses, is_negated, word_set, words
 from align.checks.vital_ranges import RangeQuote, line_quotes, range_detail, wrong_quotes
 from align.checks.vocabulary import load
 from align.protocol.colors import PRIORITY
-from align.protocol.hazards import CONTRAINDICATIONS, contraindications_for
+from align.protocol.hazards import CONTRAINDICATIONS, Form, contraindications_for
 from align.protocol.schema import ParsedResponse, parse_response
 from align.protocol.triage import Observation, ObservationError, triage
 
@@ -129,15 +129,24 @@ def _line_contraindications(line: str) -> tuple[tuple[str, str], ...]:
     present = word_set(line)
     if ALL_ACTION_WORDS.isdisjoint(present):  # most lines: no further test
         return ()
-    rules = _rules_named(CONTRAINDICATIONS, present)
-    if not rules:
+    if not _rules_named(present):
         return ()
     found = []
     for clause in clauses(line):
-        for rule in rules:
-            if any(not is_negated(clause, start, end) for start, end in rule.mentions(clause)):
-                found.append((rule.key, clause.strip()))
+        found.extend((key, clause.strip()) for key in _clause_actions(clause))
     return tuple(found)
+
+
+@lru_cache(maxsize=65536)
+def _clause_actions(clause: str) -> tuple[str, ...]:
+    """The keys of the actions one clause gives, in vocabulary order (memoized: an edited
+    line keeps most of its clauses). A clause's words are some of its line's, so the rules
+    its own words name are the line's rules that can match it."""
+    return tuple(
+        rule.key
+        for rule in _rules_named(word_set(clause))
+        if any(not is_negated(clause, start, end) for start, end in rule.mentions(clause))
+    )
 
 
 def forbidden_instructions(line: str, hazards: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -179,10 +188,31 @@ def _drug_names() -> Terms:
 ALL_ACTION_WORDS = frozenset().union(*(rule.words for rule in CONTRAINDICATIONS))
 
 
-def _rules_named(rules, present: frozenset[str]) -> list:
-    """The rules whose action a text of the words ``present`` may name: it holds a key word
-    of each part of one of the action's forms."""
-    return [rule for rule in rules if rule.possible(present)]
+def _forms_by_word() -> dict[str, tuple[tuple[int, int, Form], ...]]:
+    """(rule index in CONTRAINDICATIONS, form index, form) of the forms each key word of an
+    action's objects belongs to."""
+    found: dict[str, list[tuple[int, int, Form]]] = {}
+    for i, rule in enumerate(CONTRAINDICATIONS):
+        for k, form in enumerate(rule.forms):
+            for word in form.objects.key_words:
+                found.setdefault(word, []).append((i, k, form))
+    return {word: tuple(forms) for word, forms in found.items()}
+
+
+_FORMS_BY_WORD = _forms_by_word()
+
+
+def _rules_named(present: frozenset[str]) -> list:
+    """The rules whose action a text of the words ``present`` may name, in vocabulary order:
+    it holds a key word of each part of one of the action's forms. Only the forms whose
+    object key words are present are tested (every form needs one)."""
+    candidates = {
+        (i, k): form
+        for word in ALL_ACTION_WORDS.intersection(present)
+        for i, k, form in _FORMS_BY_WORD[word]
+    }
+    named = {i for (i, _), form in candidates.items() if form.possible(present)}
+    return [CONTRAINDICATIONS[i] for i in sorted(named)]
 
 
 def score_response(

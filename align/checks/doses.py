@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from align.checks.text import ages_in, clauses, is_negated, line_segments
+from align.checks.text import ages_in, clauses, holds_any, is_negated, line_segments
 from align.checks.vocabulary import load
 from align.protocol.dosing import (
     dose_span,
@@ -271,6 +271,7 @@ _DEXTROSE_STRENGTH = re.compile(r"d\s?(\d{1,2})w?$", re.IGNORECASE)
 
 _NUMBERS = _VOCABULARY["numbers"]
 _NUMBER_WORD_VALUES = {**_NUMBERS["units"], **_NUMBERS["tens"]}
+_NUMBER_WORDS = tuple(_NUMBER_WORD_VALUES)  # for the substring gate before _SPELLED
 _NUMBER_WORD = "|".join(sorted(_NUMBER_WORD_VALUES, key=len, reverse=True))
 _SPELLED_WHOLE = rf"(?:{_NUMBER_WORD})(?:(?:[-\s]+|\s+and\s+(?!an?\b))(?:{_NUMBER_WORD}|hundred))*"
 # "one point eight", "zero point one five", "point three", "twenty-two", "two and a half",
@@ -286,9 +287,11 @@ _SPELLED = re.compile(
 _FRACTIONS = {"half": 0.5, "quarter": 0.25}
 
 
+@lru_cache(maxsize=65536)
 def with_digits(line: str) -> str:
     """The line with each number written in words before a unit in digits: "one point eight
-    milligrams" -> "1.8 milligrams", "twenty mL per kilo" -> "20 mL per kilo"."""
+    milligrams" -> "1.8 milligrams", "twenty mL per kilo" -> "20 mL per kilo" (memoized: the
+    dose gate and the dose check both read a line)."""
     if not _may_spell_a_number(line):
         return line
     return _SPELLED.sub(_spelled_value, line)
@@ -296,7 +299,7 @@ def with_digits(line: str) -> str:
 
 def _may_spell_a_number(line: str) -> bool:
     lowered = line.lower()
-    return "half" in lowered or any(word in lowered for word in _NUMBER_WORD_VALUES)
+    return "half" in lowered or holds_any(lowered, _NUMBER_WORDS)
 
 
 def _spelled_value(m: re.Match) -> str:

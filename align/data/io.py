@@ -11,6 +11,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 class DataError(ValueError):
@@ -47,26 +48,37 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     except OSError as error:
         raise DataError(path, None, None, f"cannot read: {error.strerror or error}") from error
     with handle:
-        for number, raw in enumerate(handle, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise DataError(
-                    path, number, None, f"not UTF-8 (byte {error.start + 1} of the line)"
-                ) from error
-            if not text.strip():
-                continue
-            try:
-                record = loads_json(text)
-            except json.JSONDecodeError as error:
-                raise DataError(
-                    path, number, None, f"invalid JSON: {error.msg} (column {error.colno})"
-                ) from error
-            except ValueError as error:
-                raise DataError(path, number, None, f"invalid JSON: {error}") from error
-            if not isinstance(record, dict):
-                raise DataError(path, number, None, "each line must be a JSON object")
+        for number, record in jsonl_records(handle, path):
+            if isinstance(record, DataError):
+                raise record
             yield number, record
+
+
+def jsonl_records(source: BinaryIO, name: str | Path) -> Iterator[tuple[int, dict | DataError]]:
+    """(line number, object or the DataError saying why the line is not one) for each
+    non-blank line, so a reader may go on past a bad line (``align score``); raise DataError
+    on a line that is not UTF-8: then the input is not a text file at all."""
+    for number, raw in enumerate(source, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DataError(
+                name, number, None, f"not UTF-8 (byte {error.start + 1} of the line)"
+            ) from error
+        if text.strip():
+            yield number, _json_object(name, number, text)
+
+
+def _json_object(name: str | Path, number: int, text: str) -> dict | DataError:
+    try:
+        record = loads_json(text)
+    except json.JSONDecodeError as error:
+        return DataError(name, number, None, f"invalid JSON: {error.msg} (column {error.colno})")
+    except ValueError as error:  # NaN, Infinity
+        return DataError(name, number, None, f"invalid JSON: {error}")
+    if not isinstance(record, dict):
+        return DataError(name, number, None, "each line must be a JSON object")
+    return record
 
 
 def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:

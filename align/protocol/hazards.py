@@ -66,7 +66,11 @@ class Form:
 
     def possible(self, present: frozenset[str]) -> bool:
         """Whether a clause of the words ``present`` may name the action in this form."""
-        return all(not needed.isdisjoint(present) for needed in self.needs)
+        # a loop, not all() over a generator: the test runs for every candidate form
+        for needed in self.needs:  # noqa: SIM110
+            if needed.isdisjoint(present):
+                return False
+        return True
 
     def spans(
         self, clause: str, tokens: tuple[Token, ...], given: str = ""
