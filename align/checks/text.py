@@ -112,16 +112,6 @@ AGE_WORDS = {
 }
 
 
-def segments(text: str) -> list[tuple[int, str]]:
-    """Sentences (split at . ! ? ; and line ends), each with its offset in ``text``."""
-    found: list[tuple[int, str]] = []
-    line_start = 0
-    for line in text.split("\n"):
-        found.extend((line_start + offset, seg) for offset, seg in line_segments(line))
-        line_start += len(line) + 1
-    return found
-
-
 # Detectors see the same lines over and over (a rejected response differs from its chosen
 # one in a line or two), so the per-line work is memoized; every cached function is pure.
 @lru_cache(maxsize=65536)
