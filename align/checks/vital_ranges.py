@@ -752,17 +752,10 @@ def wrong_ranges(quotes: tuple[RangeQuote, ...], patient_age: float | None) -> l
 
 def range_detail(quote: RangeQuote, age: float) -> dict:
     """The detail of a wrong quote (a new dict each call: callers own it)."""
-    if quote.kind == "floor":
+    if quote.kind in ("floor", "hypotension"):
+        name = "lowest_normal" if quote.kind == "floor" else "threshold"
         return {
-            "lowest_normal": quote.low,
-            "vital": "sbp",
-            "age_years": age,
-            "quote": quote.text,
-            "expected": list(hypotension_thresholds(age)),
-        }
-    if quote.kind == "hypotension":
-        return {
-            "threshold": quote.low,
+            name: quote.low,
             "vital": "sbp",
             "age_years": age,
             "quote": quote.text,
