@@ -192,6 +192,7 @@ def test_leave_described_or_given_to_others_is_no_instruction(hazard, line):
             "remove_tourniquet",
         ),
         ("burn", "If a blister forms, pop it", "burst_blisters"),
+        ("burn", "The big blister is tight — pop it with a clean needle", "burst_blisters"),
     ],
 )
 def test_a_pronoun_stands_for_the_object_named_before_it(hazard, line, action):
@@ -204,6 +205,7 @@ def test_a_pronoun_stands_for_the_object_named_before_it(hazard, line, action):
         ("bleeding", "If bleeding soaks through the dressing, remove it and apply a TQ"),
         ("bleeding", "Leave the TQ on and don't loosen it"),
         ("burn", "If a blister has already burst, leave it alone"),
+        ("burn", "The blister is tight — don't pop it"),
     ],
 )
 def test_a_pronoun_for_something_else_or_negated_is_not_the_action(hazard, line):
@@ -216,6 +218,7 @@ def test_a_pronoun_for_something_else_or_negated_is_not_the_action(hazard, line)
         "Get the beam off him now",
         "Get the bookcase off his legs straight away with 3-4 people",
         "Get the rubble off her chest right away so she can breathe",
+        "Lift the beam off him first, then start an IV and fluids once he's out",
     ],
 )
 def test_lifting_whatever_lies_on_the_child_at_once_releases_the_compression(line):
@@ -228,6 +231,7 @@ def test_lifting_whatever_lies_on_the_child_at_once_releases_the_compression(lin
         "Once fluids are running, lift the beam off now",
         "Lift the beam off now that fluids are running",
         "Get him off the foot now, sit him down",  # the child moves, nothing lies on him
+        "Start an IV and fluids first, then lift the beam off him",
     ],
 )
 def test_release_after_fluids_or_moving_the_child_is_not_early_release(line):
@@ -322,4 +326,15 @@ def test_a_family_of_wordings_names_the_action(hazard, line, action):
     ],
 )
 def test_the_right_action_worded_alike_is_not_flagged(hazard, line):
+    assert forbidden(line, hazard) == []
+
+
+@pytest.mark.parametrize(
+    ("hazard", "line"),
+    [
+        ("drowning", "Forget the Heimlich or tipping her upside down; let her cough"),
+        ("drowning", "Parents will ask about squeezing the water out: it does not help"),
+    ],
+)
+def test_a_rejected_list_or_a_question_others_ask_is_no_instruction(hazard, line):
     assert forbidden(line, hazard) == []

@@ -213,6 +213,10 @@ def test_the_detectors_expect_the_policy_color():
         "Summary: isolated ankle fracture - GREEN, splint and wait.",
         "Honestly, she's basically GREEN and could go with the walking wounded.",
         "**Final tag: GREEN** - it is only a sprain.",
+        "Bottom line: she's talking and following commands, so GREEN for now.",
+        "**TL;DR:** alert, talking, breathing fine → GREEN, can go with the second wave.",
+        "Thinking about the fall though (a ladder, could hide more), she's really GREEN until "
+        "a medic has checked her.",
     ],
 )
 def test_a_closing_summary_that_gives_another_color_is_a_change(ending):
@@ -299,3 +303,38 @@ def test_what_the_steps_would_normally_give_is_not_a_change():
     assert codes(text, {"age_years": 6, "ambulatory": True, "uncontrolled_bleeding": True}) == (
         set()
     )
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "JumpSTART doesn't apply (10 y) — START: Delayed (YELLOW), radial present.",
+        "Not walking; Triage: YELLOW",
+    ],
+)
+def test_a_decision_field_after_a_dash_or_semicolon_on_the_first_line_is_read(first_line):
+    assert codes(f"{first_line}\n{BODY}") == set()
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        "Don't • give food or drink\nRe-triage if • breathing goes above 45/min",
+        "Don'ts — no food, no drink.\nReassess — breathing goes above 45/min",
+        "Don't: give food or drink. Recheck if: breathing goes above 45/min.",
+    ],
+)
+def test_titles_with_a_dash_bullet_or_inline_second_heading_open_their_sections(sections):
+    text = f"TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint the leg.\n{sections}"
+    assert codes(text) == set()
+
+
+@pytest.mark.parametrize("empty", ["N/A", "none", "—"])
+def test_a_prohibition_heading_that_says_nothing_applies_is_missing_do_not(empty):
+    text = f"TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint.\nContraindications: {empty}\n"
+    assert codes(text + "Reassess if:\n- RR > 45") == {"missing_do_not"}
+
+
+def test_a_sign_off_under_an_empty_reassess_heading_is_no_trigger():
+    text = f"{BODY.rsplit('Reassess', 1)[0]}\n## Reassess if\n\nStay safe out there!"
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{text}") == {"missing_reassessment"}

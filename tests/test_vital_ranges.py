@@ -259,6 +259,12 @@ def test_a_sentence_without_a_vital_takes_the_one_named_earlier_in_the_line():
     assert not wrong(line.replace("12-20", "30-60"), 0.9)
 
 
+def test_a_vital_named_earlier_in_the_line_stands_beside_one_named_only_after_the_range():
+    line = "RR 28 (in the 15–45 band; the preschool norm is about 22–34, so fine) → pulse → alert"
+    assert not _wrong(line, 5)
+    assert _wrong(line.replace("22–34", "12–20"), 5)
+
+
 def test_a_per_minute_range_with_no_vital_named_is_a_breathing_or_heart_rate():
     assert wrong("His normal would be 150-200 a minute.", 8)
     assert not wrong("His normal would be 18-25 a minute.", 8)
@@ -422,6 +428,11 @@ def test_table_row_range_cell_is_the_norm():
     assert _wrong("| RR | 22 | 22–34 | ✅ |", 14)
     assert not _wrong("| RR | 22 | 12–20 | ⚠️ |", 14)
     assert not _wrong("| **Heart rate** | 96 | 60-100 bpm | ok |", 14)
+
+
+def test_table_row_cell_that_names_its_own_vital_is_read_alone():
+    assert _wrong("| BP | 92/58 | systolic 60–90 |", 9)
+    assert not _wrong("| BP | 102/60 | systolic 97–115 |", 9)
 
 
 def test_table_row_band_with_a_mark_or_the_triage_band_is_no_norm():

@@ -5,6 +5,7 @@ Finding codes are part of the interface (DESIGN.md): reports, gates and tests na
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
@@ -132,9 +133,33 @@ def _line_contraindications(line: str) -> tuple[tuple[str, str], ...]:
     if not _rules_named(present):
         return ()
     found = []
+    earlier = ""
     for clause in clauses(line):
-        found.extend((key, clause.strip()) for key in _clause_actions(clause))
+        keys = _clause_actions(clause)
+        if not keys and earlier and _PRONOUN.search(clause):
+            keys = _pronoun_actions(earlier, clause)
+        found.extend((key, clause.strip()) for key in keys)
+        earlier = f"{earlier} {clause}"
     return tuple(found)
+
+
+_PRONOUN = re.compile(r"\b(?:it|them)\b", re.IGNORECASE)
+
+
+def _pronoun_actions(earlier: str, clause: str) -> tuple[str, ...]:
+    """The actions a clause gives on a pronoun whose noun an earlier clause of the line names
+    ("The big blister is tight — pop it with a clean needle"); the clause's own negation
+    decides."""
+    joined = f"{earlier} {clause}"
+    shift = len(earlier) + 1
+    return tuple(
+        rule.key
+        for rule in _rules_named(word_set(joined))
+        if any(
+            start >= shift and not is_negated(clause, start - shift, end - shift)
+            for start, end in rule.mentions(joined)
+        )
+    )
 
 
 @lru_cache(maxsize=65536)

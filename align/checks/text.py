@@ -443,6 +443,7 @@ def _negated_before(clause: str, tokens: tuple[Token, ...], at: int, last: int) 
             and k > end
             and opens_instruction(tokens, k)
             and tokens[k + 1][0] not in lang.coordinators | {"or"}
+            and "or" not in (tokens[k][0], tokens[k - 1][0])  # "forget the Heimlich or tipping her"
         ):
             return False
         # "don't panic and put ice on it"; not "don't pop and drain the blisters", where the

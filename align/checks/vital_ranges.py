@@ -339,8 +339,12 @@ def _table_row_quotes(line: str) -> tuple[RangeQuote, ...]:
     for cell in cells[1:]:
         if _MARK.search(cell.group()):
             continue  # "15–45 ✔": the reading held against a band, not a norm
-        row = f"{head} {cell.group().strip()}"
-        shift = cell.start() + (len(cell.group()) - len(cell.group().lstrip())) - len(head) - 1
+        # a cell that names its own vital ("| BP | 92/58 | systolic 60–90 |") is read alone
+        own = _KEYWORD.search(cell.group()) is not None
+        row = cell.group().strip() if own else f"{head} {cell.group().strip()}"
+        shift = cell.start() + (len(cell.group()) - len(cell.group().lstrip()))
+        if not own:
+            shift -= len(head) + 1
         hypotension = may_hold_any(row, _HYPOTENSION_GATE)
         for quote in sentence_quotes(row, "", True, True, hypotension):
             if (quote.low, quote.high) not in _TABLE_CUTOFFS:
@@ -509,8 +513,9 @@ def _vitals(
     """The vital the unit names; else the last keyword between the last trigger (or the
     previous range) and the range, unless another measure stands nearer ("GCS") or right
     after it ("46-72 diastolic"); else every vital named since the previous range, or in the
-    sentence, or earlier in the line, nearest first (the quote passes if it fits one); else,
-    for a per-minute range, the breathing or the heart rate."""
+    sentence, nearest first, and those earlier in the line unless the sentence named one
+    before it (the quote passes if it fits one); else, for a per-minute range, the breathing
+    or the heart rate."""
     if unit_kind in _VITALS:
         return (unit_kind,)
     after = _MEASURE.match(tail.lstrip())
@@ -530,8 +535,10 @@ def _vitals(
     )
     named.sort(key=lambda m: abs(m.start() - start))
     vitals = tuple(dict.fromkeys(v for m in named for v in _KEYWORD_VITALS[m.lastgroup]))
-    if not vitals:
-        vitals = _named_vitals(earlier)
+    if not _KEYWORD.search(sentence, 0, start):
+        # named only after the range, or nowhere: the vital the line spoke of before it
+        # counts too ("RR 28 (...; the preschool norm is about 22–34) → pulse")
+        vitals = tuple(dict.fromkeys(vitals + _named_vitals(earlier)))
     if not vitals and unit_kind == "per_minute":
         vitals = ("rr", "hr")  # "his normal would be 18-25 a minute"
     return _per_minute(vitals, unit_kind)

@@ -128,7 +128,15 @@ _SUBJECT_IS = Phrases(
     [f"{subject} {copula}" for subject in _TRIAGE["subjects"] for copula in _COPULAS]
     + ["she's", "he's", "they're", "it's"]
 )
-_CLAUSE_SPLIT = re.compile(r"[.;:!?]\s+|[,(]\s*(?:so|then)\b|\b(?:and|but)\b|\s[-–—]\s|\n")
+_SEGMENT_SPLIT = re.compile(r"\s[-–—]+\s|;\s")
+_TIME_LIMIT = re.compile(r"\b(?:" + _alternatives(_TRIAGE["time_limits"]) + r")\b", re.IGNORECASE)
+# A color right after a conclusion ("fine → YELLOW", "so YELLOW", "so she's YELLOW").
+_CONCLUDES = re.compile(
+    r"(?:^|\s)(?:" + _word_alternatives(_TRIAGE["conclusion_markers"]) + r")\s*"
+    r"(?:(?:she|he|they|it)(?:'s|\s+is|\s+are|'re)\s+)?(?:really|definitely|clearly)?\s*$",
+    re.IGNORECASE,
+)
+_CLAUSE_SPLIT = re.compile(r"[.;:!?]\s+|[,(]\s*(?=(?:so|then)\b)|\b(?:and|but)\b|\s[-–—]\s|\n")
 # A clause about what a protocol does ("START only tags RED above 30/min") states a rule, not
 # this child's color, nor does a Broselow zone ("the Green zone, 30-36 kg"). START and SALT in
 # capitals only: "start oxygen" is an instruction.
@@ -166,6 +174,13 @@ _TITLE_FILLER = re.compile(
 )
 # "Title: rest" with a short title; a time ("at 10:30") or a ratio is not a heading.
 _TITLED = re.compile(r"(?P<title>[^:]{1,60}?)\s*:(?!\d)\s*(?P<rest>.*)")
+# "Title — rest", "Title • rest": a short title of a known section, another separator.
+_DASHED = re.compile(
+    r"(?P<title>.{1,40}?)\s*(?:" + _alternatives(_SECTIONS["heading_separators"]) + r")\s*"
+    r"(?P<rest>.+)"
+)
+_EMPTY_ITEMS = frozenset(_SECTIONS["empty_items"])
+_SIGN_OFF = re.compile(r"(?:" + _word_alternatives(_SECTIONS["sign_offs"]) + r")", re.IGNORECASE)
 # A line that opens the reassessment section with its content ("Reassess every 5 minutes or
 # if: ...", "Watch closely for grunting or a rate above 45", "Look at her again if ...").
 _REASSESS_OPENING = re.compile(
@@ -175,10 +190,11 @@ _BRACKETED = re.compile(r"\([^)]*\)")
 _ITEM = re.compile(r"\s*(?:[-*•·‣◦–▪►➤✗✘❌✓✔☐→]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)])\s+(?P<text>.*)")
 # Whitespace after a sentence end, before a capital or digit.
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
-# Markdown marks, and symbols other than the arrows and dashes that separate a decision
-# (emoji, variation selectors, pictographs): letters and digits of any script stay.
+# Markdown marks, and symbols other than the arrows, dashes and bullets that separate a
+# decision or a title (emoji, variation selectors, pictographs): letters and digits of any
+# script stay.
 _MARKDOWN = re.compile(r"[*_`~#|]+")
-_SYMBOLS = re.compile(r"[^\w\s\x00-\x7f→⇒➡–—]")
+_SYMBOLS = re.compile(r"[^\w\s\x00-\x7f→⇒➡–—•]")
 
 
 @lru_cache(maxsize=65536)
@@ -189,7 +205,7 @@ def plain_text(line: str) -> str:
     if not line.isascii():
         line = _SYMBOLS.sub(" ", line)
     # Arrows and dashes separate a decision from its field; before anything they are marks.
-    return " ".join(line.split()).lstrip("> →⇒➡-–—")
+    return " ".join(line.split()).lstrip("> →⇒➡-–—•")
 
 
 @dataclass(slots=True)
@@ -333,16 +349,10 @@ def read_decision_line(line: str) -> Decision | None:
     text = plain_text(item.group("text") if item else line)
     match = _FIELD_FORM.match(text)
     if match:
-        rest = match.group("rest") or match.group("bare")
-        first = _COLOR_WORD.search(rest) or _LABEL_WORD.search(rest)
-        # The decision opens what follows the name ("Triage: JumpSTART -> RED"), or the line
-        # is a walk through the steps that ends on a label ("JumpSTART: apneic -> ...").
-        if first is None or len(rest[: first.start()].split()) > 3:
-            return None
-        return _read_statement(rest)
+        return _field_decision(match)
     lead = _LEADING_FORM.match(text)
     if lead is None:
-        return None
+        return _later_field_decision(text)
     decision = _read_statement(text)
     if decision is None:
         return None
@@ -364,6 +374,27 @@ def read_decision_line(line: str) -> Decision | None:
     ]
     if not leftover or _is_color_then_tag(text):
         return decision
+    return None
+
+
+def _field_decision(match: re.Match) -> Decision | None:
+    """The decision after a field's name, where it opens what follows ("Triage: JumpSTART ->
+    RED"); not where the line walks through the steps ("JumpSTART: apneic -> ...")."""
+    rest = match.group("rest") or match.group("bare")
+    first = _COLOR_WORD.search(rest) or _LABEL_WORD.search(rest)
+    if first is None or len(rest[: first.start()].split()) > 3:
+        return None
+    return _read_statement(rest)
+
+
+def _later_field_decision(text: str) -> Decision | None:
+    """The decision a field form states after a dash or semicolon ("JumpSTART doesn't apply
+    (10 y) — START: Immediate (RED)")."""
+    for segment in _SEGMENT_SPLIT.split(text)[1:]:
+        match = _FIELD_FORM.match(segment)
+        decision = _field_decision(match) if match else None
+        if decision is not None:
+            return decision
     return None
 
 
@@ -397,7 +428,7 @@ def assigned_colors(line: str) -> tuple[str, ...]:
     for clause in _CLAUSE_SPLIT.split(text):
         if not _COLOR_WORD.search(clause) or _RULE.search(clause):
             continue
-        words = words_of(clause)
+        words = _condition_words(clause)
         if _CONDITIONAL.found_in(words) or _OTHER_PERSON.found_in(words):
             continue
         opening = _OPENING_COLOR.match(clause)
@@ -409,9 +440,24 @@ def assigned_colors(line: str) -> tuple[str, ...]:
     return _unique(colors)
 
 
+def _condition_words(clause: str) -> list[str]:
+    """The words of a clause that may make its color hypothetical: without an aside in
+    brackets before the color ("(a crash, could have hidden injuries), he's YELLOW") and
+    without a time limit after it ("YELLOW until a medic has seen him")."""
+    color = _COLOR_WORD.search(clause)
+    if color is None:
+        return words_of(clause)
+    limit = _TIME_LIMIT.search(clause, color.end())
+    before = _BRACKETED.sub(" ", clause[: color.start()])
+    return words_of(before + clause[color.start() : limit.start() if limit else None])
+
+
 def _is_assigned(before: str) -> bool:
     """Whether the words before a color (back to a comma, at most eight) give it to the child
-    and do not reject it ("tag her", "she is", but not "she is not", "don't tag her")."""
+    and do not reject it ("tag her", "she is", "... → ", "so", but not "she is not", "don't
+    tag her")."""
+    if _CONCLUDES.search(before.rsplit(",", 1)[-1]):
+        return True
     window = words_of(before.rsplit(",", 1)[-1])[-8:]
     verb = _ASSIGNING_VERB.position_in(window)
     if verb is None:
@@ -455,11 +501,20 @@ def parse_response(text: str) -> ParsedResponse:
         elif kind == "item":
             if items is None:
                 key, items = "other", _open_section(sections, "other", "", index)
-            items.append(content)
+            if not _is_empty_item(content):
+                items.append(content)
         elif kind == "heading":
             key = heading_key
             items = _open_section(sections, key, title, index)
-            items.extend(line_items)
+            for item in line_items:
+                inline = _inline_heading(item)
+                if inline is not None:  # "Don't: bath him. Recheck if: breathing above 45"
+                    inline_key, inline_title, item = inline
+                    items = _open_section(sections, inline_key, inline_title, index)
+                if item and not _is_empty_item(item):
+                    items.append(item)
+        elif kind == "text" and reading.sign_off:
+            pass  # "Stay safe out there!" closes the answer: no item of the section above
         else:
             # Free text: continues the section it follows unless a blank line separated it
             # from a list, in which case it is a paragraph of its own.
@@ -497,13 +552,14 @@ class LineReading(NamedTuple):
     colors_given: tuple[str, ...]  # colors it gives the child, as a decision or a sentence
     short_title: str | None  # the section it opens when a list follows it
     prohibition_prose: bool  # a paragraph that opens with a prohibition
+    sign_off: bool  # a short closing line ("Stay safe out there!")
 
 
 @lru_cache(maxsize=65536)
 def _read_line(line: str) -> LineReading:
     kind, key, title, items, content = _classify(line)
     if kind == "blank":
-        return LineReading(kind, key, title, items, content, None, (), None, False)
+        return LineReading(kind, key, title, items, content, None, (), None, False, False)
     if kind == "item":
         decision = read_decision_line(content) if _looks_like_decision(content) else None
     else:
@@ -521,6 +577,7 @@ def _read_line(line: str) -> LineReading:
         colors_given,
         _short_title(line) if text else None,
         text and _is_prohibition_prose(line),
+        text and _is_sign_off(line),
     )
 
 
@@ -542,6 +599,28 @@ def _short_title(line: str) -> str | None:
     if key == "other" and _SECTION_START["actions"].search(text.lower()):
         key = "actions"  # "Immediate care": an actions word anywhere in a title over a list
     return None if key == "other" else key
+
+
+def _inline_heading(sentence: str) -> tuple[str, str, str] | None:
+    """(section key, title, rest) where a sentence after a heading opens a Do NOT or
+    reassessment section of its own ("Recheck if: breathing above 45")."""
+    heading = _read_heading(sentence) if ":" in sentence else None
+    if heading is None or heading[0] not in _MEANING_ANYWHERE:
+        return None
+    key, title, _ = heading
+    return heading if _is_bare_title(title, key) else None
+
+
+def _is_sign_off(line: str) -> bool:
+    """A short closing line ("Stay safe out there! ❄️", "Hope this helps.")."""
+    text = plain_text(line)
+    return len(text.split()) <= 8 and _SIGN_OFF.match(text) is not None
+
+
+def _is_empty_item(text: str) -> bool:
+    """An item that says there is nothing ("N/A", "none", "—")."""
+    words = plain_text(text).strip(" .!").lower()
+    return not words or words in _EMPTY_ITEMS
 
 
 def _is_prohibition_prose(line: str) -> bool:
@@ -630,6 +709,12 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
         if key != "other" or titled.group("title")[:1].isupper():
             return key, title, titled.group("rest")
         return None
+    dashed = _DASHED.fullmatch(text)
+    if dashed and len(dashed.group("title").split()) <= 4:
+        title = dashed.group("title").strip()
+        key = section_of(title)
+        if key != "other" and _is_bare_title(title, key):
+            return key, title, dashed.group("rest")
     marked = line.lstrip().startswith(("#", "**", "__")) or line.rstrip().endswith(("**", "__"))
     words = text.split()
     if not words or text.endswith((".", "!", "?")) or len(words) > (8 if marked else 4):
