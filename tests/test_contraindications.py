@@ -338,3 +338,53 @@ def test_the_right_action_worded_alike_is_not_flagged(hazard, line):
 )
 def test_a_rejected_list_or_a_question_others_ask_is_no_instruction(hazard, line):
     assert forbidden(line, hazard) == []
+
+
+@pytest.mark.parametrize(
+    ("hazard", "line"),
+    [
+        ("spinal", "toddlers have big heads that tip the neck forward"),
+        ("spinal", "head-tilt/chin-lift is off the table given mechanism"),
+        ("burn", "It feels less dramatic than ice but it limits the damage; ice makes burns worse"),
+        ("spinal", "Log-roll into the recovery position with in-line stabilisation"),
+    ],
+)
+def test_descriptions_rejections_and_the_safe_recovery_position_are_not_instructions(hazard, line):
+    assert forbidden(line, hazard) == []
+
+
+@pytest.mark.parametrize(
+    ("hazard", "line", "action"),
+    [
+        ("spinal", "roll him onto his side into the recovery position", "move_unstabilised"),
+        (
+            "head_injury",
+            "you can leave him to rest quietly and check back on him in 30 minutes",
+            "leave_unobserved",
+        ),
+        ("chemical", "Dilute: 100 mL milk PO", "give_by_mouth"),
+    ],
+)
+def test_more_wordings_name_the_action(hazard, line, action):
+    assert action in forbidden(line, hazard)
+
+
+def test_a_pronoun_may_stand_for_a_noun_the_line_before_names():
+    text = (
+        "RED - Immediate\nWhat to do:\n- tourniquet stays high and tight\n"
+        "- loosen it every 15-20 min to let some blood back\n"
+        "Don't:\n- no food\nRecheck: if bleeding starts again"
+    )
+    scenario = {"age_years": 11, "hazards": ["bleeding"]}
+    actions = [f.detail["action"] for f in score_response(text, scenario) if f.detail]
+    assert "remove_tourniquet" in actions
+
+
+def test_iv_epinephrine_found_by_the_dose_reading_is_a_forbidden_action_too():
+    text = (
+        "RED - airway\n- epi: we've got the 1:1000 vial and a line in, so push 0.5 mg IV now\n"
+        "DO NOT:\n- sit him up\nrecheck q5min:\n- voice, stridor"
+    )
+    scenario = {"age_years": 10, "weight_kg": 35, "hazards": ["anaphylaxis"]}
+    codes = {f.code for f in score_response(text, scenario)}
+    assert {"contraindicated_action", "wrong_dose"} <= codes

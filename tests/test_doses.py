@@ -322,3 +322,34 @@ def test_what_is_already_in_place_does_not_hide_the_dose():
     line = "Since an IV is already in place, give epinephrine 0.1 mg IV (1 mg/mL) slowly."
     assert line_wrong_doses(line, 25, 8, ANAPHYLAXIS)
     assert not line_wrong_doses("She already had 0.15 mg from her EpiPen.", 20, 6, ANAPHYLAXIS)
+
+
+def test_a_small_whole_number_is_meant_as_written_not_as_a_rounded_fixed_dose():
+    # "1 mg" is no rounded 0.5 mg: over the 0.5 mg cap at 35 kg
+    assert wrong("Adrenaline 1 mg/mL, 1 mg IM lateral thigh (max dose)", 35, 13, ANAPHYLAXIS)
+    assert not wrong("Adrenaline 1 mg/mL, 0.35 mg IM lateral thigh", 35, 13, ANAPHYLAXIS)
+
+
+def test_with_no_weight_stated_the_cap_follows_the_age_formulas_not_their_widened_span():
+    # a 7-year-old is about 22-28 kg by the formulas: under 30 kg, at most 0.3 mg
+    assert wrong("adrenaline 0.5 mg IM in the outer thigh now", None, 7, ANAPHYLAXIS)
+    assert not wrong("adrenaline 0.25 mg IM in the outer thigh now", None, 7, ANAPHYLAXIS)
+
+
+def test_a_per_kg_figure_written_without_its_per_kg_is_read_as_per_kg():
+    line = "IM, outer thigh: 0.26 mg (= 0.01 mg × 26 kg), adrenaline 1 mg/mL"
+    assert not wrong(line, 26, 8, ANAPHYLAXIS)
+
+
+def test_a_litre_in_words_is_a_volume():
+    assert wrong("run a full litre of normal saline in before the weight comes off", None, 3)
+
+
+def test_a_junior_auto_injector_names_its_dose():
+    assert wrong("epipen jr into his thigh now, it's the kids one", 35, 11, ANAPHYLAXIS)
+    assert not wrong("give the EpiPen Jr into her thigh", 18, 5, ANAPHYLAXIS)
+
+
+def test_the_route_is_judged_before_the_amount_for_iv_epinephrine_in_anaphylaxis():
+    (detail,) = wrong("epi 1 mg/mL: push 0.5 mg IV now", 35, 10, ANAPHYLAXIS)
+    assert detail["stated"] == doses.IV_FOR_ANAPHYLAXIS

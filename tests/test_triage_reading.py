@@ -338,3 +338,95 @@ def test_a_prohibition_heading_that_says_nothing_applies_is_missing_do_not(empty
 def test_a_sign_off_under_an_empty_reassess_heading_is_no_trigger():
     text = f"{BODY.rsplit('Reassess', 1)[0]}\n## Reassess if\n\nStay safe out there!"
     assert codes(f"TRIAGE: YELLOW (Delayed)\n{text}") == {"missing_reassessment"}
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "delayed. 5yo, not walking, rr 36, radial + alert",
+        "**Delayed** – not walking",
+        "Tx category: DELAYED (YELLOW)",
+        "= yellow / delayed",
+        "That's YELLOW - Delayed under JumpSTART.",
+    ],
+)
+def test_a_label_closed_by_a_stop_or_dash_and_other_decision_forms_are_read(first_line):
+    assert codes(f"{first_line}\n{BODY}") == set()
+
+
+def test_a_hedged_pair_of_colors_is_a_decision_and_a_wrong_one():
+    assert codes(f"prob red, maybe yellow - she's breathing fast\n{BODY}") == {"wrong_triage_color"}
+
+
+def test_a_protocol_result_is_the_decision_only_where_no_other_is_stated():
+    text = f"not walking, rr 36, pulse, alert\njumpstart says yellow / delayed.\n{BODY}"
+    assert codes(text) == {"triage_not_first"}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "If her pulse goes, she needs fluids and she should be re-triaged as RED.",
+        "Skin: red, raised, itchy welts on her arms.",
+        "Her brother is GREEN and walked over by himself.",
+        "Treat her as likely to slip to RED.",
+    ],
+)
+def test_conditions_described_colors_and_other_people_are_not_a_change(sentence):
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{sentence}\n{BODY}") == set()
+
+
+def test_a_summary_that_manages_the_child_as_another_color_is_a_change():
+    ending = "**Summary:** she is stable, so she can be managed as a **GREEN** patient."
+    (finding,) = score_response(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n\n{ending}", CHILD_5Y)
+    assert finding.detail["changed_to"] == ["GREEN"]
+
+
+@pytest.mark.parametrize(
+    "do_not",
+    [
+        "whatever happens don't give her food, don't let her walk.",
+        "nothing by mouth. don't leave her alone.",
+        "NB: nothing by mouth; don't leave her alone.",
+        "**Things to steer clear of.** Don't leave her alone. Don't give her food.",
+        "Do-not list\n- food or drink",
+        "Keep clear of\n- food or drink",
+        "things we won't do: food or drink, leaving her alone",
+        "nope list - no food, no walking",
+    ],
+)
+def test_prohibitions_in_prose_or_under_unusual_titles_make_the_section(do_not):
+    text = (
+        "TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint the leg.\n\n"
+        f"{do_not}\n\nReassess if:\n- breathing goes above 45/min"
+    )
+    assert codes(text) == set()
+
+
+def test_an_unindented_prohibition_line_right_after_a_list_is_its_own_paragraph():
+    text = (
+        "TRIAGE: YELLOW (Delayed)\n- splint the leg\n- keep her warm\n"
+        "never leave her alone, no food or drink\nre-triage if: rr over 45"
+    )
+    assert codes(text) == set()
+
+
+@pytest.mark.parametrize(
+    "reassess",
+    [
+        "have someone look at her again if her fingers go numb or she gets drowsy.",
+        "**When to look again.** Straight away if she stops answering you.",
+        "watch:\n- if she gets sleepy",
+    ],
+)
+def test_reassessment_led_by_a_look_again_phrase_or_a_bold_title_counts(reassess):
+    text = "TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint.\nDo NOT:\n- give food\n\n" + reassess
+    assert codes(text) == set()
+
+
+def test_nothing_needed_under_a_prohibition_heading_is_missing_do_not():
+    text = (
+        "TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint.\n## ⛔ Don'ts\n"
+        "None at this time — she's stable! 👍\nReassess if:\n- RR > 45"
+    )
+    assert codes(text) == {"missing_do_not"}

@@ -459,3 +459,14 @@ def test_lowest_normal_systolic_is_judged():
     assert not _wrong("Systolic BP should be at least 70 + 2 x age = 78 at 4.", 4)
     assert _wrong("Normal ranges for a 2-year-old: RR 24–40, HR 90–150, SBP > 100.", 2)
     assert not _wrong("Normal ranges for a 2-year-old: RR 24–40, HR 90–150, SBP > 74.", 2)
+
+
+def test_the_ages_of_a_chart_are_no_range_of_a_vital():
+    line = "His HR of 84 is fine — published teen values are roughly 55–90 awake (chart for 13–17)."
+    assert not _wrong(line, 13)
+
+
+def test_a_vital_named_for_a_later_range_is_not_this_ranges():
+    line = "many EMS cards give 30–60/min as normal for an infant and 100–160 for heart rate"
+    assert not _wrong(line, 0.7)
+    assert _wrong(line.replace("30–60", "12–20"), 0.7)

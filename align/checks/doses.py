@@ -39,6 +39,7 @@ from align.checks.text import ages_in, clauses, holds_any, is_negated, line_segm
 from align.checks.vocabulary import load
 from align.protocol.dosing import (
     dose_span,
+    formula_weight_range_kg,
     plausible_weight_range_kg,
     rounding_slack,
     weight_span_kg,
@@ -156,6 +157,7 @@ def _drug(key: str, table: dict) -> Drug:
 
 
 _VOCABULARY = load("drugs")
+_DEVICE_DOSES = _VOCABULARY["device_doses"]
 DRUGS = {key: _drug(key, table) for key, table in _VOCABULARY["drugs"].items()}
 _DRUG_OF_NAME = {
     _normal(name): key for key, table in _VOCABULARY["drugs"].items() for name in table["names"]
@@ -280,7 +282,8 @@ _SPELLED = re.compile(
     rf"(?<!\w)(?:(?P<whole>{_SPELLED_WHOLE})(?:\s+point\s+(?P<decimals>(?:{_NUMBER_WORD})"
     rf"(?:\s+(?:{_NUMBER_WORD}))*)|\s+and\s+an?\s+(?P<fraction>half|quarter))?"
     rf"|point\s+(?P<only_decimals>(?:{_NUMBER_WORD})(?:\s+(?:{_NUMBER_WORD}))*)"
-    rf"|(?P<half>half)\s+an?)"
+    rf"|(?P<half>half)\s+an?"
+    rf"|(?P<one>an?)(?:\s+(?:full|whole))?(?=\s*(?:litre|liter)(?!\w)))"
     rf"(?=\s*(?:{_UNITS})(?!\w))",
     re.IGNORECASE,
 )
@@ -299,12 +302,19 @@ def with_digits(line: str) -> str:
 
 def _may_spell_a_number(line: str) -> bool:
     lowered = line.lower()
-    return "half" in lowered or holds_any(lowered, _NUMBER_WORDS)
+    return (
+        "half" in lowered
+        or "litre" in lowered
+        or "liter" in lowered
+        or holds_any(lowered, _NUMBER_WORDS)
+    )
 
 
 def _spelled_value(m: re.Match) -> str:
     if m["half"]:
         return "0.5"
+    if m["one"]:
+        return "1"  # "a full litre"
     if m["only_decimals"]:
         return "0." + _digits(m["only_decimals"])
     whole = _whole(m["whole"])
@@ -350,6 +360,9 @@ class Quantity:
     end: int
 
 
+_TIMES_WEIGHT = re.compile(r"\s*(?:×|x|\*|times)\s*\d+(?:\.\d+)?\s*(?:kg|kilos?)\b", re.I)
+
+
 @lru_cache(maxsize=65536)
 def _quantities(sentence: str) -> tuple[Quantity, ...]:
     """The numbers of a sentence that carry a unit, read and classified, in order (memoized:
@@ -386,6 +399,8 @@ def _quantity(sentence: str, m: re.Match) -> Quantity | None:
         if _RATE_AFTER.match(sentence, end):
             return None  # "4 mL/kg/hr": a rate, not a bolus
         kind = "per_kg"
+    elif not per and _TIMES_WEIGHT.match(sentence, end):
+        kind = "per_kg"  # "0.01 mg × 26 kg": the per-kg dose with its "/kg" left out
     elif per and per != "dose":
         return None
     else:
@@ -635,6 +650,14 @@ def _readings(sentence: str, carried: Reading | None) -> list[Reading]:
                 reading.strength = q.value
         else:
             reading.quantities.append(q)
+    for reading in readings.values():
+        implied = _DEVICE_DOSES.get(reading.mention.lower())
+        if implied is not None and not any(q.kind == "amount" for q in reading.quantities):
+            # "epipen jr 0.15 into his thigh": the device says the dose
+            where = sentence.lower().find(reading.mention.lower())
+            end = where + len(reading.mention)
+            dose = Quantity("amount", "mass", implied, None, f"{implied:g}", "mg", 1.0, where, end)
+            reading.quantities.append(dose)
     for key, reading in readings.items():
         for route in reading.drug.routes:
             for m in route.words.finditer(sentence):
@@ -762,6 +785,12 @@ def _check_reading(
     doses = _doses(sentence, reading.quantities)
     if not doses:
         return []
+    if (
+        drug.key == "epinephrine"
+    ):  # the route first: an IV dose for anaphylaxis is wrong at any size
+        detail = _iv_for_anaphylaxis(reading, arrest, anaphylaxis)
+        if detail is not None:
+            return [detail]
     totals = set()
     for q in doses:
         if q.kind != "per_kg":
@@ -777,10 +806,6 @@ def _check_reading(
                 detail = _check_amount(reading, q, patient, age, arrest, anaphylaxis)
                 if detail is not None:
                     return [detail]
-    if drug.key == "epinephrine":
-        detail = _iv_for_anaphylaxis(reading, arrest, anaphylaxis)
-        if detail is not None:
-            return [detail]
     return []
 
 
@@ -1090,8 +1115,11 @@ def _check_amount(reading, q, patient, age, arrest, anaphylaxis) -> dict | None:
 def _amount_failure(reading, c: Candidate, q, factor, weights, patient) -> dict | None:
     drug = reading.drug
     stated = [v * factor for v in _ends(q)]  # in the rule's unit
-    slack = 0.5 * 10 ** -_decimals(q.text) * q.scale * factor
-    if all(_fixed_dose_fits(c, v, slack, weights, patient.age_years) for v in stated):
+    # half a unit of the last digit written, but a small whole number is meant as written
+    # ("1 mg" is not a rounded 0.5 mg)
+    slack = min(0.5 * 10 ** -_decimals(q.text), 0.1 * q.value / q.scale) * q.scale * factor
+    sized = _sizing_weights(reading, patient, weights)
+    if all(_fixed_dose_fits(c, v, slack, sized, patient.age_years) for v in stated):
         return None
     unit = drug.unit if drug.unit != "ml" else "mL"
     if weights is None:
@@ -1100,7 +1128,7 @@ def _amount_failure(reading, c: Candidate, q, factor, weights, patient) -> dict 
             return None
         return _detail(reading, q, f"{q.text} {q.unit}", f"at most {most:g} {unit}", c.why)
     low, high = dose_span(c.per_kg, weights, c.cap)
-    most = c.cap(weights[1])
+    most = c.cap(sized[1])
     top = high * (1 + drug.tolerance) + slack
     if most is not None:
         top = min(top, most + slack)
@@ -1113,6 +1141,18 @@ def _amount_failure(reading, c: Candidate, q, factor, weights, patient) -> dict 
     if c.label:
         detail["read_as"] = c.label
     return detail
+
+
+def _sizing_weights(reading: Reading, patient: Patient, weights):
+    """The weights that decide a cap or a fixed dose's weight band: with no weight stated or
+    written, the age formulas' own span, not widened (a 7-year-old is not dosed as a 36 kg
+    child: the widening only keeps an answer's own estimate from counting as wrong)."""
+    estimated = patient.weight_kg is None and not any(
+        q.kind == "weight" for q in reading.quantities
+    )
+    if weights is None or not estimated or patient.age_years is None:
+        return weights
+    return formula_weight_range_kg(patient.age_years)
 
 
 def _fixed_dose_fits(c: Candidate, value: float, slack: float, weights, age) -> bool:
@@ -1134,13 +1174,16 @@ def _decimals(text: str) -> int:
     return len(text.split(".")[1]) if "." in text else 0
 
 
+IV_FOR_ANAPHYLAXIS = "IV/IO for anaphylaxis"
+
+
 def _iv_for_anaphylaxis(reading: Reading, arrest: bool, anaphylaxis: bool) -> dict | None:
     """IV/IO epinephrine outside an arrest, for anaphylaxis: the IM dose given IV."""
     if reading.routes != {"iv"} or arrest or not anaphylaxis:
         return None
     return {
         "drug": "epinephrine",
-        "stated": "IV/IO for anaphylaxis",
+        "stated": IV_FOR_ANAPHYLAXIS,
         "expected": "IM, 0.01 mg/kg of 1 mg/mL into the thigh",
         "why": "IV epinephrine outside an arrest is the IM dose given IV (a bolus that can "
         "cause arrhythmia)",

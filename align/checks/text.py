@@ -321,6 +321,7 @@ class _Language:
         self.after = Terms(negation["after"], slots=slots)
         self.availability = Terms(negation["availability"])
         self.determiners = frozenset(scope["determiners"])
+        self.relative_pronouns = frozenset(scope["relative_pronouns"])
         self.after_comma = frozenset(
             tuple(word for word, _, _ in words(phrase)) for phrase in negation["after_comma"]
         )
@@ -373,13 +374,29 @@ def reaches(clause: str, tokens: tuple[Token, ...], i: int, j: int, loose: bool 
 
 def is_negated(clause: str, match_start: int, match_end: int | None = None) -> bool:
     """Whether the action at ``match_start`` (to ``match_end``) of ``clause`` is not given as
-    an instruction: a negation cue before it whose scope reaches it ("never", "resist the
-    urge to", "instead of", "no"), a condition it stands in ("if anyone gave her water,"), or
-    a negative predicate after it ("... is contraindicated", "... should be avoided")."""
+    an instruction: a description of what something does ("heads that tip the neck"), a
+    negation cue before it whose scope reaches it ("never", "resist the urge to", "instead
+    of", "no"), a condition it stands in ("if anyone gave her water,"), or a negative
+    predicate after it ("... is contraindicated", "... should be avoided")."""
     tokens = words(clause)
     at = _word_at(tokens, match_start)
     end = at + 1 if match_end is None else max(at + 1, _word_at(tokens, match_end))
-    return _negated_before(clause, tokens, at, end) or _negated_after(clause, tokens, end)
+    return (
+        _described(tokens, at)
+        or _negated_before(clause, tokens, at, end)
+        or _negated_after(clause, tokens, end)
+    )
+
+
+def _described(tokens: tuple[Token, ...], at: int) -> bool:
+    """Whether the action's verb has a relative pronoun for its subject: it describes what
+    something does ("toddlers have big heads that tip the neck forward")."""
+    lang = language()
+    return (
+        0 < at < len(tokens)
+        and tokens[at - 1][0] in lang.relative_pronouns
+        and lang.instruction_verbs.end_at(tokens, at) is not None
+    )
 
 
 def _word_at(tokens: tuple[Token, ...], offset: int) -> int:

@@ -392,7 +392,8 @@ def _range_quotes(
 ) -> list[RangeQuote]:
     quotes = []
     previous_end = 0  # where the previous range (its unit, and an age bound to it) ended
-    for match in ranges:
+    next_starts = [m.start() for m in ranges[1:]] + [len(sentence)] if ranges else []
+    for match, next_start in zip(ranges, next_starts, strict=True):
         if any(a.start <= match.start() < a.end for a in ages):
             continue  # "ages 1-10", "1-3 years": an age, not a range of a vital
         unit = _UNIT.match(sentence, match.end())
@@ -408,7 +409,8 @@ def _range_quotes(
             or _bracketed_after_age(sentence, ages, match.start())
         )
         if quoted and not _excluded(sentence, previous_end, match.start(), tail):
-            vitals = _vitals(sentence, unit_kind, previous_end, match.start(), earlier, tail)
+            where = (previous_end, match.start(), next_start)
+            vitals = _vitals(sentence, unit_kind, where, earlier, tail)
             if vitals:
                 low, high = sorted((_value(match.group("low")), _value(match.group("high"))))
                 age = tail_age or _nearest_age(ages, previous_end, match.start())
@@ -508,14 +510,16 @@ def _governing_cutoff(near: str) -> bool:
 
 
 def _vitals(
-    sentence: str, unit_kind: str | None, previous_end: int, start: int, earlier: str, tail: str
+    sentence: str, unit_kind: str | None, where: tuple[int, int, int], earlier: str, tail: str
 ) -> tuple:
     """The vital the unit names; else the last keyword between the last trigger (or the
     previous range) and the range, unless another measure stands nearer ("GCS") or right
     after it ("46-72 diastolic"); else every vital named since the previous range, or in the
-    sentence, nearest first, and those earlier in the line unless the sentence named one
-    before it (the quote passes if it fits one); else, for a per-minute range, the breathing
-    or the heart rate."""
+    sentence before the next range, nearest first, and those earlier in the line unless the
+    sentence named one before it (the quote passes if it fits one); else, for a per-minute
+    range, the breathing or the heart rate. ``where``: (previous range's end, this range's
+    start, next range's start)."""
+    previous_end, start, next_start = where
     if unit_kind in _VITALS:
         return (unit_kind,)
     after = _MEASURE.match(tail.lstrip())
@@ -531,7 +535,7 @@ def _vitals(
     if inside:
         return _per_minute(_KEYWORD_VITALS[inside[-1].lastgroup], unit_kind)
     named = list(_KEYWORD.finditer(sentence, previous_end, start)) or list(
-        _KEYWORD.finditer(sentence)
+        _KEYWORD.finditer(sentence, 0, next_start)
     )
     named.sort(key=lambda m: abs(m.start() - start))
     vitals = tuple(dict.fromkeys(v for m in named for v in _KEYWORD_VITALS[m.lastgroup]))

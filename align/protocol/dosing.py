@@ -78,17 +78,20 @@ def best_guess_weight_kg(age_years: float) -> float:
 ESTIMATE_SLACK = 0.3
 
 
-def plausible_weight_range_kg(age_years: float) -> tuple[float, float]:
-    """The weights (kg) an age-based estimate may give for a child of this age: the span of
-    the updated APLS, original APLS (from 1 y) and Best Guess formulas, widened by
-    ``ESTIMATE_SLACK`` each way. Beyond a formula's age range it is extended as written."""
+def formula_weight_range_kg(age_years: float) -> tuple[float, float]:
+    """The span of the updated APLS, original APLS (from 1 y) and Best Guess formulas for this
+    age. Beyond a formula's age range it is extended as written."""
     estimates = [apls_weight_kg(age_years), best_guess_weight_kg(age_years)]
     if age_years >= 1:
         estimates.append(original_apls_weight_kg(age_years))
-    return (
-        round(min(estimates) * (1 - ESTIMATE_SLACK), 1),
-        round(max(estimates) * (1 + ESTIMATE_SLACK), 1),
-    )
+    return min(estimates), max(estimates)
+
+
+def plausible_weight_range_kg(age_years: float) -> tuple[float, float]:
+    """The weights (kg) an age-based estimate may give for a child of this age: the formulas'
+    span widened by ``ESTIMATE_SLACK`` each way."""
+    low, high = formula_weight_range_kg(age_years)
+    return round(low * (1 - ESTIMATE_SLACK), 1), round(high * (1 + ESTIMATE_SLACK), 1)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,17 @@ _OPENING_COLOR = re.compile(
     re.IGNORECASE,
 )
 _DECISION_FILLERS = frozenset(_TRIAGE["decision_fillers"])
+_HEDGE = re.compile(r"(?:" + _word_alternatives(_TRIAGE["hedges"]) + r")[\s,]+", re.IGNORECASE)
+# A label that closes its statement: "delayed. 13yo ...", "MINOR - walked out", "Minor –"
+_LABEL_CLOSED = re.compile(r"\s*(?:[.!]|\s[-–—]\s|[-–—]\s|$)")
+# "jumpstart says yellow / delayed"
+_PROTOCOL_RESULT = re.compile(
+    r"\b(?:jump\s?start|start|salt|algorithm|protocol|triage)\s+(?:"
+    + _alternatives(_TRIAGE["protocol_results"])
+    + r")\s*"
+    + _COLOR,
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)*|=")
 
 
@@ -121,12 +132,16 @@ class Phrases:
 
 
 _CONDITIONAL = Phrases(_TRIAGE["conditional_words"])
+_COLORED_THING = Phrases(_TRIAGE["colored_things"])
 _NEGATION = Phrases(_TRIAGE["negation_words"])
 _OTHER_PERSON = Phrases(_TRIAGE["other_people"])
 _ASSIGNING_VERB = Phrases(_TRIAGE["assigning_verbs"])
 _SUBJECT_IS = Phrases(
     [f"{subject} {copula}" for subject in _TRIAGE["subjects"] for copula in _COPULAS]
-    + ["she's", "he's", "they're", "it's"]
+    + ["she's", "he's", "they're", "it's", "that's"]
+)
+_CONDITION_OPENING = re.compile(
+    r"\W*(?:if|when|whenever|should|once|in case|unless)\b", re.IGNORECASE
 )
 _SEGMENT_SPLIT = re.compile(r"\s[-–—]+\s|;\s")
 _TIME_LIMIT = re.compile(r"\b(?:" + _alternatives(_TRIAGE["time_limits"]) + r")\b", re.IGNORECASE)
@@ -180,12 +195,33 @@ _DASHED = re.compile(
     r"(?P<rest>.+)"
 )
 _EMPTY_ITEMS = frozenset(_SECTIONS["empty_items"])
+# "none at this time — he's stable", "nothing special, just keep baby warm"
+_EMPTY_OPENING = re.compile(
+    r"(?:" + _word_alternatives(_SECTIONS["empty_items"]) + r")"
+    r"(?:\s+(?:" + _alternatives(_SECTIONS["empty_item_tails"]) + r"))?\s*[—–,;:!(]"
+)
 _SIGN_OFF = re.compile(r"(?:" + _word_alternatives(_SECTIONS["sign_offs"]) + r")", re.IGNORECASE)
 # A line that opens the reassessment section with its content ("Reassess every 5 minutes or
 # if: ...", "Watch closely for grunting or a rate above 45", "Look at her again if ...").
 _REASSESS_OPENING = re.compile(
     r"(?:" + _word_alternatives(_SECTIONS["reassess_openers"]) + r")", re.IGNORECASE
 )
+_PROHIBITION_IMPERATIVE = Phrases(_SECTIONS["prohibition_imperatives"])
+_PROHIBITION_CUE = Phrases(_SECTIONS["prohibition_imperatives"] + _SECTIONS["prohibition_cues"])
+_CUE_REACH = 4  # a sentence's prohibition stands within its first words
+_PROHIBITION_CUE_WORD = re.compile(
+    _word_alternatives(_SECTIONS["prohibition_imperatives"] + _SECTIONS["prohibition_cues"]),
+    re.IGNORECASE,
+)
+_ANY_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+# "Look at her again if ...", "have a second look when ...": a short lead with a
+# reassessment phrase, then the condition, opens the triggers in prose.
+_REASSESS_LEAD = re.compile(
+    r"(?P<lead>(?:\S+\s+){0,8}?)(?:if|when|whenever|as soon as)\b", re.IGNORECASE
+)
+_REASSESS_LEAD_WORDS = re.compile(_word_alternatives(_SECTIONS["reassess_leads"]), re.IGNORECASE)
+# "**Things to steer clear of.** Don't leave him ...": a bold title opens its section.
+_BOLD_LEAD = re.compile(r"\s*(\*\*|__)(?P<title>[^*_]{1,60}?)\1\s*(?P<rest>\w.*)")
 _BRACKETED = re.compile(r"\([^)]*\)")
 _ITEM = re.compile(r"\s*(?:[-*•·‣◦–▪►➤✗✘❌✓✔☐→]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)])\s+(?P<text>.*)")
 # Whitespace after a sentence end, before a capital or digit.
@@ -205,7 +241,7 @@ def plain_text(line: str) -> str:
     if not line.isascii():
         line = _SYMBOLS.sub(" ", line)
     # Arrows and dashes separate a decision from its field; before anything they are marks.
-    return " ".join(line.split()).lstrip("> →⇒➡-–—•")
+    return " ".join(line.split()).lstrip("> →⇒➡-–—•=")
 
 
 @dataclass(slots=True)
@@ -293,9 +329,13 @@ def _split_inline(rest: str) -> list[str]:
 
 
 def states_a_color(text: str) -> bool:
-    """Whether a line or sentence gives the child a triage color, as a decision line or an
-    assigning sentence."""
-    return read_decision_line(text) is not None or bool(assigned_colors(text))
+    """Whether a line or sentence gives the child a triage color, as a decision line, an
+    assigning sentence or the protocol's result."""
+    return (
+        read_decision_line(text) is not None
+        or bool(assigned_colors(text))
+        or protocol_result(text) is not None
+    )
 
 
 # Where the stated triage ends and commentary begins: a spaced dash, a sentence or clause
@@ -350,6 +390,9 @@ def read_decision_line(line: str) -> Decision | None:
     match = _FIELD_FORM.match(text)
     if match:
         return _field_decision(match)
+    hedge = _HEDGE.match(text)
+    if hedge and _COLOR_WORD.match(text, hedge.end()):
+        text = text[hedge.end() :]  # "prob red, maybe yellow": the hedged decision
     lead = _LEADING_FORM.match(text)
     if lead is None:
         return _later_field_decision(text)
@@ -357,9 +400,11 @@ def read_decision_line(line: str) -> Decision | None:
     if decision is None:
         return None
     if lead.group(1) is None and not _COLOR_WORD.search(text):
-        # A label opens the line: a decision only with its color ("IMMEDIATE - RED") or
-        # alone ("Immediate."), never as a heading's first word ("Immediate Actions:").
-        return None if re.search(r"\w", text[: lead.start()] + text[lead.end() :]) else decision
+        # A label opens the line: a decision only with its color ("IMMEDIATE - RED"), alone
+        # or closed by a full stop or a dash ("Immediate.", "MINOR - walked out"), never as
+        # a heading's first word ("Immediate Actions:") or an adjective ("Minor burns").
+        alone = not re.search(r"\w", text[: lead.start()] + text[lead.end() :])
+        return decision if alone or _LABEL_CLOSED.match(text, lead.end()) else None
     # The decision and nothing else: "RED", "RED (Immediate)", "IMMEDIATE - RED", "GREEN -
     # minor. She walked to you.", "GREEN (walked in)" ("Red lines:", "Red flags" are titles).
     # A bracket without a color or label is commentary; so is whatever follows the statement.
@@ -425,19 +470,28 @@ def assigned_colors(line: str) -> tuple[str, ...]:
     if not _COLOR_WORD.search(text):
         return ()
     colors = []
-    for clause in _CLAUSE_SPLIT.split(text):
+    # a sentence that opens with a condition gives no color now ("If his radial pulse
+    # disappears, he needs fluids ... and he should be re-triaged as RED")
+    said = " ".join(s for s in _ANY_SENTENCE.split(text) if not _CONDITION_OPENING.match(s))
+    for clause in _CLAUSE_SPLIT.split(said):
         if not _COLOR_WORD.search(clause) or _RULE.search(clause):
             continue
-        words = _condition_words(clause)
-        if _CONDITIONAL.found_in(words) or _OTHER_PERSON.found_in(words):
+        if _CONDITIONAL.found_in(_condition_words(clause)) or _about_someone_else(clause):
             continue
         opening = _OPENING_COLOR.match(clause)
-        if opening:
+        if opening and not _COLORED_THING.found_in(words_of(clause)):
             colors.append(_normalise_color(opening.group(1)))
         for match in _COLOR_WORD.finditer(clause):
             if _is_assigned(clause[: match.start()]):
                 colors.append(_normalise_color(match.group(1)))
     return _unique(colors)
+
+
+def _about_someone_else(clause: str) -> bool:
+    """Whether another person is named before the color ("her brother is GREEN"); one named
+    after it is where the child goes ("GREEN, goes with the walking wounded")."""
+    color = _COLOR_WORD.search(clause)
+    return _OTHER_PERSON.found_in(words_of(clause[: color.start()] if color else clause))
 
 
 def _condition_words(clause: str) -> list[str]:
@@ -474,7 +528,7 @@ def parse_response(text: str) -> ParsedResponse:
     rows, sections = parsed.line_rows, parsed.section_rows
     key = "other"  # the current section's key, once a section is open
     items: list[str] | None = None  # the current section's items; None before any section
-    after_blank = False
+    after_blank = after_item = False
     restated: list[tuple[int, str]] = []
     for index, line in enumerate(parsed.raw_lines):
         reading = _read_line(line)
@@ -492,7 +546,10 @@ def parse_response(text: str) -> ParsedResponse:
                 continue
         if kind == "text" and reading.short_title and _opens_a_list(parsed.raw_lines, index):
             kind, heading_key, title, line_items = "heading", reading.short_title, line.strip(), ()
-        if kind == "text" and (items is None or after_blank) and reading.prohibition_prose:
+        # a paragraph: after a blank line, or an unindented line right after a list
+        paragraph = items is None or after_blank or (after_item and _a_new_block(line))
+        after_item = kind == "item"
+        if kind == "text" and paragraph and reading.prohibition_prose:
             # Prohibitions written as a paragraph are the Do NOT section, but the line stays
             # an ordinary one: its words carry their own negation and are still read for
             # instructions ("Don't panic and put ice on it").
@@ -513,8 +570,10 @@ def parse_response(text: str) -> ParsedResponse:
                     items = _open_section(sections, inline_key, inline_title, index)
                 if item and not _is_empty_item(item):
                     items.append(item)
-        elif kind == "text" and reading.sign_off:
-            pass  # "Stay safe out there!" closes the answer: no item of the section above
+        elif kind == "text" and (reading.sign_off or _is_empty_item(content)):
+            # "Stay safe out there!" closes the answer, "None at this time" says there is
+            # nothing: no item of the section above
+            pass
         else:
             # Free text: continues the section it follows unless a blank line separated it
             # from a list, in which case it is a paragraph of its own.
@@ -601,6 +660,7 @@ def _short_title(line: str) -> str | None:
     return None if key == "other" else key
 
 
+@lru_cache(maxsize=65536)
 def _inline_heading(sentence: str) -> tuple[str, str, str] | None:
     """(section key, title, rest) where a sentence after a heading opens a Do NOT or
     reassessment section of its own ("Recheck if: breathing above 45")."""
@@ -617,15 +677,36 @@ def _is_sign_off(line: str) -> bool:
     return len(text.split()) <= 8 and _SIGN_OFF.match(text) is not None
 
 
+@lru_cache(maxsize=65536)
 def _is_empty_item(text: str) -> bool:
     """An item that says there is nothing ("N/A", "none", "—")."""
     words = plain_text(text).strip(" .!").lower()
-    return not words or words in _EMPTY_ITEMS
+    return not words or words in _EMPTY_ITEMS or _EMPTY_OPENING.match(words) is not None
+
+
+def _a_new_block(line: str) -> bool:
+    """Whether a text line right after a list item opens a paragraph of its own: unindented
+    and holding several prohibitions ("never leave him alone, no food or drink, dont pull
+    the arm straight"); a single rule there ("Never leave her alone") stays with the list."""
+    if line[:1].isspace():
+        return False
+    return len(_PROHIBITION_CUE_WORD.findall(plain_text(line))) >= 2
 
 
 def _is_prohibition_prose(line: str) -> bool:
-    """A paragraph that opens with a prohibition ("Resist the urge to sit her up ...")."""
-    return _PROHIBITION_OPENING.match(plain_text(line)) is not None
+    """A paragraph of prohibitions: it opens with one ("Resist the urge to sit her up ..."),
+    or each of its sentences carries a prohibition in its first words and one of them is an
+    imperative ("nothing by mouth. don't leave her alone")."""
+    text = plain_text(line)
+    if _PROHIBITION_OPENING.match(text):
+        return True
+    openings = [words_of(sentence)[:_CUE_REACH] for sentence in _ANY_SENTENCE.split(text)]
+    openings = [words for words in openings if words]
+    return (
+        bool(openings)
+        and all(_PROHIBITION_CUE.found_in(words) for words in openings)
+        and _PROHIBITION_IMPERATIVE.found_in(words_of(text))
+    )
 
 
 def _looks_like_decision(content: str) -> bool:
@@ -644,12 +725,28 @@ def _set_decision(parsed: ParsedResponse, index: int, decision: Decision, first:
 
 def _find_sentence_decision(parsed: ParsedResponse) -> None:
     """With no decision line, the first sentence that gives the child a color is the
-    decision ("I'd tag this child YELLOW.")."""
+    decision ("I'd tag this child YELLOW."), else the first that states what the protocol
+    gives ("jumpstart says yellow / delayed")."""
     for position, (index, line, _, _) in enumerate(parsed.line_rows):
         colors = assigned_colors(line)
         if colors:
             _set_decision(parsed, index, Decision(colors, None, ()), first=position == 0)
             return
+    for position, (index, line, _, _) in enumerate(parsed.line_rows):
+        decision = protocol_result(line)
+        if decision is not None:
+            _set_decision(parsed, index, decision, first=position == 0)
+            return
+
+
+def protocol_result(line: str) -> Decision | None:
+    """The color a line says the protocol gives, unless hypothetically ("jumpstart says
+    yellow / delayed"; not "START would say RED")."""
+    text = plain_text(line)
+    result = _PROTOCOL_RESULT.search(text)
+    if result is None or _CONDITIONAL.found_in(words_of(text[: result.start()])):
+        return None
+    return _read_statement(text[result.start(1) :])
 
 
 def _open_section(
@@ -685,10 +782,18 @@ def _classify(line: str) -> tuple[str, str, str, tuple[str, ...], str]:
     heading = _read_heading(line)
     if heading is not None:
         key, title, rest = heading
+        if key == "other" and rest and _is_prohibition_prose(rest):
+            key = "do_not"  # "NB: nothing by mouth; don't leave him alone"
         return "heading", key, title, tuple(_split_inline(rest)), line
-    if _REASSESS_OPENING.match(plain_text(line)):
+    if _REASSESS_OPENING.match(plain_text(line)) or _opens_with_a_reassess_lead(line):
         return "heading", "reassess", "Reassess", (line.strip().strip("*_ "),), line
     return "text", "", "", (line.strip(),), line
+
+
+def _opens_with_a_reassess_lead(line: str) -> bool:
+    """ "have someone look at him again if his fingers go numb ..."."""
+    lead = _REASSESS_LEAD.match(plain_text(line))
+    return lead is not None and _REASSESS_LEAD_WORDS.search(lead.group("lead")) is not None
 
 
 def _read_heading(line: str) -> tuple[str, str, str] | None:
@@ -709,6 +814,12 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
         if key != "other" or titled.group("title")[:1].isupper():
             return key, title, titled.group("rest")
         return None
+    bold = _BOLD_LEAD.match(line)
+    if bold and len(bold.group("title").split()) <= 6:
+        title = plain_text(bold.group("title")).rstrip(".:!")
+        key = section_of(title)
+        if key != "other":
+            return key, title, bold.group("rest")
     dashed = _DASHED.fullmatch(text)
     if dashed and len(dashed.group("title").split()) <= 4:
         title = dashed.group("title").strip()
@@ -733,7 +844,9 @@ def _is_bare_title(text: str, key: str) -> bool:
     if match is None:
         return False
     rest = lowered[match.end() :].split()
-    return len(rest) <= 1 and all(word in ("if", "when", "for", "these", "this") for word in rest)
+    return len(rest) <= 1 and all(
+        word in ("if", "when", "for", "these", "this", "list") for word in rest
+    )
 
 
 @lru_cache(maxsize=4096)
