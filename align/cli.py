@@ -172,7 +172,8 @@ def gate_command(
         list[Path] | None, typer.Option(help="Gold files or folders for --pairs.")
     ] = None,
 ):
-    """CI gate: exit 0 pass, 1 threshold breach or regression, 2 unreadable input."""
+    """CI gate: exit 0 pass, 1 threshold breach or regression, 2 untrusted input or an
+    output that cannot be written."""
     from align.commands import run_gate
 
     raise typer.Exit(run_gate(report, thresholds, baseline, junit, pairs, pairs_dir, gold))

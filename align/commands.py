@@ -753,7 +753,11 @@ def run_gate(
         _err(f"error: {error}")
         return 2
     print_gate_table(checks, title)
-    write_outputs(checks, junit, title)
+    try:
+        write_outputs(checks, junit, title)
+    except GateInputError as error:
+        _err(f"error: {error}")
+        return 2
     failed = [c.name for c in checks if not c.passed]
     if failed:
         _err(f"gate FAILED: {len(failed)} of {len(checks)} checks ({', '.join(failed[:5])})")

@@ -241,7 +241,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def in_repo(monkeypatch) -> Path:
-    """Run from the repository root, where the committed data and default paths live."""
+    """Run from the repository root, where the committed data and default paths live: for
+    reading them only. A test writes under tmp_path, never where a user's run writes."""
     monkeypatch.chdir(REPO_ROOT)
     return REPO_ROOT
 

@@ -7,6 +7,7 @@ responses (clean) and the committed rejected responses (one finding each).
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
@@ -339,3 +340,125 @@ def test_pairs_gate_exits_2_on_a_pair_whose_gold_record_is_gone(run_align, tmp_p
     )
     assert result.returncode == 2
     assert "eval.jsonl:1: gold_id 'no-such-record' is not in the gold" in result.stderr
+
+
+# --- reports the gate cannot trust: exit 2 naming file and field, never a pass or a traceback
+
+
+def damaged(report: dict, field: str, value) -> dict:
+    """A deep copy of ``report`` with the dotted ``field`` set to ``value``."""
+    report = json.loads(json.dumps(report))
+    *parents, name = field.split(".")
+    entry = report
+    for key in parents:
+        entry = entry[key]
+    entry[name] = value
+    return report
+
+
+def gate_on(run_align, tmp_path, report: dict, *args):
+    path = write(tmp_path / "report.json", report)
+    return run_align("gate", path, "--thresholds", THRESHOLDS, *args)
+
+
+def assert_refused(result, where: str) -> None:
+    """Exit 2 with ``error: <file>: <field path>...``: the field or one inside it."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert re.search(rf"error: {re.escape(where)}[.:]", result.stderr), result.stderr
+    assert "Traceback" not in result.stderr and "gate passed" not in result.stdout
+
+
+def test_negative_rate_is_refused_instead_of_passing(run_align, tmp_path, baseline):
+    report = damaged(baseline, "rates.wrong_dose.rate", -0.5)
+    result = gate_on(run_align, tmp_path, report)
+    assert_refused(result, f"{tmp_path / 'report.json'}: rates.wrong_dose.rate")
+    assert "between 0 and 1" in result.stderr
+
+
+def test_count_above_n_is_refused_instead_of_passing(run_align, tmp_path, baseline):
+    entry = {"count": 50, "n": 4, "rate": 0.0, "ci95": [0.0, 0.5]}
+    report = damaged(baseline, "rates.missing_do_not", entry)
+    result = gate_on(run_align, tmp_path, report)
+    assert_refused(result, f"{tmp_path / 'report.json'}: rates.missing_do_not.count")
+    assert "more than n (4)" in result.stderr
+
+
+def test_rate_that_is_not_count_over_n_is_refused(run_align, tmp_path, baseline):
+    entry = baseline["rates"]["wrong_triage_color"]
+    report = damaged(baseline, "rates.wrong_triage_color.count", entry["n"] // 2)
+    result = gate_on(run_align, tmp_path, report)
+    assert_refused(result, f"{tmp_path / 'report.json'}: rates.wrong_triage_color.rate")
+    assert "is not count / n" in result.stderr
+
+
+def test_boolean_schema_version_is_refused_instead_of_read_as_1(run_align, tmp_path, baseline):
+    result = gate_on(run_align, tmp_path, {**baseline, "schema_version": True})
+    assert_refused(result, f"{tmp_path / 'report.json'}: schema_version")
+    assert "must be an integer, not true" in result.stderr
+
+
+def test_n_given_as_a_string_is_refused_instead_of_passing(run_align, tmp_path, baseline):
+    n = baseline["rates"]["wrong_dose"]["n"]
+    result = gate_on(run_align, tmp_path, damaged(baseline, "rates.wrong_dose.n", str(n)))
+    assert_refused(result, f"{tmp_path / 'report.json'}: rates.wrong_dose.n")
+    assert f'must be an integer, not "{n}"' in result.stderr
+
+
+def test_untrustworthy_baseline_is_refused_by_its_own_name(run_align, tmp_path, baseline):
+    before = write(tmp_path / "before.json", damaged(baseline, "triage.accuracy.rate", 1.5))
+    result = gate_on(run_align, tmp_path, baseline, "--baseline", before)
+    assert_refused(result, f"{before}: triage.accuracy.rate")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("rates", []),
+        ("rates.wrong_dose", None),
+        ("rates.wrong_dose.rate", "0.0"),
+        ("rates.wrong_dose.ci95", [0.0]),
+        ("rates.wrong_dose.count", 1.5),
+        ("triage.red_recall", {"count": 1, "n": 1}),
+        ("triage", "all good"),
+        ("eval_set.digest", None),
+        ("model", None),
+        ("decoding.max_new_tokens", "512"),
+        ("preference", {"by_perturbation": {"wrong_dose": {"n": 4, "accuracy": "high"}}}),
+        ("baseline", {"path": "sft/report.json", "deltas": {"rates.wrong_dose": 0.1}}),
+    ],
+)
+def test_malformed_report_exits_2_naming_the_field_instead_of_a_traceback(
+    run_align, tmp_path, baseline, field, value
+):
+    report = damaged(baseline, field, value)
+    path = write(tmp_path / "report.json", report)
+    # Given as its own baseline too, so the fields only a comparison reads are read as well.
+    result = run_align("gate", path, "--thresholds", THRESHOLDS, "--baseline", path)
+    assert_refused(result, f"{path}: {field}")
+
+
+def test_report_with_no_red_case_is_read_with_a_null_rate(baseline, tmp_path):
+    entry = {"count": 0, "n": 0, "rate": None, "ci95": [0.0, 1.0]}
+    report = damaged(baseline, "triage.red_recall", entry)
+    assert read_report(write(tmp_path / "r.json", report))["triage"]["red_recall"]["rate"] is None
+
+
+def test_unwritable_junit_exits_2_and_never_turns_a_pass_into_a_failure(
+    run_align, tmp_path, baseline
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    result = gate_on(run_align, tmp_path, baseline, "--junit", blocker / "junit.xml")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"error: --junit {blocker / 'junit.xml'}: cannot write" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unwritable_step_summary_exits_2_and_never_turns_a_pass_into_a_failure(
+    run_align, tmp_path, baseline, monkeypatch
+):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))  # a folder: cannot be appended to
+    result = gate_on(run_align, tmp_path, baseline)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"error: GITHUB_STEP_SUMMARY {tmp_path}: cannot write" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -206,8 +206,10 @@ def clean_report() -> dict:
 
 
 def with_rate(report: dict, code: str, rate: float) -> dict:
+    """``report`` with ``code`` near ``rate``: count / n exactly, as a valid report has it."""
     changed = copy.deepcopy(report)
     n = changed["rates"][code]["n"]
+    rate = round(rate * n) / n
     changed["rates"][code].update(count=round(rate * n), rate=rate, ci95=[rate / 2, rate * 1.5])
     return changed
 
@@ -426,7 +428,8 @@ def test_model_card_metadata_parses_with_huggingface_hub_card_tools(
         assert section in text
     assert f"llama-cli -hf {REPO_ID}:Q4_K_M" in text
     assert "| pattern | before | after | change |" in text  # before/after DPO
-    assert "30.0%" in text  # the baseline's wrong-color rate
+    before = json.loads(baseline_report.read_text())["rates"]["wrong_triage_color"]["rate"]
+    assert f"{100 * before:.1f}%" in text  # the baseline's wrong-color rate
     assert "### Gate: PASS" in text
 
 
@@ -620,6 +623,46 @@ def test_missing_or_inconsistent_artifacts_are_bad_input(
     result = publish(publish_args)
     assert result.exit_code == 2, result.output
     assert message in result.output
+    assert hub.requests == []
+
+
+def _negative_rate(report):
+    report["rates"]["wrong_dose"]["rate"] = -0.5
+    return "rates.wrong_dose.rate: -0.5 is not between 0 and 1"
+
+
+def _count_above_n(report):
+    report["rates"]["missing_do_not"].update(count=50, n=4, rate=0.0)
+    return "rates.missing_do_not.count: 50 is more than n (4)"
+
+
+def _boolean_schema_version(report):
+    report["schema_version"] = True
+    return "schema_version: must be an integer, not true"
+
+
+def _n_as_a_string(report):
+    report["rates"]["wrong_dose"]["n"] = str(report["rates"]["wrong_dose"]["n"])
+    return "rates.wrong_dose.n: must be an integer, not"
+
+
+@pytest.mark.parametrize(
+    "damage", [_negative_rate, _count_above_n, _boolean_schema_version, _n_as_a_string]
+)
+@pytest.mark.parametrize("option", ["--eval-report", "--baseline"])
+def test_untrustworthy_eval_report_is_bad_input_naming_the_field(
+    publish_args, hub, tmp_path, clean_report, run_dir, option, damage
+):
+    report = copy.deepcopy(clean_report)
+    problem = damage(report)
+    path = write_report(tmp_path / "eval" / "damaged", report, run_dir)
+    args = [*publish_args]
+    if option == "--baseline":
+        args += ["--baseline", "placeholder"]
+    args[args.index(option) + 1] = str(path)
+    result = publish(args)
+    assert result.exit_code == 2, result.output
+    assert f"error: {option} {path}: {problem}" in result.output
     assert hub.requests == []
 
 

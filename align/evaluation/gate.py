@@ -1,8 +1,9 @@
 """`align gate`: a report against thresholds and a baseline -> a verdict and an exit status.
 
-Exit 0 pass, 1 a threshold breached or a regression, 2 unreadable or inconsistent input. No
-torch: a CI job runs it in well under a second. ``check_pairs`` is the model-free gate: the
-generator's closed loop re-checked on the committed pair files.
+Exit 0 pass, 1 a threshold breached or a regression, 2 a report or thresholds file that
+cannot be trusted (``report.validate_report``) or a JUnit or step-summary file that cannot be
+written. No torch: a CI job runs it in well under a second. ``check_pairs`` is the model-free
+gate: the generator's closed loop re-checked on the committed pair files.
 """
 
 from __future__ import annotations
@@ -189,15 +190,27 @@ def summary_markdown(checks: list[Check], title: str) -> str:
 
 
 def write_outputs(checks: list[Check], junit: Path | None, title: str) -> None:
-    """JUnit XML where asked, and the Markdown summary where GitHub Actions collects it."""
+    """JUnit XML where asked, and the Markdown summary where GitHub Actions collects it.
+    GateInputError (exit 2) when one cannot be written: CI would read a missing file as a
+    verdict, and an OS error must never pass for "threshold breached" (exit 1)."""
     if junit is not None:
         from align.data.io import write_files_atomically
 
-        write_files_atomically({junit: junit_xml(checks)})
+        try:
+            write_files_atomically({junit: junit_xml(checks)})
+        except OSError as error:
+            raise GateInputError(
+                f"--junit {junit}: cannot write: {error.strerror or error}"
+            ) from error
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(summary_markdown(checks, title))
+        try:
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(summary_markdown(checks, title))
+        except OSError as error:
+            raise GateInputError(
+                f"GITHUB_STEP_SUMMARY {summary}: cannot write: {error.strerror or error}"
+            ) from error
 
 
 # --- the model-free gate: the committed pairs still close the loop --------------------------
