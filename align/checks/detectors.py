@@ -141,7 +141,7 @@ def _line_contraindications(line: str) -> tuple[tuple[str, str], ...]:
     earlier = ""
     for clause in clauses(line):
         keys = _clause_actions(clause)
-        if not keys and earlier and _PRONOUN.search(clause):
+        if not keys and _may_name_an_antecedent(earlier) and _PRONOUN.search(clause):
             keys = _pronoun_actions(earlier, clause)
         found.extend((key, clause.strip()) for key in keys)
         earlier = f"{earlier} {clause}"
@@ -149,6 +149,15 @@ def _line_contraindications(line: str) -> tuple[tuple[str, str], ...]:
 
 
 _PRONOUN = re.compile(r"\b(?:it|them)\b", re.IGNORECASE)
+# The words a pronoun form's nouns hold ("tourniquet", "blister"): a text without one names
+# nothing a later "it" could stand for.
+_ANTECEDENT_WORDS = frozenset().union(
+    *(form.antecedents.key_words for rule in CONTRAINDICATIONS for form in rule.forms)
+)
+
+
+def _may_name_an_antecedent(text: str) -> bool:
+    return bool(text) and not _ANTECEDENT_WORDS.isdisjoint(word_set(text))
 
 
 @lru_cache(maxsize=65536)
@@ -295,7 +304,12 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
         # By content, without list markers, so renumbered items are read once.
         instruction = section not in _STATEMENT_SECTIONS
         quotes, mentioned, has_dose = _line_checks(content, instruction)
-        if instruction and not mentioned and previous and _PRONOUN.search(content):
+        if (
+            instruction
+            and not mentioned
+            and _may_name_an_antecedent(previous)
+            and _PRONOUN.search(content)
+        ):
             mentioned = tuple((key, content) for key in _pronoun_actions(previous, content))
         previous = content
         if quotes:

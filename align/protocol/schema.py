@@ -547,9 +547,13 @@ def parse_response(text: str) -> ParsedResponse:
         if kind == "text" and reading.short_title and _opens_a_list(parsed.raw_lines, index):
             kind, heading_key, title, line_items = "heading", reading.short_title, line.strip(), ()
         # a paragraph: after a blank line, or an unindented line right after a list
-        paragraph = items is None or after_blank or (after_item and _a_new_block(line))
+        opens_paragraph = (
+            kind == "text"
+            and reading.prohibition_prose
+            and (items is None or after_blank or (after_item and _a_new_block(line)))
+        )
         after_item = kind == "item"
-        if kind == "text" and paragraph and reading.prohibition_prose:
+        if opens_paragraph:
             # Prohibitions written as a paragraph are the Do NOT section, but the line stays
             # an ordinary one: its words carry their own negation and are still read for
             # instructions ("Don't panic and put ice on it").
@@ -684,6 +688,7 @@ def _is_empty_item(text: str) -> bool:
     return not words or words in _EMPTY_ITEMS or _EMPTY_OPENING.match(words) is not None
 
 
+@lru_cache(maxsize=65536)
 def _a_new_block(line: str) -> bool:
     """Whether a text line right after a list item opens a paragraph of its own: unindented
     and holding several prohibitions ("never leave him alone, no food or drink, dont pull
