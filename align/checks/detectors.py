@@ -144,7 +144,7 @@ def _line_contraindications(line: str) -> tuple[tuple[str, str], ...]:
         if not keys and _may_name_an_antecedent(earlier) and _PRONOUN.search(clause):
             keys = _pronoun_actions(earlier, clause)
         found.extend((key, clause.strip()) for key in keys)
-        earlier = f"{earlier} {clause}"
+        earlier = clause  # the clause before: where a pronoun's noun stands (linear in the line)
     return tuple(found)
 
 
@@ -162,8 +162,8 @@ def _may_name_an_antecedent(text: str) -> bool:
 
 @lru_cache(maxsize=65536)
 def _pronoun_actions(earlier: str, clause: str) -> tuple[str, ...]:
-    """The actions a clause gives on a pronoun whose noun an earlier clause of the line names
-    ("The big blister is tight — pop it with a clean needle"), or the line before it names
+    """The actions a clause gives on a pronoun whose noun the clause before it names ("The big
+    blister is tight — pop it with a clean needle"), or the line before it names
     ("- tourniquet stays high and tight" then "- loosen it every 15 min"); the clause's own
     negation decides."""
     joined = f"{earlier} {clause}"

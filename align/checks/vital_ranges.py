@@ -284,13 +284,16 @@ def line_quotes(line: str) -> tuple[RangeQuote, ...]:
     # or speak of hypotension.
     may_be_hypotension = may_hold_any(line, _HYPOTENSION_GATE)
     quotes: list[RangeQuote] = []
+    before = ""  # the sentence before, whose vital a sentence naming none may quote
     for offset, sentence in line_segments(line):
+        earlier, before = before, sentence
         if not in_words and not _DIGIT.search(sentence):
             continue  # no number: no quote
-        # A sentence that names no vital may quote one an earlier sentence of the line named
-        # ("46 breaths a minute is over 45. (Normal for an infant is roughly 30-60 ...)").
+        # A sentence that names no vital may quote the one the sentence before named ("46
+        # breaths a minute is over 45. (Normal for an infant is roughly 30-60 ...)"); only
+        # that one, so a long line is read in time linear in its length.
         whole_line = sentence.strip() == line.strip()
-        found = sentence_quotes(sentence, line[:offset], whole_line, in_words, may_be_hypotension)
+        found = sentence_quotes(sentence, earlier, whole_line, in_words, may_be_hypotension)
         if offset:
             found = tuple(_shifted(q, offset) for q in found)
         quotes.extend(found)
@@ -301,7 +304,7 @@ def line_quotes(line: str) -> tuple[RangeQuote, ...]:
 def sentence_quotes(
     sentence: str, earlier: str, whole_line: bool, in_words: bool, may_be_hypotension: bool
 ) -> tuple[RangeQuote, ...]:
-    """The quotes of one sentence, spans relative to it; ``earlier``: the line before it,
+    """The quotes of one sentence, spans relative to it; ``earlier``: the sentence before it,
     ``whole_line``: it is the whole line; ``in_words`` and ``may_be_hypotension``: the line
     may hold a number in words or speak of hypotension (False only where it cannot).
     Memoized: sentences recur in other lines."""
