@@ -156,6 +156,15 @@ _ANTECEDENT_WORDS = frozenset().union(
 )
 
 
+@lru_cache(maxsize=65536)
+def _line_pronoun_actions(previous: str, line: str) -> tuple[tuple[str, str], ...]:
+    """(action, line) for each action a line gives on a pronoun for a noun of the line before
+    ("- tourniquet stays high and tight" then "- loosen it every 15 min")."""
+    if not _may_name_an_antecedent(previous) or not _PRONOUN.search(line):
+        return ()
+    return tuple((key, line) for key in _pronoun_actions(previous, line))
+
+
 def _may_name_an_antecedent(text: str) -> bool:
     return bool(text) and not _ANTECEDENT_WORDS.isdisjoint(word_set(text))
 
@@ -304,13 +313,8 @@ def line_findings(parsed: ParsedResponse, scenario: dict) -> tuple[list, list, l
         # By content, without list markers, so renumbered items are read once.
         instruction = section not in _STATEMENT_SECTIONS
         quotes, mentioned, has_dose = _line_checks(content, instruction)
-        if (
-            instruction
-            and not mentioned
-            and _may_name_an_antecedent(previous)
-            and _PRONOUN.search(content)
-        ):
-            mentioned = tuple((key, content) for key in _pronoun_actions(previous, content))
+        if instruction and not mentioned and previous:
+            mentioned = _line_pronoun_actions(previous, content)
         previous = content
         if quotes:
             wrong = _wrong_quotes(content, age)

@@ -744,6 +744,7 @@ def _find_sentence_decision(parsed: ParsedResponse) -> None:
             return
 
 
+@lru_cache(maxsize=65536)
 def protocol_result(line: str) -> Decision | None:
     """The color a line says the protocol gives, unless hypothetically ("jumpstart says
     yellow / delayed"; not "START would say RED")."""
