@@ -353,3 +353,17 @@ def test_a_junior_auto_injector_names_its_dose():
 def test_the_route_is_judged_before_the_amount_for_iv_epinephrine_in_anaphylaxis():
     (detail,) = wrong("epi 1 mg/mL: push 0.5 mg IV now", 35, 10, ANAPHYLAXIS)
     assert detail["stated"] == doses.IV_FOR_ANAPHYLAXIS
+
+
+def test_a_figure_worked_out_but_not_given_is_no_dose():
+    line = "Epinephrine 0.5 mg IM. By weight it would be 0.55 mg, but 0.5 mg is the maximum."
+    assert not wrong(line, 55, 16, ANAPHYLAXIS)
+
+
+def test_an_adult_device_given_to_this_child_is_this_childs_dose():
+    assert wrong("Use an adult EpiPen 0.3 mg into the outer thigh", 12, 2, ANAPHYLAXIS)
+
+
+def test_the_whole_bag_given_is_a_dose_not_equipment():
+    assert wrong("IO, give whole 500 mL bag saline fast", 14, 3)
+    assert not wrong("hang a 500 mL bag of saline, give 280 mL", 14, 3)

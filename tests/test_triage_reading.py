@@ -430,3 +430,28 @@ def test_nothing_needed_under_a_prohibition_heading_is_missing_do_not():
         "None at this time — she's stable! 👍\nReassess if:\n- RR > 45"
     )
     assert codes(text) == {"missing_do_not"}
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        "**⚠️ Warning**\n- Don't give food\n\ncheck every 5 min:\n- breathing over 45",
+        "Ø list\n- Ø PO\n- Ø leaving her alone\n\nq5 min\n- RR, pulse, AVPU",
+        "Nil PO; Ø leave alone\n\n**Step 4: Watch for changes**\n- breathing over 45",
+        "ice is a bad idea here, also:\n- no butter, no toothpaste\n- dont pop the blister\n\n"
+        "check 5-10 min:\n- breathing over 45",
+    ],
+)
+def test_clinicians_titles_timed_schedules_and_lists_of_prohibitions_make_sections(sections):
+    text = f"TRIAGE: YELLOW (Delayed)\nMx\n- splint the leg\n- keep her warm\n\n{sections}"
+    assert codes(text) == set()
+
+
+def test_warning_signs_is_a_reassessment_title_not_a_prohibition():
+    assert section_of("Warning signs") == "reassess"
+    assert section_of("⚠️ Warning") == "do_not"
+
+
+@pytest.mark.parametrize("first_line", ["one YELLOW, 5 yo, leg fracture, RR 36", "P2, arm bad"])
+def test_a_radio_count_or_a_priority_code_before_a_comma_is_the_decision(first_line):
+    assert codes(f"{first_line}\n{BODY}") == set()

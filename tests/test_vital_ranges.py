@@ -470,3 +470,9 @@ def test_a_vital_named_for_a_later_range_is_not_this_ranges():
     line = "many EMS cards give 30–60/min as normal for an infant and 100–160 for heart rate"
     assert not _wrong(line, 0.7)
     assert _wrong(line.replace("30–60", "12–20"), 0.7)
+
+
+def test_a_threshold_named_as_the_hypotension_threshold_is_judged():
+    assert _wrong("SBP 84: above the 70 mmHg hypotension threshold for his age", 10)
+    assert not _wrong("SBP 94: above the 90 mmHg hypotension threshold for his age", 10)
+    assert not _wrong("The PALS hypotension line is 70 + 2 x age in years", 4)

@@ -720,7 +720,14 @@ def _is_limit(sentence: str, q: Quantity, alone: bool = False) -> bool:
 
 
 def _is_container(sentence: str, q: Quantity) -> bool:
-    return q.dim == "volume" and bool(_CONTAINER_AFTER.match(sentence[q.end :]))
+    """A volume that sizes equipment ("a 500 mL bag"), unless the whole of it is given ("give
+    the whole 500 mL bag")."""
+    if q.dim != "volume" or not _CONTAINER_AFTER.match(sentence[q.end :]):
+        return False
+    return not _WHOLE_BEFORE.search(sentence[max(0, q.start - 16) : q.start])
+
+
+_WHOLE_BEFORE = re.compile(r"\b(?:whole|entire|full|all of the|all the)\s*$", re.IGNORECASE)
 
 
 def _doses(sentence: str, quantities: list[Quantity]) -> list[Quantity]:

@@ -224,6 +224,14 @@ _THRESHOLD = re.compile(
     re.IGNORECASE,
 )
 _FORMULA_RESULT = re.compile(rf"=\s*(?P<value>{_NUMBER})")
+# A threshold named as such: "the 70 mmHg hypotension threshold", "hypotension cut-off of 70".
+_NAMED_THRESHOLD = re.compile(
+    r"(?P<value>\d{2,3})\s*(?:mm\s*hg)?\s+(?:hypotension|hypotensive|systolic)\s+"
+    r"(?:threshold|cut-?off|limit|line)\b"
+    r"|(?:hypotension|hypotensive)\s+(?:threshold|cut-?off|limit|line)\s*"
+    r"(?:is|of|at|:|=)?\s*(?:<\s*)?(?P<after>\d{2,3})(?!\s*(?:\+|x\b|×|\*))",  # not a formula
+    re.IGNORECASE,
+)
 # The lowest normal systolic pressure: "nl SBP >100", "normal systolic above 76 mmHg" (no
 # number between the pressure and its floor).
 _FLOOR = re.compile(
@@ -588,6 +596,19 @@ def _threshold_quotes(sentence: str, ages: list[_Age]) -> list[RangeQuote]:
         text = sentence[match.start() : unit_end].strip()
         span = (start, end)
         quotes.append(_quote(threshold, threshold, ("sbp",), age, text, span, kind="hypotension"))
+    for match in _NAMED_THRESHOLD.finditer(sentence):
+        group = "value" if match.group("value") else "after"
+        start, end = match.span(group)
+        if start in seen:
+            continue
+        seen.add(start)
+        threshold = int(match.group(group))
+        tail_age = _first_age_in(ages, match.end(), match.end() + len(_tail(sentence, match.end())))
+        age = tail_age or _nearest_age(ages, 0, start)
+        text = " ".join(match.group(0).split())
+        quotes.append(
+            _quote(threshold, threshold, ("sbp",), age, text, (start, end), kind="hypotension")
+        )
     return quotes
 
 

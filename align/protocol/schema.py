@@ -88,9 +88,11 @@ _OPENING_COLOR = re.compile(
     re.IGNORECASE,
 )
 _DECISION_FILLERS = frozenset(_TRIAGE["decision_fillers"])
-_HEDGE = re.compile(r"(?:" + _word_alternatives(_TRIAGE["hedges"]) + r")[\s,]+", re.IGNORECASE)
-# A label that closes its statement: "delayed. 13yo ...", "MINOR - walked out", "Minor –"
-_LABEL_CLOSED = re.compile(r"\s*(?:[.!]|\s[-–—]\s|[-–—]\s|$)")
+_DECISION_PREFIX = re.compile(
+    r"(?:" + _word_alternatives(_TRIAGE["decision_prefixes"]) + r")[\s,]+", re.IGNORECASE
+)
+# A label that closes its statement: "delayed. 13yo ...", "MINOR - walked out", "P2, ..."
+_LABEL_CLOSED = re.compile(r"\s*(?:[.!,]|\s[-–—]\s|[-–—]\s|$)")
 # "jumpstart says yellow / delayed"
 _PROTOCOL_RESULT = re.compile(
     r"\b(?:jump\s?start|start|salt|algorithm|protocol|triage)\s+(?:"
@@ -99,7 +101,7 @@ _PROTOCOL_RESULT = re.compile(
     + _COLOR,
     re.IGNORECASE,
 )
-_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)*|=")
+_WORD = re.compile(r"[a-z0-9ø]+(?:['’][a-z]+)*|=")
 
 
 def words_of(text: str) -> list[str]:
@@ -178,6 +180,11 @@ _DO_NOT_SYMBOLS = tuple(_SECTIONS["do_not_title_symbols"])
 _REASSESS_ENDING = re.compile(
     r"(?:" + _word_alternatives(_SECTIONS["reassess_title_endings"]) + r")\W*$"
 )
+# A schedule as a title: "q5 min", "check every 5 min", "check 5-10 min", "q10-15 min".
+_TIMED_TITLE = re.compile(
+    r"(?:(?:re-?check|check|look|obs|vitals|review|repeat|again|reassess)\s+){0,2}"
+    r"(?:q\s?\d|every\s+\d|\d+(?:\s*-\s*\d+)?\s*mins?\b)"
+)
 _REASSESS_OPENING_TITLE = re.compile(_word_alternatives(_SECTIONS["reassess_title_openings"]))
 _PROHIBITION_OPENING = re.compile(
     r"(?:" + _word_alternatives(_SECTIONS["prohibition_openers"]) + r")", re.IGNORECASE
@@ -187,6 +194,7 @@ _TITLE_FILLER = re.compile(
     r"(?:(?:\d+[.)]|step \d+|the|some|a few|key|important|critical|things|what|when|how)\s+)*",
     re.IGNORECASE,
 )
+_STEP_NUMBER = re.compile(r"step\s+\d+\s*[:.)-]\s*", re.IGNORECASE)
 # "Title: rest" with a short title; a time ("at 10:30") or a ratio is not a heading.
 _TITLED = re.compile(r"(?P<title>[^:]{1,60}?)\s*:(?!\d)\s*(?P<rest>.*)")
 # "Title — rest", "Title • rest": a short title of a known section, another separator.
@@ -390,9 +398,9 @@ def read_decision_line(line: str) -> Decision | None:
     match = _FIELD_FORM.match(text)
     if match:
         return _field_decision(match)
-    hedge = _HEDGE.match(text)
-    if hedge and _COLOR_WORD.match(text, hedge.end()):
-        text = text[hedge.end() :]  # "prob red, maybe yellow": the hedged decision
+    prefix = _DECISION_PREFIX.match(text)
+    if prefix and _COLOR_WORD.match(text, prefix.end()):
+        text = text[prefix.end() :]  # "prob red, maybe yellow", "one YELLOW, 15 yo male"
     lead = _LEADING_FORM.match(text)
     if lead is None:
         return _later_field_decision(text)
@@ -599,8 +607,39 @@ def parse_response(text: str) -> ParsedResponse:
             restated.extend((index, color) for color in reading.colors_given)
     if parsed.triage_line_index is None:
         _find_sentence_decision(parsed)
+    if not parsed.items("do_not"):
+        promoted = _promote_prohibition_list(parsed)
+        restated = [(index, color) for index, color in restated if index not in promoted]
     parsed.triage_restatements = tuple(restated)
     return parsed
+
+
+def _promote_prohibition_list(parsed: ParsedResponse) -> set[int]:
+    """With no Do NOT section, make one of the first list of two or more items that are all
+    prohibitions under a title of no known kind ("ice is a bad idea here, also:" then "- no
+    butter, no toothpaste" and "- dont pop the blister"); the line indexes it took."""
+    rows = parsed.line_rows
+    block: list[int] = []  # positions in rows of the current run of unsectioned items
+    for position in range(len(rows) + 1):
+        if position < len(rows):
+            _, line, key, _ = rows[position]
+            if key == "other" and _read_line(line).kind == "item":
+                block.append(position)
+                continue
+        if len(block) >= 2 and all(_is_prohibition_item(rows[p][3]) for p in block):
+            parsed.section_rows["do_not"] = ("", rows[block[0]][0], [rows[p][3] for p in block])
+            for p in block:
+                index, line, _, content = rows[p]
+                rows[p] = (index, line, "do_not", content)
+            return {rows[p][0] for p in block}
+        block = []
+    return set()
+
+
+@lru_cache(maxsize=65536)
+def _is_prohibition_item(item: str) -> bool:
+    """An item that opens with a prohibition ("no butter", "dont pop the blister", "Ø PO")."""
+    return _PROHIBITION_CUE.found_in(words_of(plain_text(item))[:2])
 
 
 class LineReading(NamedTuple):
@@ -806,7 +845,7 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
     """(section key, title, the rest of the line) when the line is a heading: a short title
     and a colon ("Things to avoid: ice, butter"), or a title alone on a short line or in
     Markdown ("## What not to do", "**Recheck if**", "Don'ts")."""
-    text = plain_text(line)
+    text = _STEP_NUMBER.sub("", plain_text(line), count=1)  # "Step 4: Watch for changes"
     titled = _TITLED.fullmatch(text)
     if (
         titled
@@ -836,7 +875,7 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
     words = text.split()
     if not words or text.endswith((".", "!", "?")) or len(words) > (8 if marked else 4):
         return None
-    key = section_of(text)
+    key = section_of(line.strip())  # the line itself: its symbols say something ("⚠️")
     if key == "other" or (not marked and not _is_bare_title(text, key)):
         return None
     return key, text, ""
@@ -862,15 +901,22 @@ def section_of(title: str) -> str:
     a negation ("Hard stops", "Keep off", "🚫 ...") or a closing "if" ("Look at her again
     if")."""
     lowered = _TITLE_FILLER.sub("", plain_text(title).lower(), count=1)
-    for key in _SECTION_ORDER:
-        if _SECTION_START[key].match(lowered):
-            return key
+    # the longest opening wins ("warning signs" is reassessment, "warning" a prohibition)
+    openings = [
+        (m.end(), key) for key in _SECTION_ORDER if (m := _SECTION_START[key].match(lowered))
+    ]
+    if openings:
+        return max(openings, key=lambda opening: opening[0])[1]
     for key in _MEANING_ANYWHERE:
         if _SECTION_ANYWHERE[key].search(lowered):
             return key
     if _DO_NOT_TITLE_WORD.search(lowered) or any(s in title for s in _DO_NOT_SYMBOLS):
         return "do_not"
-    if _REASSESS_ENDING.search(lowered) or _REASSESS_OPENING_TITLE.match(lowered):
+    if (
+        _REASSESS_ENDING.search(lowered)
+        or _REASSESS_OPENING_TITLE.match(lowered)
+        or _TIMED_TITLE.match(lowered)
+    ):
         return "reassess"
     return "other"
 
