@@ -388,3 +388,9 @@ def test_iv_epinephrine_found_by_the_dose_reading_is_a_forbidden_action_too():
     scenario = {"age_years": 10, "weight_kg": 35, "hazards": ["anaphylaxis"]}
     codes = {f.code for f in score_response(text, scenario)}
     assert {"contraindicated_action", "wrong_dose"} <= codes
+
+
+def test_a_negation_between_a_verb_and_its_object_keeps_the_action_from_being_given():
+    line = "cut or unbutton his top and get it off him without dragging it over his face"
+    assert forbidden(line, "chemical") == []
+    assert "clothing_over_head" in forbidden("get his top off over his face", "chemical")

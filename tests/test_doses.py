@@ -367,3 +367,8 @@ def test_an_adult_device_given_to_this_child_is_this_childs_dose():
 def test_the_whole_bag_given_is_a_dose_not_equipment():
     assert wrong("IO, give whole 500 mL bag saline fast", 14, 3)
     assert not wrong("hang a 500 mL bag of saline, give 280 mL", 14, 3)
+
+
+def test_an_alternative_after_a_per_kg_figure_is_not_its_total():
+    line = "give 0.45 mg IM (0.01 mg per kilo times 45), or his own 0.3 mg pen if that's to hand"
+    assert not wrong(line, 45, 14, ANAPHYLAXIS)

@@ -455,3 +455,48 @@ def test_warning_signs_is_a_reassessment_title_not_a_prohibition():
 @pytest.mark.parametrize("first_line", ["one YELLOW, 5 yo, leg fracture, RR 36", "P2, arm bad"])
 def test_a_radio_count_or_a_priority_code_before_a_comma_is_the_decision(first_line):
     assert codes(f"{first_line}\n{BODY}") == set()
+
+
+def test_an_answer_written_as_one_paragraph_has_its_sections_read_inline():
+    text = (
+        "RED, immediate priority. She came back breathing after five rescue breaths, so she is "
+        "red. Keep her head in line and use the jaw thrust. Things to avoid: please don't roll "
+        "her without someone holding her neck, and don't prop a pillow under her head. "
+        "Re-check every couple of minutes: if she stops breathing again, shout for a medic."
+    )
+    scenario = {"age_years": 5, "breathing": False, "breathing_after_airway": False,
+                "peripheral_pulse": True, "breathing_after_rescue_breaths": True,
+                "hazards": ["spinal"]}  # fmt: skip
+    assert codes(text, scenario) == set()
+
+
+def test_in_prose_a_prohibition_is_the_section_only_where_no_instruction_follows_it():
+    ending = "Recount her breathing in five minutes; if it goes over 45, get a medic."
+    section = "Splint the leg. Please don't let her stand up or walk. " + ending
+    scattered = "Splint the leg. Don't let her stand up. Keep her warm. " + ending
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n\n{section}") == set()
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n\n{scattered}") == {"missing_do_not"}
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "TRIAGE: YELLOW / Delayed (JumpSTART steps, alert and a pulse)",
+        "Yellow by the book - she can't walk, RR 36, pulse, alert.",
+        "Hmm, I'd probably say yellow for her, maybe.",
+    ],
+)
+def test_commentary_in_brackets_and_spoken_decisions_are_read(first_line):
+    assert codes(f"{first_line}\n{BODY}") == set()
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "She's red-faced and crying, which pushes the rate up.",
+        "At 18 kg she is in the Broselow Red zone.",
+        "By JumpSTART numbers she is yellow, and nothing overrides it.",
+    ],
+)
+def test_compounds_tape_zones_and_explanations_give_no_other_color(sentence):
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{sentence}\n{BODY}") == set()

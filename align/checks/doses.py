@@ -892,11 +892,14 @@ def _total_of(sentence: str, per_kg: Quantity, doses: list[Quantity]) -> Quantit
     for q in doses:
         if q.start <= per_kg.start:
             continue
-        if q.kind == "per_kg":
-            break
+        if q.kind == "per_kg" or _ALTERNATIVE.search(sentence, per_kg.end, q.start):
+            break  # "..., or his own 0.3 mg pen": another dose, not this one's total
         if q.kind == "amount" and q.dim == per_kg.dim:
             return q
     return None
+
+
+_ALTERNATIVE = re.compile(r"\b(?:or|alternatively|otherwise)\b", re.IGNORECASE)
 
 
 # What stands between a total and the per-kg dose it restates: "0.22 mg (0.01 mg/kg)",

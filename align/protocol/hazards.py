@@ -35,6 +35,7 @@ HAZARDS = (
 )
 
 # How far "after" words may follow the action ("tip the head gently back").
+_NEGATING = frozenset(("without", "not", "never", "no", "don't", "instead"))
 _AFTER_REACH = 3
 # How many words a loose form's verb may stand before its object ("wait for the hazmat team
 # before washing the child").
@@ -95,8 +96,10 @@ class Form:
             for object_start, object_end in objects:
                 if verb_end <= object_start <= verb_end + gap:  # "loosen the TQ"
                     between = range(verb_end, object_start)
+                    # "get it off him without dragging it over his face": the gap may not
+                    # hold a negation of what follows
                     if reaches(clause, tokens, verb_end, object_start, self.loose) and not any(
-                        tokens[k][0] in self.gap_stops for k in between
+                        tokens[k][0] in self.gap_stops or tokens[k][0] in _NEGATING for k in between
                     ):
                         found.append((verb_start, object_end))
                 elif (  # "the tourniquet can be loosened", "IV epinephrine"

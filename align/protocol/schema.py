@@ -52,7 +52,8 @@ def _word_alternatives(words) -> str:
     return "|".join(parts)
 
 
-_COLOR = r"\b(red|yellow|green|black|gr[ae]y)\b(?!\s*-?\s*flags?\b)"
+# Not a compound ("red-faced", "green-ish"), not "red flags".
+_COLOR = r"\b(red|yellow|green|black|gr[ae]y)\b(?!(?-i:-[a-z]))(?!\s*-?\s*flags?\b)"
 _COLOR_WORD = re.compile(_COLOR, re.IGNORECASE)
 _LABEL_COLOR = {word: color for color, words in LABEL_SYNONYMS.items() for word in words}
 _LABEL_WORD = re.compile(r"\b(" + _alternatives(_LABEL_COLOR) + r")\b", re.IGNORECASE)
@@ -138,6 +139,7 @@ _COLORED_THING = Phrases(_TRIAGE["colored_things"])
 _NEGATION = Phrases(_TRIAGE["negation_words"])
 _OTHER_PERSON = Phrases(_TRIAGE["other_people"])
 _ASSIGNING_VERB = Phrases(_TRIAGE["assigning_verbs"])
+_CHILD = Phrases(_TRIAGE["subjects"])
 _SUBJECT_IS = Phrases(
     [f"{subject} {copula}" for subject in _TRIAGE["subjects"] for copula in _COPULAS]
     + ["she's", "he's", "they're", "it's", "that's"]
@@ -161,6 +163,8 @@ _RULE = re.compile(
     r"\b(?:START|SALT)\b"
     r"|\b(?i:jump\s?start|protocol|algorithm|rules?|cut-?off|broselow|tape|zone)\b"
 )
+# A Broselow zone or tape color is never the child's triage color, whoever the subject is.
+_TAPE_ZONE = re.compile(r"\b(?i:broselow|tape|zone)\b")
 
 _SECTIONS = _LAYOUT["sections"]
 _SECTION_ORDER = ("do_not", "reassess", "actions", "rationale", "key_points")
@@ -194,6 +198,8 @@ _TITLE_FILLER = re.compile(
     r"(?:(?:\d+[.)]|step \d+|the|some|a few|key|important|critical|things|what|when|how)\s+)*",
     re.IGNORECASE,
 )
+# A prohibition or reassessment title may run longer ("Things you must not do with him:").
+_TITLE_WORDS_WITH_MEANING = 8
 _STEP_NUMBER = re.compile(r"step\s+\d+\s*[:.)-]\s*", re.IGNORECASE)
 # "Title: rest" with a short title; a time ("at 10:30") or a ratio is not a heading.
 _TITLED = re.compile(r"(?P<title>[^:]{1,60}?)\s*:(?!\d)\s*(?P<rest>.*)")
@@ -227,6 +233,7 @@ _ANY_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
 _REASSESS_LEAD = re.compile(
     r"(?P<lead>(?:\S+\s+){0,8}?)(?:if|when|whenever|as soon as)\b", re.IGNORECASE
 )
+_REASSESS_VERB = re.compile(_word_alternatives(_SECTIONS["reassess_verbs"]), re.IGNORECASE)
 _REASSESS_LEAD_WORDS = re.compile(_word_alternatives(_SECTIONS["reassess_leads"]), re.IGNORECASE)
 # "**Things to steer clear of.** Don't leave him ...": a bold title opens its section.
 _BOLD_LEAD = re.compile(r"\s*(\*\*|__)(?P<title>[^*_]{1,60}?)\1\s*(?P<rest>\w.*)")
@@ -370,6 +377,7 @@ class Decision:
 def _read_statement(text: str) -> Decision | None:
     """The decision a statement gives ("Immediate (RED)", "red or yellow", "Delayed"), or None
     if it names no color and no label. Commentary after the first color or label is cut."""
+    text = _BRACKETED.sub(_decision_bracket, text)
     first = _COLOR_WORD.search(text) or _LABEL_WORD.search(text)
     if first is None:
         return None
@@ -416,7 +424,7 @@ def read_decision_line(line: str) -> Decision | None:
     # The decision and nothing else: "RED", "RED (Immediate)", "IMMEDIATE - RED", "GREEN -
     # minor. She walked to you.", "GREEN (walked in)" ("Red lines:", "Red flags" are titles).
     # A bracket without a color or label is commentary; so is whatever follows the statement.
-    statement = _BRACKETED.sub(lambda m: m.group(0) if _names_decision(m.group(0)) else " ", text)
+    statement = _BRACKETED.sub(_decision_bracket, text)
     end = _COMMENTARY.search(statement, lead.end())
     statement = statement[: end.start()] if end else statement
     leftover = _LABEL_WORD.sub(" ", _COLOR_WORD.sub(" ", statement))
@@ -461,8 +469,19 @@ def _table_row_decision(line: str) -> Decision | None:
     return read_decision_line(f"{cells[0]}: {cells[-1]}")
 
 
-def _names_decision(text: str) -> bool:
-    return bool(_COLOR_WORD.search(text) or _LABEL_WORD.search(text))
+def _decision_bracket(bracket: re.Match) -> str:
+    """A bracket that only states the decision ("(Immediate)", "(RED)") stays; one that says
+    more is commentary and goes ("(walked in)", "(airway threat overrides JumpSTART
+    YELLOW)")."""
+    text = bracket.group(0)
+    return text if _only_a_decision(text[1:-1]) else " "
+
+
+def _only_a_decision(text: str) -> bool:
+    if not (_COLOR_WORD.search(text) or _LABEL_WORD.search(text)):
+        return False
+    rest = _LABEL_WORD.sub(" ", _COLOR_WORD.sub(" ", text))
+    return all(word in _DECISION_FILLERS for word in re.sub(r"[^\w\s]", " ", rest).lower().split())
 
 
 def _is_color_then_tag(text: str) -> bool:
@@ -482,7 +501,10 @@ def assigned_colors(line: str) -> tuple[str, ...]:
     # disappears, he needs fluids ... and he should be re-triaged as RED")
     said = " ".join(s for s in _ANY_SENTENCE.split(text) if not _CONDITION_OPENING.match(s))
     for clause in _CLAUSE_SPLIT.split(said):
-        if not _COLOR_WORD.search(clause) or _RULE.search(clause):
+        color = _COLOR_WORD.search(clause)
+        if not color or _TAPE_ZONE.search(clause):
+            continue
+        if _RULE.search(clause) and not _said_of_the_child(clause[: color.start()]):
             continue
         if _CONDITIONAL.found_in(_condition_words(clause)) or _about_someone_else(clause):
             continue
@@ -493,6 +515,12 @@ def assigned_colors(line: str) -> tuple[str, ...]:
             if _is_assigned(clause[: match.start()]):
                 colors.append(_normalise_color(match.group(1)))
     return _unique(colors)
+
+
+def _said_of_the_child(before: str) -> bool:
+    """Whether the child is the subject before a color ("He comes out yellow, delayed, on
+    JumpSTART"): a clause naming a protocol then speaks of this child, not of the rule."""
+    return _CHILD.found_in(words_of(before))
 
 
 def _about_someone_else(clause: str) -> bool:
@@ -549,6 +577,11 @@ def parse_response(text: str) -> ParsedResponse:
             if decision is not None:
                 _set_decision(parsed, index, decision, first=not rows)
                 rows.append((index, line, "triage", line))
+                rest = _after_first_sentence(line)
+                if rest:
+                    # a whole answer written on the decision's line: the rest is read as text
+                    rows[-1] = (index, line, "triage", line[: len(line) - len(rest)].rstrip())
+                    rows.extend(_paragraph_rows(sections, rest, index, line, "other"))
                 items = None
                 after_blank = False
                 continue
@@ -595,7 +628,10 @@ def parse_response(text: str) -> ParsedResponse:
                 items[-1] = f"{items[-1]} {line_items[0]}"
             else:
                 items.append(line_items[0])
-        rows.append((index, line, key, content))
+        if kind == "text":
+            rows.extend(_paragraph_rows(sections, content, index, line, key))
+        else:
+            rows.append((index, line, key, content))
         after_blank = False
         # A color given again after the decision; the items and headings of the Do NOT and
         # reassessment lists say nothing about the child's color.
@@ -612,6 +648,65 @@ def parse_response(text: str) -> ParsedResponse:
         restated = [(index, color) for index, color in restated if index not in promoted]
     parsed.triage_restatements = tuple(restated)
     return parsed
+
+
+def _after_first_sentence(line: str) -> str:
+    """What a line says after its first sentence ("" for one sentence)."""
+    parts = _ANY_SENTENCE.split(line.strip(), maxsplit=1)
+    return parts[1] if len(parts) == 2 else ""
+
+
+def _paragraph_rows(sections: dict, paragraph: str, index: int, line: str, key: str) -> list:
+    """The rows of a paragraph: itself, or, where its sentences open Do NOT or reassessment
+    sections, one row per sentence, those with their section's key (their content added to
+    it, and not read as instructions) and the others with the paragraph's."""
+    sentences = _inline_sections(paragraph)
+    if all(section is None for section, _, _ in sentences):
+        return [(index, line, key, paragraph)]
+    rows = []
+    for section, sentence, content in sentences:
+        if section is not None:
+            _open_section(sections, section, "", index).append(content)
+        rows.append((index, line, section or key, sentence))
+    return rows
+
+
+@lru_cache(maxsize=65536)
+def _inline_sections(paragraph: str) -> tuple[tuple[str | None, str, str], ...]:
+    """(section key or None, sentence, its content) for each sentence of a paragraph; a
+    sentence opens a Do NOT or reassessment section with a title and its content ("... Things
+    to avoid: please don't roll her.", "Don'ts - do not loosen the tourniquet"), with a
+    look-again lead ("She needs a proper recheck if she gets sleepy") or, in prose of several
+    sentences, with a reassessment verb ("Recount her breathing in five minutes") or a
+    prohibition no plain instruction follows ("Please don't let him stand up.")."""
+    found = []
+    sentences = _ANY_SENTENCE.split(paragraph.strip())
+    prose = len(sentences) > 1  # a paragraph, not a one-sentence line ("25 mL IV, recheck BGL")
+    for sentence in sentences:
+        heading = _read_heading(sentence)
+        if heading is not None and heading[0] in _MEANING_ANYWHERE and heading[2].strip():
+            found.append((heading[0], sentence, heading[2].strip()))
+        elif prose and _is_prohibition_prose(sentence):
+            found.append((_PROSE_PROHIBITION, sentence, sentence))
+        elif (
+            _REASSESS_OPENING.match(plain_text(sentence))
+            or _opens_with_a_reassess_lead(sentence)
+            or (prose and _REASSESS_VERB.search(sentence))
+        ):
+            found.append(("reassess", sentence, sentence))
+        else:
+            found.append((None, sentence, sentence))
+    # A prohibition sentence is the Do NOT section where no plain instruction follows it
+    # ("... Please don't let him stand. Keep watching him: if ..."); one in the middle of the
+    # actions ("... don't let him drink. then clean clothes ...") is not.
+    for i, (key, sentence, content) in enumerate(found):
+        if key == _PROSE_PROHIBITION:
+            after = found[i + 1][0] if i + 1 < len(found) else "end"
+            found[i] = ("do_not" if after is not None else None, sentence, content)
+    return tuple(found)
+
+
+_PROSE_PROHIBITION = "prose prohibition"
 
 
 def _promote_prohibition_list(parsed: ParsedResponse) -> set[int]:
@@ -853,10 +948,13 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
         and len(titled.group("title").split()) <= 14  # "Let me know ..., and also if:"
     ):
         return "reassess", titled.group("title").strip(), titled.group("rest")
-    if titled and len(titled.group("title").split()) <= 6:
+    if titled and len(titled.group("title").split()) <= _TITLE_WORDS_WITH_MEANING:
         title = titled.group("title").strip()
         key = section_of(title)
-        if key != "other" or titled.group("title")[:1].isupper():
+        short = len(title.split()) <= 6
+        if (key != "other" and (short or key in _MEANING_ANYWHERE)) or (
+            short and title[:1].isupper()
+        ):
             return key, title, titled.group("rest")
         return None
     bold = _BOLD_LEAD.match(line)
