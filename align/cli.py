@@ -6,6 +6,7 @@ commands that need them.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +17,48 @@ from align import __version__
 from align.export.command import export_command
 from align.hub.command import publish_command
 
-app = typer.Typer(
+# What bad input or the system raises: an unreadable or unwritable path, a number too large,
+# nesting too deep, text that is not Unicode, a value a parser refuses. Anything else is a bug
+# in align and keeps its traceback.
+INPUT_ERRORS = (OSError, OverflowError, RecursionError, UnicodeError, ValueError)
+
+
+def error_boundary(command):
+    """``command`` with the errors of INPUT_ERRORS that it did not handle itself turned into
+    ``error: <what>`` on stderr and exit 2 (bad input), never a traceback and exit 1."""
+
+    @functools.wraps(command)  # Typer reads the options from the wrapped signature
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except INPUT_ERRORS as error:
+            typer.echo(f"error: {describe_error(error)}", err=True)
+            raise typer.Exit(2) from None
+
+    return run
+
+
+def describe_error(error: BaseException) -> str:
+    """What went wrong, naming the file where the error knows it."""
+    if isinstance(error, RecursionError):
+        return "input nested too deeply to read"
+    if isinstance(error, OSError) and error.filename is not None:
+        what = error.strerror or str(error)
+        if isinstance(error, (FileExistsError, NotADirectoryError)):
+            what += " (a file where a folder is needed)"
+        return f"{error.filename}: {what}"
+    return str(error) or type(error).__name__
+
+
+class App(typer.Typer):
+    """A Typer app whose every command runs inside ``error_boundary``."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+        return lambda function: register(error_boundary(function))
+
+
+app = App(
     name="align",
     help="DPO preference alignment for pediatric triage chat models. "
     "Research tooling: neither it nor the models it trains are a medical device.",
@@ -24,7 +66,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Gold dataset: validate and generate.", no_args_is_help=True)
+data_app = App(help="Gold dataset: validate and generate.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 

@@ -14,7 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from align.data.io import DataError, dumps_line, jsonl_records, loads_json, write_files_atomically
+from align.data.io import (
+    TOO_DEEP,
+    DataError,
+    dumps_line,
+    json_safe,
+    jsonl_records,
+    loads_json,
+    write_files_atomically,
+)
 
 
 def _err(message: str) -> None:
@@ -36,6 +44,8 @@ def triage_line_result(raw: bytes) -> dict:
         return {"error": f"invalid JSON: {error.msg} (column {error.colno})"}
     except ValueError as error:  # NaN, Infinity
         return {"error": f"invalid JSON: {error}"}
+    except RecursionError:
+        return {"error": f"invalid JSON: {TOO_DEEP}"}
     if not isinstance(record, dict):
         return {"error": "each line must be a JSON object"}
     try:
@@ -59,7 +69,7 @@ def run_triage(file: Path | None, out: TextIO) -> int:
             if "error" in result:
                 erred = True
                 result = {"error": f"line {number}: {result['error']}"}
-            out.write(json.dumps(result) + "\n")
+            out.write(json.dumps(result, allow_nan=False) + "\n")
     return 1 if erred else 0
 
 
@@ -120,7 +130,7 @@ def _score_record(name: str, line: int, record: dict | DataError) -> tuple[dict,
     except DataError as error:
         return _error_line(_record_id(record, line), error), error
     findings = score_response(response, scenario, expected)
-    return {"id": record_id, "findings": [f.to_dict() for f in findings]}, None
+    return {"id": record_id, "findings": json_safe([f.to_dict() for f in findings])}, None
 
 
 def _error_line(record_id: str, error: DataError) -> dict:
@@ -152,9 +162,9 @@ def run_score(input_path: Path | None, summary: bool, out: TextIO) -> int:
         if input_path:
             source.close()
     for item in lines:
-        out.write(json.dumps(item, ensure_ascii=False) + "\n")
+        out.write(json.dumps(item, ensure_ascii=False, allow_nan=False) + "\n")
     if summary:
-        out.write(json.dumps({"summary": _score_summary(lines)}) + "\n")
+        out.write(json.dumps({"summary": _score_summary(lines)}, allow_nan=False) + "\n")
     _print_problems(errors)
     return 1 if errors else 0
 
@@ -189,7 +199,7 @@ def run_score_benchmark(paths: list[Path], as_json: bool, show_errors: bool, out
         return 2
     result = score_benchmark(records)
     if as_json:
-        out.write(json.dumps(result.to_dict(mismatches=show_errors)) + "\n")
+        out.write(json.dumps(result.to_dict(mismatches=show_errors), allow_nan=False) + "\n")
         return 0
     files = benchmark_files(paths)
     title = f"detector benchmark: {result.records} records in {len(files)} file(s)"
@@ -256,8 +266,14 @@ def run_data_check(files: list[Path] | None, tokenizer: Path | None, max_tokens:
     from rich.console import Console
     from rich.table import Table
 
-    from align.data.gold import count_tokens, estimate_tokens, gold_files, load_gold
+    from align.data.gold import count_tokens, estimate_tokens, gold_files, load_gold, load_tokenizer
 
+    if tokenizer:
+        try:
+            load_tokenizer(tokenizer)  # before any record: a bad file is bad input, exit 2
+        except DataError as error:
+            _err(f"error: {error}")
+            return 2
     report = load_gold(files)
     lengths: dict[str, list[int]] = {}
     too_long = []

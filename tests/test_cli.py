@@ -447,6 +447,45 @@ def test_triage_on_a_missing_file_exits_2_naming_it(run_align, tmp_path):
     assert str(missing) in result.stderr and result.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("number", "field"),
+    [
+        ('"resp_rate": 1e400', "resp_rate"),  # infinity once read
+        ('"resp_rate": ' + "9" * 400, "resp_rate"),  # too large for a float
+        ('"age_years": ' + "9" * 400, "age_years"),
+        ('"age_years": 200', "age_years"),
+        ('"resp_rate": 151', "resp_rate"),
+    ],
+)
+def test_triage_refuses_a_number_not_finite_or_not_plausible_naming_its_field(
+    run_align, number, field
+):
+    fields = {"age_years": 5, "ambulatory": False, "breathing": True, "resp_rate": 30,
+              "peripheral_pulse": True, "avpu": "A"}  # fmt: skip
+    name = number.split(":")[0].strip('"')
+    rest = json.dumps({k: v for k, v in fields.items() if k != name})
+    line = "{" + number + ", " + rest[1:]
+    result = run_align("triage", input=line + "\n" + json.dumps(fields) + "\n")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    bad, good = (json.loads(row) for row in result.lines())
+    assert set(bad) == {"error"} and bad["error"].startswith("line 1: ")
+    assert f"'{field}'" in bad["error"] and len(bad["error"]) < 200
+    assert good["triage"] == "YELLOW"
+
+
+def test_triage_answers_deeply_nested_json_with_an_error_line(run_align):
+    deep = '{"age_years": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    result = run_align(
+        "triage", input=deep + "\n" + json.dumps({"age_years": 6, "ambulatory": True})
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    bad, good = (json.loads(row) for row in result.lines())
+    assert bad["error"].startswith("line 1: invalid JSON") and "nested too deeply" in bad["error"]
+    assert good["triage"] == "GREEN"
+
+
 # --- align score ------------------------------------------------------------------------------
 
 
@@ -560,6 +599,91 @@ def test_score_on_a_missing_file_exits_2_naming_it(run_align, tmp_path):
     result = run_align("score", "--input", tmp_path / "nope.jsonl")
     assert result.returncode == 2
     assert "nope.jsonl: cannot read" in result.stderr and result.stdout == ""
+
+
+# --- one error boundary -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["/proc/align-test", "a-file", "a-file/pairs"],
+)
+def test_pairs_to_an_out_that_cannot_be_written_exits_2_naming_it_and_writes_nothing(
+    run_align, tiny_gold, tmp_path, where
+):
+    (tmp_path / "a-file").write_text("keep me\n")
+    result = run_align("pairs", "--gold", tiny_gold, "--out", where)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {where}")
+    assert (tmp_path / "a-file").read_text() == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "gold"]
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [(None, "missing.json"), (b"{}", "tokenizer.json"), (b"\xff\xfe", "tokenizer.json")],
+)
+def test_data_check_with_a_tokenizer_it_cannot_read_exits_2_naming_it(
+    run_align, tiny_gold, tmp_path, content, name
+):
+    pytest.importorskip("tokenizers")
+    tokenizer = tmp_path / name
+    if content is not None:
+        tokenizer.write_bytes(content)
+    result = run_align("data", "check", tiny_gold, "--tokenizer", tokenizer)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"error: {tokenizer}" in result.stderr and "--tokenizer" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermissionError(13, "Permission denied", "/x/out.jsonl"),
+        OverflowError("int too large to convert to float"),
+        RecursionError("maximum recursion depth exceeded"),
+        UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
+        ValueError("bad value"),
+    ],
+)
+def test_every_command_turns_input_and_os_errors_into_an_error_line_and_exit_2(monkeypatch, error):
+    from typer.testing import CliRunner
+
+    import align.commands
+    from align.cli import app
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(align.commands, "run_triage", fail)
+    result = CliRunner().invoke(app, ["triage"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    if isinstance(error, OSError):
+        assert "error: /x/out.jsonl: Permission denied" in result.stderr
+
+
+def test_a_genuine_bug_is_not_hidden_by_the_error_boundary(monkeypatch):
+    from typer.testing import CliRunner
+
+    import align.commands
+    from align.cli import app
+
+    def bug(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(align.commands, "run_triage", bug)
+    with pytest.raises(KeyError):
+        CliRunner().invoke(app, ["triage"], catch_exceptions=False)
+
+
+def test_every_registered_command_is_inside_the_error_boundary():
+    from align.cli import app, data_app
+
+    callbacks = {c.name: c.callback for a in (app, data_app) for c in a.registered_commands}
+    assert {"triage", "score", "pairs", "gate", "export", "publish", "check"} <= set(callbacks)
+    assert all(getattr(c, "__wrapped__", None) is not None for c in callbacks.values())
 
 
 # --- the light commands stay light ----------------------------------------------------------

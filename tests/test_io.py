@@ -82,6 +82,39 @@ def test_dumps_line_is_one_utf8_line_in_the_given_key_order():
     assert line.count("\n") == 1 and json.loads(line) == {"z": "é\nx", "a": [1, {"b": None}]}
 
 
+def test_a_lone_surrogate_escape_is_a_line_error_naming_the_field():
+    lines = [
+        b'{"id": "\\ud800", "x": 1}\n',
+        b'{"a": {"b": ["ok", "\\udfff"]}}\n',
+        b'{"emoji": "\\ud83d\\ude00"}\n',  # a surrogate pair is one character: fine
+    ]
+    records = list(io.jsonl_records(lines, "s.jsonl"))
+    first, second = records[0][1], records[1][1]
+    assert isinstance(first, DataError) and first.field == "id" and "surrogate" in first.message
+    assert isinstance(second, DataError) and second.field == "a.b[1]"
+    assert records[2] == (3, {"emoji": "\U0001f600"})
+    str(first).encode("utf-8")  # the message itself can be printed
+
+
+def test_deep_nesting_is_a_line_error_not_a_recursion_error():
+    deep = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    [(number, error)] = list(io.jsonl_records([deep], "d.jsonl"))
+    assert number == 1 and isinstance(error, DataError)
+    assert "nested too deeply" in error.message
+
+
+def test_dumps_line_refuses_nan_and_infinity_rather_than_write_what_is_not_json():
+    for value in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError):
+            dumps_line({"x": value})
+
+
+def test_json_safe_writes_non_finite_numbers_as_strings_and_keeps_the_rest():
+    value = {"a": [1, 2.5, float("inf")], "b": {"c": -float("inf"), "d": float("nan")}, "e": "x"}
+    assert io.json_safe(value) == {"a": [1, 2.5, "inf"], "b": {"c": "-inf", "d": "nan"}, "e": "x"}
+    assert io.json_safe([True, None, 10**400]) == [True, None, 10**400]
+
+
 # --- writing --------------------------------------------------------------------------------
 
 

@@ -258,6 +258,40 @@ def test_wrongly_typed_fields_are_rejected_by_name(fields, field):
     assert error.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"resp_rate": float("inf")}, "resp_rate"),  # JSON's 1e400, read as infinity
+        ({"resp_rate": float("-inf")}, "resp_rate"),
+        ({"resp_rate": float("nan")}, "resp_rate"),
+        ({"resp_rate": 10**400}, "resp_rate"),  # too large for a float: no OverflowError
+        ({"age_years": 10**400}, "age_years"),
+        ({"age_years": 200}, "age_years"),
+        ({"age_years": 18.5}, "age_years"),
+        ({"resp_rate": 151}, "resp_rate"),
+        ({"cap_refill_s": 31}, "cap_refill_s"),
+        ({"cap_refill_s": float("inf")}, "cap_refill_s"),
+    ],
+)
+def test_numbers_not_finite_or_outside_the_plausible_range_are_refused_by_name(fields, field):
+    with pytest.raises(InvalidObservation) as error:
+        triage({**CHILD, "resp_rate": 30, **fields})
+    assert error.value.field == field
+    assert f"'{field}'" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "color"),
+    [
+        ({"age_years": 18, "resp_rate": 20}, "YELLOW"),
+        ({"age_years": 0, "resp_rate": 150}, "RED"),
+        ({"age_years": 16, "resp_rate": 20, "radial_pulse": None, "cap_refill_s": 30}, "RED"),
+    ],
+)
+def test_the_ends_of_the_plausible_ranges_are_triaged(fields, color):
+    assert triage({**TEEN, **fields}).triage == color
+
+
 # --- colors -----------------------------------------------------------------------------------
 
 

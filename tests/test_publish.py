@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict
@@ -623,6 +624,103 @@ def test_missing_or_inconsistent_artifacts_are_bad_input(
     result = publish(publish_args)
     assert result.exit_code == 2, result.output
     assert message in result.output
+    assert hub.requests == []
+
+
+def _report_entry(export_dir: Path, path: Path, name: str) -> None:
+    """List ``path`` in the export report as ``name``, with its true size and sha256, so only
+    the folder check can refuse it."""
+    report = json.loads((export_dir / "export_report.json").read_text())
+    report["files"][0].update(file=name, size_bytes=path.stat().st_size, sha256=sha256(path))
+    write_json(export_dir / "export_report.json", report)
+
+
+def _secret(export_dir: Path) -> Path:
+    secret = export_dir.parent / "SECRET.txt"
+    secret.write_text("not for the Hub\n")
+    return secret
+
+
+def _entry_up_and_out(export_dir):
+    _report_entry(export_dir, _secret(export_dir), "../SECRET.txt")
+    return "../SECRET.txt"
+
+
+def _absolute_entry(export_dir):
+    secret = _secret(export_dir)
+    _report_entry(export_dir, secret, str(secret))
+    return str(secret)
+
+
+def _gguf_symlink_out(export_dir):
+    link = export_dir / "dpo-test-Q8_0.gguf"
+    link.symlink_to(_secret(export_dir))
+    _report_entry(export_dir, link, link.name)
+    return link.name
+
+
+def _merged_folder_elsewhere(export_dir):
+    elsewhere = export_dir.parent / "elsewhere"
+    shutil.copytree(export_dir / "merged", elsewhere)
+    report = json.loads((export_dir / "export_report.json").read_text())
+    report["merge"]["folder"] = "../elsewhere"
+    write_json(export_dir / "export_report.json", report)
+    return "../elsewhere"
+
+
+def _merged_file_symlink_out(export_dir):
+    (export_dir / "merged" / "special_tokens_map.json").symlink_to(_secret(export_dir))
+    return "special_tokens_map.json"
+
+
+@pytest.mark.parametrize(
+    "escape",
+    [
+        _entry_up_and_out,
+        _absolute_entry,
+        _gguf_symlink_out,
+        _merged_folder_elsewhere,
+        _merged_file_symlink_out,
+    ],
+)
+def test_an_export_report_entry_outside_the_export_folder_is_refused_naming_it(
+    publish_args, hub, export_dir, escape
+):
+    entry = escape(export_dir)
+    result = publish([*publish_args, "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert entry in result.output and "outside the export folder" in result.output
+    assert "SECRET" not in result.output.replace(entry, "")
+    assert hub.requests == []
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda config: config.update(base_model="/models/base\n## Injected"), "base_model"),
+        (lambda config: config.update(base_model="models/a`b"), "base_model"),
+    ],
+)
+def test_a_model_name_that_could_break_the_card_is_refused(
+    publish_args, hub, run_dir, change, named
+):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    change(manifest["config"])
+    write_json(run_dir / "manifest.json", manifest)
+    result = publish([*publish_args, "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert named in result.output and "\n## Injected" not in result.output
+    assert hub.requests == []
+
+
+@pytest.mark.parametrize("name", ["a`b.gguf", "x\nFROM evil.gguf", "x y.gguf"])
+def test_a_gguf_name_that_could_break_the_card_is_refused(publish_args, hub, export_dir, name):
+    path = export_dir / name
+    path.write_bytes(b"GGUF")
+    _report_entry(export_dir, path, name)
+    result = publish([*publish_args, "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert repr(name) in result.output
     assert hub.requests == []
 
 

@@ -90,7 +90,8 @@ def test_hazards_must_be_a_list_of_strings(hazards):
     [
         ("age_years", float("inf")),
         ("age_years", float("nan")),
-        ("age_years", 26),
+        ("age_years", 19),
+        ("age_years", 200),
         ("age_years", -1),
         ("resp_rate", 10**400),
         ("resp_rate", 151),
@@ -114,7 +115,7 @@ def test_a_number_out_of_range_or_not_finite_names_its_field(field, value):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("age_years", 0), ("age_years", 25), ("resp_rate", 0), ("resp_rate", 150),
+    [("age_years", 0), ("age_years", 18), ("resp_rate", 0), ("resp_rate", 150),
      ("cap_refill_s", 0), ("weight_kg", 0.3), ("weight_kg", 200), ("weight_kg", 3.4)],
 )  # fmt: skip
 def test_the_range_ends_are_accepted(field, value):
@@ -234,6 +235,59 @@ def test_score_of_clean_records_exits_0(run_align, tiny_gold):
     result = run_align("score", "--input", tiny_gold)
     assert result.returncode == 0, result.stderr
     assert all("findings" in json.loads(line) for line in result.lines())
+
+
+def _strict_json(line: str):
+    """json.loads that refuses NaN and Infinity, which are not JSON."""
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_score_output_is_strict_json_when_a_response_quotes_a_number_too_large_for_a_float(
+    run_align,
+):
+    # The detectors read "10^340 kg" from the answer as an infinite weight.
+    response = f"Weight {'9' * 340} kg: give 0.01 mg/kg epinephrine = 5 mg IM."
+    row = {
+        "id": "huge",
+        "scenario": {"age_years": 5, "hazards": ["anaphylaxis"]},
+        "response": response,
+    }
+    result = run_align("score", input=json.dumps(row) + "\n")
+    assert result.returncode == 0, result.stderr
+    [line] = result.lines()
+    findings = _strict_json(line)["findings"]
+    assert "wrong_dose" in [f["code"] for f in findings]
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ('{"id": "\\ud800", "response": "TRIAGE: RED"}', "id"),
+        ('{"id": "x", "response": "TRIAGE: RED \\udc00"}', "response"),
+        ('{"id": "x", "response": "r", "extra": ' + "[" * 50_000 + "]" * 50_000 + "}", None),
+        ('{"id": "x", "response": "r", "scenario": {"resp_rate": 1e400}}', "scenario.resp_rate"),
+        ('{"id": "x", "response": "r", "scenario": {"age_years": ' + "9" * 400 + "}}",
+         "scenario.age_years"),
+        ('{"id": "x", "response": "r", "scenario": {"age_years": 200}}', "scenario.age_years"),
+    ],
+)  # fmt: skip
+def test_a_record_that_cannot_be_read_safely_is_an_error_line_and_the_others_are_scored(
+    run_align, gold_records, line, field
+):
+    _, spine, _ = gold_records
+    text = json.dumps(spine) + "\n" + line + "\n" + json.dumps(spine) + "\n"
+    result = run_align("score", input=text)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    out = [_strict_json(row) for row in result.lines()]
+    assert [sorted(r) for r in out] == [["findings", "id"], ["error", "id"], ["findings", "id"]]
+    error = out[1]["error"]
+    assert error.startswith(f"line 2: {field}:" if field else "line 2: invalid JSON")
+    assert len(error) < 200
 
 
 # --- the benchmark: arithmetic with a stand-in detector -------------------------------------

@@ -317,9 +317,7 @@ def estimate_tokens(messages: list[dict]) -> int:
 
 def count_tokens(messages: list[dict], tokenizer_file: str | Path) -> int:
     """Exact ChatML token count with a ``tokenizers`` tokenizer.json (optional dependency)."""
-    from tokenizers import Tokenizer  # optional: only when the user asks for exact counts
-
-    tokenizer = _load_tokenizer(str(tokenizer_file), Tokenizer)
+    tokenizer = load_tokenizer(tokenizer_file)
     text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
     return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
@@ -327,10 +325,19 @@ def count_tokens(messages: list[dict], tokenizer_file: str | Path) -> int:
 _TOKENIZERS: dict[str, object] = {}
 
 
-def _load_tokenizer(path: str, tokenizer_class):
-    if path not in _TOKENIZERS:
+def load_tokenizer(path: str | Path):
+    """The ``tokenizers`` Tokenizer of a tokenizer.json (or of the one in a folder), loaded
+    once; DataError naming the file when it cannot be read as one."""
+    from tokenizers import Tokenizer  # optional: only when the user asks for exact counts
+
+    key = str(path)
+    if key not in _TOKENIZERS:
         file = Path(path)
-        _TOKENIZERS[path] = tokenizer_class.from_file(
-            str(file / "tokenizer.json" if file.is_dir() else file)
-        )
-    return _TOKENIZERS[path]
+        file = file / "tokenizer.json" if file.is_dir() else file
+        try:
+            _TOKENIZERS[key] = Tokenizer.from_file(str(file))
+        except Exception as error:  # the Rust library raises a bare Exception for every fault
+            raise DataError(
+                file, None, "--tokenizer", f"cannot read as a tokenizer.json: {error}"
+            ) from None
+    return _TOKENIZERS[key]

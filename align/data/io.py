@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -76,9 +78,50 @@ def _json_object(name: str | Path, number: int, text: str) -> dict | DataError:
         return DataError(name, number, None, f"invalid JSON: {error.msg} (column {error.colno})")
     except ValueError as error:  # NaN, Infinity
         return DataError(name, number, None, f"invalid JSON: {error}")
+    except RecursionError:
+        return DataError(name, number, None, f"invalid JSON: {TOO_DEEP}")
     if not isinstance(record, dict):
         return DataError(name, number, None, "each line must be a JSON object")
+    field = lone_surrogate_field(text, record)
+    if field is not None:
+        return DataError(name, number, field or None, LONE_SURROGATE)
     return record
+
+
+TOO_DEEP = "nested too deeply"
+LONE_SURROGATE = "a lone surrogate escape (\\ud800-\\udfff) is not Unicode text"
+# Only an escape can put a surrogate in a decoded string: UTF-8 input never decodes to one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def lone_surrogate_field(text: str, record: object) -> str | None:
+    """The path of the first key or string of ``record`` (decoded from ``text``) holding a
+    lone surrogate, such as ``id`` or ``a.b[1]``; None when there is none. Such a string
+    cannot be written as UTF-8, so it would fail only when the output is printed."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return None
+    stack = [("", record)]  # a loop, not recursion: the record may be nested ~1000 deep
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and not _is_unicode(value):
+            return path
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else key
+                if not _is_unicode(key):
+                    return child.encode("utf-8", "backslashreplace").decode("utf-8")
+                stack.append((child, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
@@ -87,12 +130,27 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
 
 # One encoder for every line: json.dumps builds a new JSONEncoder per call when options are
 # given, which costs more than encoding a short record.
-_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+# allow_nan=False: NaN and Infinity are not JSON; a writer that meets one raises ValueError
+# rather than write a file no strict reader accepts.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
 
 
 def dumps_line(record: dict) -> str:
     """One canonical JSON line (key order as given, UTF-8, no trailing spaces)."""
     return _LINE_ENCODER.encode(record) + "\n"
+
+
+def json_safe(value):
+    """``value`` with every non-finite float written as a string ("inf", "-inf", "nan"), for
+    output built from free text: the detectors read "10^400 kg" in an answer as an infinite
+    weight, and that weight is still a finding to report."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def _new_file_mode(target: Path) -> int:

@@ -167,7 +167,7 @@ def build_report(config, cases, gold_count, scored, generator, preference, timin
 
 def run_eval(config: EvalConfig, progress=print) -> tuple[dict, dict[str, Path]]:
     """Generate, score, measure, compare and write; returns (report, written paths)."""
-    from align.data.io import dumps_line, write_files_atomically
+    from align.data.io import dumps_line, json_safe, write_files_atomically
     from align.evaluation.report import report_markdown, write_rates_chart
     from align.evaluation.scoring import score
 
@@ -230,7 +230,7 @@ def run_eval(config: EvalConfig, progress=print) -> tuple[dict, dict[str, Path]]
                 "scenario": case.scenario,
                 "expected_triage": case.expected_triage,
                 "response": response,
-                "findings": list(s.findings),
+                "findings": json_safe(list(s.findings)),  # numbers read from the answer
             }
         )
         for case, response, s in zip(cases, responses, scored, strict=True)
@@ -244,7 +244,8 @@ def run_eval(config: EvalConfig, progress=print) -> tuple[dict, dict[str, Path]]
     try:
         write_files_atomically(
             {
-                paths["json"]: json.dumps(report, indent=2) + "\n",
+                # A NaN margin is written as "nan", which `align gate` refuses by name.
+                paths["json"]: json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n",
                 paths["markdown"]: report_markdown(report),
                 paths["responses"]: "".join(lines),
             }

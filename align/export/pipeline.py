@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.metadata
+import json
 import re
 import shutil
 import time
@@ -94,6 +95,15 @@ def validate_export_config(config: ExportConfig) -> None:
         "name",
         "letters, digits, '.', '_' and '-' only",
     )
+    # The default name is the adapter folder's: it reaches file names and the Modelfile's
+    # FROM line, where a newline would start a line of its own.
+    _check(
+        bool(NAME_PATTERN.fullmatch(model_name(config))),
+        "name",
+        f"the adapter folder's name {model_name(config)!r} is not a model name (letters, "
+        "digits, '.', '_' and '-' only); give --name",
+    )
+    check_adapter_config(Path(config.adapter))
     for option in ("threads", "max_new_tokens"):
         value = getattr(config, option)
         _check(
@@ -103,6 +113,40 @@ def validate_export_config(config: ExportConfig) -> None:
         )
     for option in ("modelfile", "overwrite", "require_stop"):
         _check(isinstance(getattr(config, option), bool), option, "must be true or false")
+
+
+def check_adapter_config(adapter: Path) -> None:
+    """The LoRA fields of adapter_config.json that PEFT reads first, checked before any model
+    is loaded: PEFT answers an odd value with a KeyError or a TypeError."""
+    file = adapter / "adapter_config.json"
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ExportError(
+            f"--adapter {adapter}: cannot read adapter_config.json ({error})"
+        ) from None
+    problem = lora_config_problem(config)
+    if problem:
+        raise ExportError(f"--adapter {adapter}: adapter_config.json: {problem}")
+
+
+def lora_config_problem(config: object) -> str | None:
+    """What is wrong with a LoRA adapter config, or None."""
+    if not isinstance(config, dict):
+        return "must be a JSON object"
+    if config.get("peft_type") != "LORA":
+        return f'peft_type must be "LORA", got {config.get("peft_type")!r}'
+    rank = config.get("r")
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        return f"r must be a whole number >= 1, got {rank!r}"
+    alpha = config.get("lora_alpha")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+        return f"lora_alpha must be a positive number, got {alpha!r}"
+    modules = config.get("target_modules")
+    names = [modules] if isinstance(modules, str) else modules
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        return f"target_modules must be a module name or a list of them, got {modules!r}"
+    return None
 
 
 def model_name(config: ExportConfig) -> str:
@@ -227,6 +271,9 @@ def modelfile_text(gguf_name: str, hf_folder: Path) -> str:
 
     from align.export.common import CHECK_CONVERSATIONS, chat_text
 
+    # The name is written into the FROM line: nothing but a plain file name may reach it.
+    if not NAME_PATTERN.fullmatch(gguf_name):
+        raise ExportError(f"Modelfile: {gguf_name!r} is not a plain GGUF file name")
     tokenizer = AutoTokenizer.from_pretrained(hf_folder)
     # BOS in the template text only where llama.cpp does not add it itself (add_bos false).
     ids = tokenizer("a")["input_ids"]

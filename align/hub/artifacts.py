@@ -22,6 +22,10 @@ ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 ADAPTER_LEFT_OUT = ("README.md", "config.json")
 PAIR_FIELDS = ("prompt", "chosen", "rejected", "gold_id", "perturbation", "detail", "split")
 REPO_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+# A name that reaches a card, a commit or the repo layout (a model, a folder, a file): parts of
+# letters, digits, '.', '_' and '-' joined by '/'. Nothing that could end a line, a Markdown
+# code span or a quoted string.
+SAFE_NAME = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
 BRANCH = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/-]*[A-Za-z0-9])?")
 
 
@@ -142,6 +146,27 @@ def check_branch(value: str) -> str:
     return value
 
 
+def check_name(value: object, what: str) -> str:
+    """``value`` when it is a SAFE_NAME; PublishError naming ``what`` otherwise."""
+    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
+        raise PublishError(
+            f"{what} {value!r}: not a plain name (letters, digits, '.', '_', '-' and '/'); "
+            "it would be written into the card as it is"
+        )
+    return value
+
+
+def inside(folder: Path, name: object, what: str) -> Path:
+    """``folder / name`` when it stays inside ``folder`` once resolved (symlinks followed);
+    PublishError naming the entry otherwise: a report must not send another file."""
+    if not isinstance(name, str) or not name:
+        raise PublishError(f"{what}: {name!r} is not a file name")
+    path = folder / name
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise PublishError(f"{what}: {name!r} is outside the export folder {folder}")
+    return path
+
+
 def _read_json(path: Path, option: str) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -190,6 +215,8 @@ def read_training_run(folder: Path) -> TrainingRun:
             "`align sft` and `align dpo` write (the card's training data and recipe)"
         )
     manifest = _read_json(folder / "manifest.json", "--adapter")
+    if folder.name:  # the card and the commit message name the run folder
+        check_name(folder.name, "--adapter folder")
     adapter_config = _read_json(folder / "adapter_config.json", "--adapter")
     files = sorted(
         path
@@ -206,16 +233,19 @@ def read_export(folder: Path, run: TrainingRun) -> Export:
     from align.train.runs import file_sha256
 
     _folder(folder, "--export")
-    report = _read_json(folder / REPORT_FILE, "--export")
+    where = f"--export {folder}: {REPORT_FILE}"
+    report = _read_json(inside(folder, REPORT_FILE, where), "--export")
     exported_from = report.get("config", {}).get("adapter")
     if not same_folder(exported_from, run.folder):
         raise PublishError(
             f"--export {folder}: exported from adapter {exported_from!r}, not from "
             f"--adapter {run.folder}"
         )
-    merged = folder / report.get("merge", {}).get("folder", "merged")
+    merged = inside(folder, report.get("merge", {}).get("folder", "merged"), f"{where} merge")
     _folder(merged, "--export")
     merged_files = sorted(p for p in merged.iterdir() if p.is_file() and p.name != "README.md")
+    for path in merged_files:
+        inside(folder, str(path.relative_to(folder)), f"{where} merged file")
     if not (merged / "config.json").is_file() or not any(
         p.suffix == ".safetensors" for p in merged_files
     ):
@@ -225,7 +255,9 @@ def read_export(folder: Path, run: TrainingRun) -> Export:
         raise PublishError(f"--export {folder}: {REPORT_FILE} lists no GGUF file")
     gguf_files = []
     for entry in entries:
-        path = folder / entry["file"]
+        name = entry.get("file") if isinstance(entry, dict) else None
+        path = inside(folder, name, f"{where} entry")
+        check_name(name, f"{where} entry")
         if not path.is_file():
             raise PublishError(f"--export {folder}: {entry['file']} is missing")
         if path.stat().st_size != entry.get("size_bytes") or file_sha256(path) != entry.get(
@@ -237,6 +269,8 @@ def read_export(folder: Path, run: TrainingRun) -> Export:
             )
         gguf_files.append(path)
     modelfile = folder / MODELFILE if (folder / MODELFILE).is_file() else None
+    if modelfile is not None:
+        inside(folder, MODELFILE, f"--export {folder}")
     return Export(folder, report, merged_files, gguf_files, modelfile)
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from align import __version__
-from align.hub.artifacts import Artifacts, Verdict, check_repo_id
+from align.hub.artifacts import Artifacts, Verdict, check_name, check_repo_id
 
 MODEL_TAGS = (
     "pediatric",
@@ -88,12 +88,13 @@ def hub_model_id(name: str | None) -> str | None:
         return None
 
 
-def shown(name: str | None) -> str:
+def shown(name: str | None, what: str) -> str:
     """A model as the card names it: a Hub id as it is, a local path by its folder name (the
-    card does not publish the layout of the machine it was made on)."""
+    card does not publish the layout of the machine it was made on). PublishError naming
+    ``what`` when that name could break the card (a newline, a backtick, a quote)."""
     if not name:
         return "?"
-    return name if hub_model_id(name) else Path(name).name
+    return name if hub_model_id(name) else check_name(Path(name).name, what)
 
 
 def license_fields(base_model: str | None, override: str | None) -> dict:
@@ -229,7 +230,7 @@ def forced_notice(verdict: Verdict) -> str:
 
 def summary(artifacts: Artifacts, repo_id: str) -> str:
     run = artifacts.run
-    base = shown(run.config.get("base_model"))
+    base = shown(run.config.get("base_model"), "manifest config.base_model")
     method = {
         "dpo": "a LoRA SFT adapter refined with DPO (Direct Preference Optimization)",
         "sft": "a LoRA adapter trained with supervised fine-tuning",
@@ -352,9 +353,10 @@ def usage_section(artifacts: Artifacts, repo_id: str) -> str:
         "```",
     ]
     if base is None:
+        local_base = shown(artifacts.run.config.get("base_model"), "manifest config.base_model")
         lines += [
             "",
-            f"The base, `{shown(artifacts.run.config.get('base_model'))}`, is not on the Hub (the "
+            f"The base, `{local_base}`, is not on the Hub (the "
             "embedded toy model of `align`, or a local folder): use the merged model or the "
             "GGUF files, or rebuild the base with `align`.",
         ]
@@ -387,13 +389,13 @@ def training_section(artifacts: Artifacts, dataset_repo_id: str | None) -> str:
     adapter = run.adapter_config
     recipe = [
         ("command", f"`align {run.command}`"),
-        ("base model", f"`{shown(config.get('base_model'))}`"),
+        ("base model", f"`{shown(config.get('base_model'), 'manifest config.base_model')}`"),
     ]
     if run.command == "dpo":
         recipe += [
             (
                 "starting adapter (also the frozen DPO reference)",
-                f"`{shown(config.get('adapter'))}`",
+                f"`{shown(config.get('adapter'), 'manifest config.adapter')}`",
             ),
             ("beta", config.get("beta")),
             ("loss", ", ".join(map(str, config.get("loss_type") or []))),
@@ -457,8 +459,11 @@ def baseline_name(artifacts: Artifacts) -> str:
     evaluation = artifacts.evaluation
     if evaluation.baseline is not None:
         model = evaluation.baseline["model"]
-        return shown(model.get("gguf") or model.get("adapter") or model.get("base_model"))
-    return shown((evaluation.report.get("baseline") or {}).get("path"))
+        return shown(
+            model.get("gguf") or model.get("adapter") or model.get("base_model"),
+            "--baseline model",
+        )
+    return shown((evaluation.report.get("baseline") or {}).get("path"), "eval report baseline.path")
 
 
 def evaluation_section(
@@ -473,7 +478,9 @@ def evaluation_section(
         return "\n".join(lines)
     report = artifacts.evaluation.report
     model, eval_set = report["model"], report["eval_set"]
-    measured = shown(model.get("gguf") or model.get("adapter") or model.get("base_model"))
+    measured = shown(
+        model.get("gguf") or model.get("adapter") or model.get("base_model"), "eval report model"
+    )
     lines += [
         f"Measured with `align eval` on `{measured}` ({model['backend']}): {eval_set['cases']} "
         f"cases ({eval_set['gold_eval']} from the gold eval split, {eval_set['heldout']} "

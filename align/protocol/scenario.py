@@ -9,11 +9,10 @@ detectors only ever see those.
 
 from __future__ import annotations
 
-import math
 import re
 
 from align.protocol.hazards import HAZARDS
-from align.protocol.triage import Observation, ObservationError
+from align.protocol.triage import Observation, ObservationError, check_number
 
 
 class ScenarioError(ValueError):
@@ -25,14 +24,10 @@ class ScenarioError(ValueError):
         self.message = message
 
 
-# Plausible ranges: wider than any child's, narrow enough to catch a unit slip or a typo
-# (a weight in grams, a rate per hour). JumpSTART and START cover children and teenagers.
-NUMBER_RANGES = {
-    "age_years": (0, 25),
-    "resp_rate": (0, 150),
-    "cap_refill_s": (0, 30),
-    "weight_kg": (0.3, 200),
-}
+# A child's weight: 0.3 kg (the smallest surviving newborns) to 200 kg (a heavy teenager);
+# outside is a unit slip (grams, pounds x 1000). The observation fields' ranges live with
+# the triage engine (``align.protocol.triage.NUMBER_RANGES``), which checks them too.
+WEIGHT_RANGE_KG = (0.3, 200)
 
 # Words people tag a hazard with, in normalised form (see ``_normalised_tag``), and the
 # canonical tag each one means.
@@ -72,11 +67,10 @@ def validate_scenario(scenario: object) -> dict:
         raise ScenarioError("", "a scenario must be a JSON object")
     try:
         Observation.from_dict(scenario)
+        check_number("weight_kg", scenario.get("weight_kg"), *WEIGHT_RANGE_KG)
     except ObservationError as error:
         message = _with_value(str(error), scenario.get(error.field))
         raise ScenarioError(error.field, message) from None
-    for name, (low, high) in NUMBER_RANGES.items():
-        _check_number(name, scenario.get(name), low, high)
     normalised = dict(scenario)
     if scenario.get("hazards") is not None:
         normalised["hazards"] = canonical_hazards(scenario["hazards"])
@@ -113,18 +107,6 @@ def canonical_hazard(tag: object) -> str:
 def _normalised_tag(tag: str) -> str:
     """Lower case, with runs of spaces, hyphens and underscores as one underscore."""
     return re.sub(r"[\s_-]+", "_", tag.strip().lower())
-
-
-def _check_number(name: str, value: object, low: float, high: float) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScenarioError(name, f"must be a number, got {_shown(value)}")
-    # inf and nan are floats (JSON's 1e999 reads as inf); nan fails no comparison below.
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ScenarioError(name, f"must be a finite number, got {_shown(value)}")
-    if not low <= value <= high:
-        raise ScenarioError(name, f"must be between {low} and {high}, got {_shown(value)}")
 
 
 def _with_value(message: str, value: object) -> str:

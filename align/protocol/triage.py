@@ -17,6 +17,7 @@ Deliberate choices, each from the facts file or DESIGN.md:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from functools import cache
 
@@ -27,6 +28,10 @@ JUMPSTART_RR_HIGH = 45
 START_RR_HIGH = 30
 START_CAP_REFILL_MAX_S = 2
 AVPU_LEVELS = ("A", "V", "P", "U")
+# Plausible ranges of the measured fields (docs/DESIGN.md "Input validation"): a value outside
+# is a unit slip, a typo or another tool's patient, never a child to triage. Ages stop at 18,
+# where the published pediatric vital-sign tables stop (facts file section 3).
+NUMBER_RANGES = {"age_years": (0, 18), "resp_rate": (0, 150), "cap_refill_s": (0, 30)}
 PAIN_RESPONSES = ("appropriate", "inappropriate")
 
 
@@ -96,14 +101,8 @@ class Observation:
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):
                 raise InvalidObservation(name, f"field '{name}' must be true or false")
-        for name in ("age_years", "resp_rate", "cap_refill_s"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidObservation(name, f"field '{name}' must be a number")
-            if value < 0:
-                raise InvalidObservation(name, f"field '{name}' must not be negative")
+        for name, (low, high) in NUMBER_RANGES.items():
+            check_number(name, getattr(self, name), low, high)
         if self.protocol is not None and self.protocol not in PROTOCOLS:
             raise InvalidObservation(
                 "protocol", f"field 'protocol' must be one of {', '.join(PROTOCOLS)} or null"
@@ -114,6 +113,20 @@ class Observation:
             raise InvalidObservation(
                 "pain_response", "field 'pain_response' must be 'appropriate' or 'inappropriate'"
             )
+
+
+def check_number(name: str, value: object, low: float, high: float) -> None:
+    """A finite number from ``low`` to ``high``, or None; InvalidObservation otherwise."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidObservation(name, f"field '{name}' must be a number")
+    # JSON's 1e400 reads as inf; nan fails every comparison, so it is caught here too. A
+    # 400-digit integer compares fine below, and is refused before any float() could overflow.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidObservation(name, f"field '{name}' must be a finite number")
+    if not low <= value <= high:
+        raise InvalidObservation(name, f"field '{name}' must be between {low} and {high}")
 
 
 @cache

@@ -195,5 +195,7 @@ def load_adapter(model, adapter: str, *, trainable: bool):
         check_adapter_fits(model, adapter)
     try:
         return PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
-    except (OSError, ValueError, RuntimeError) as error:
+    # PEFT takes adapter_config.json's values as they are: a wrong type or shape in it
+    # surfaces as a TypeError, KeyError or AttributeError from deep inside the library.
+    except (OSError, ValueError, RuntimeError, TypeError, KeyError, AttributeError) as error:
         raise LoadError(f"--adapter {adapter}: cannot load ({error})") from error
