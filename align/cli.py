@@ -182,11 +182,19 @@ def pairs_command(
         float,
         typer.Option(help="Share of wrong-color variants that under-triage (the dangerous error)."),
     ] = 2 / 3,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace the pair files in --out (once the new ones are written)."
+        ),
+    ] = False,
 ):
     """Perturb gold responses into (chosen, rejected) pairs and check the closed loop."""
     from align.commands import run_pairs
 
-    raise typer.Exit(run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share))
+    raise typer.Exit(
+        run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share, overwrite)
+    )
 
 
 @app.command("gate")

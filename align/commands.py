@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from align.data.atomic import OutputFolderError, check_output_folder
 from align.data.io import (
     TOO_DEEP,
     DataError,
@@ -390,14 +391,28 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share) -> int:
+def run_pairs(
+    gold, out, seed, eval_fraction, perturbations, count, under_share, overwrite=False
+) -> int:
     with cyclic_gc_paused():
-        return _run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share)
+        try:
+            return _run_pairs(
+                gold, out, seed, eval_fraction, perturbations, count, under_share, overwrite
+            )
+        except OutputFolderError as error:  # refused folder, another writer's lock
+            _err(f"error: {error}")
+            return 2
 
 
-def _run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share) -> int:
+def _run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share, overwrite):
     from align.data.gold import gold_files, load_gold
-    from align.data.pairs import PairConfig, build_pairs, gold_file_entries, write_pairs
+    from align.data.pairs import (
+        PAIR_FILES,
+        PairConfig,
+        build_pairs,
+        gold_file_entries,
+        write_pairs,
+    )
 
     try:
         config = PairConfig(
@@ -409,6 +424,8 @@ def _run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share
     except ValueError as error:
         _err(f"error: {error}")
         return 2
+    # Refuse the folder before the build, not after; write_pairs checks again under its lock.
+    check_output_folder(out, overwrite=overwrite, owns=PAIR_FILES)
     report = load_gold(gold)
     if not report.ok:
         _print_problems(report.problems)
@@ -431,7 +448,8 @@ def _run_pairs(gold, out, seed, eval_fraction, perturbations, count, under_share
         _err(f"error: {len(pair_set.violations)} closed-loop violation(s); nothing written")
         return 1
     warn_unmet_under_share(pair_set)
-    paths = write_pairs(pair_set, out, gold_file_entries(report.records, gold_files(gold)))
+    entries = gold_file_entries(report.records, gold_files(gold))
+    paths = write_pairs(pair_set, out, entries, overwrite=overwrite)
     print(
         "wrote "
         + ", ".join(

@@ -59,7 +59,8 @@ def run_demo(settings: DemoSettings, console) -> dict:
     if not pair_set.closed:
         raise DemoError(f"closed loop broken: {pair_set.violations[0]}")
     files = gold_file_entries(report.records, gold_files())
-    paths = write_pairs(pair_set, "preference_data/pairs", files)
+    # The demo regenerates the committed pairs: replacing them is its job.
+    paths = write_pairs(pair_set, "preference_data/pairs", files, overwrite=True)
     console.print(f"{sum(len(s) for s in pair_set.splits.values())} pairs, closed loop holds")
     timings["pairs"] = time.perf_counter() - started
 

@@ -26,7 +26,7 @@ for share in $SHARES; do
   (
     set -e
     name=dpo-under-$share
-    $PY -m align.cli pairs --under-share "$share" --out "$RUN/pairs-under-$share"
+    $PY -m align.cli pairs --under-share "$share" --out "$RUN/pairs-under-$share" --overwrite
     $PY -m align.cli dpo --config configs/results-dpo.toml --base-model "$RUN/base" \
       --adapter "$RUN/sft" --pairs "$RUN/pairs-under-$share" --ref-cache-dir "$RUN/ref-logps" \
       --output-dir "$RUN/$name" ${TRAIN_ARGS:-} ${DPO_ARGS:-}

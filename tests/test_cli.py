@@ -137,7 +137,10 @@ def bad_gold_runs(tmp_path_factory, tiny_gold_rows, jsonl, good_pairs, run_align
         cases[case] = {"gold": gold, "line": line, "message": message, "kept": kept, "fresh": fresh}
         jobs[case, "check"] = (folder, ["data", "check", gold])
         jobs[case, "pairs_fresh"] = (folder, ["pairs", "--gold", gold, "--out", fresh])
-        jobs[case, "pairs_kept"] = (folder, ["pairs", "--gold", gold, "--out", kept])
+        jobs[case, "pairs_kept"] = (
+            folder,
+            ["pairs", "--gold", gold, "--out", kept, "--overwrite"],
+        )
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         futures = {
             key: pool.submit(run_align_anywhere, *args, cwd=cwd)
@@ -213,7 +216,8 @@ def test_pairs_on_a_gold_file_without_records_writes_nothing(
 ):
     out = tmp_path / "pairs"
     shutil.copytree(good_pairs["out"], out)
-    result = run_align("pairs", "--gold", write_jsonl("empty.jsonl", []), "--out", out)
+    gold = write_jsonl("empty.jsonl", [])
+    result = run_align("pairs", "--gold", gold, "--out", out, "--overwrite")
     assert result.returncode == 2
     assert "no gold records" in result.stderr
     assert _snapshot(out) == good_pairs["files"]

@@ -19,12 +19,15 @@ from pathlib import Path
 
 from align import __version__
 from align.checks.detectors import finding_codes, score_parsed, score_response
+from align.data.atomic import atomic_folder, write_file
 from align.data.gold import GoldRecord
-from align.data.io import dumps_line, write_files_atomically
+from align.data.io import dumps_line
 from align.data.perturb import PERTURBATIONS, Draws, perturb
 
 PAIRS_DIR = Path("preference_data/pairs")
 SPLITS = ("train", "eval")
+# Every file `align pairs` writes: the folder may hold only these (it is replaced whole).
+PAIR_FILES = ("train.jsonl", "eval.jsonl", "summary.json")
 
 
 @dataclass
@@ -218,12 +221,18 @@ def gold_file_entries(records: list[GoldRecord], paths: list[Path]) -> list[dict
     ]
 
 
-def write_pairs(pair_set: PairSet, out_dir: str | Path, gold_files: list[dict]) -> dict[str, Path]:
-    """Write train.jsonl, eval.jsonl and summary.json together (all or nothing)."""
+def write_pairs(
+    pair_set: PairSet, out_dir: str | Path, gold_files: list[dict], *, overwrite: bool = False
+) -> dict[str, Path]:
+    """Write train.jsonl, eval.jsonl and summary.json together: built in a folder beside
+    ``out_dir`` and swapped in whole, under a lock (``align.data.atomic``). An ``out_dir``
+    that already holds pair files is replaced only with ``overwrite``."""
     out_dir = Path(out_dir)
+    texts = {f"{split}.jsonl": pair_lines(pair_set.splits[split]) for split in SPLITS}
+    texts["summary.json"] = json.dumps(pair_set.summary(gold_files), indent=2) + "\n"
+    with atomic_folder(out_dir, overwrite=overwrite, owns=PAIR_FILES) as folder:
+        for name, text in texts.items():
+            write_file(folder / name, text)
     paths = {split: out_dir / f"{split}.jsonl" for split in SPLITS}
     paths["summary"] = out_dir / "summary.json"
-    contents = {paths[s]: pair_lines(pair_set.splits[s]) for s in SPLITS}
-    contents[paths["summary"]] = json.dumps(pair_set.summary(gold_files), indent=2) + "\n"
-    write_files_atomically(contents)
     return paths

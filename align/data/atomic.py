@@ -1,0 +1,229 @@
+"""Output folders replaced whole: built beside the target, swapped in by rename, one writer
+at a time, and an interrupted swap repaired on the next start.
+
+Beside ``<target>`` a write uses three names: ``.<name>.partial/`` (the new folder being
+built), ``.<name>.old/`` (the old folder during the swap) and ``<name>.lock`` (the writer's pid
+and host, created with O_EXCL). Only the lock holder uses the first two, so they are fixed
+names that the next writer can find and repair:
+
+- ``.old/`` with no target: killed between the two renames; the old folder is put back.
+- ``.old/`` beside a target: killed after the swap; the new folder stands, the old is removed.
+- ``.partial/``: killed while building; it is removed.
+
+So after any crash the target holds the complete old set or the complete new set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Collection, Iterator
+from pathlib import Path
+
+
+class OutputFolderError(ValueError):
+    """An output folder that cannot be written as asked; the message says why and what to do."""
+
+
+def _names(target: Path) -> tuple[Path, Path, Path]:
+    """(partial, old, lock) beside ``target``, an absolute path."""
+    return (
+        target.with_name(f".{target.name}.partial"),
+        target.with_name(f".{target.name}.old"),
+        target.with_name(f"{target.name}.lock"),
+    )
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def check_output_folder(
+    target: str | Path,
+    *,
+    overwrite: bool,
+    owns: Collection[str] | None = None,
+    option: str = "--out",
+) -> None:
+    """Raise OutputFolderError if ``atomic_folder`` would refuse ``target``: a file or a link
+    there, files in it that the command does not write (``owns``; None: the whole folder is
+    the command's), files in it without ``overwrite``, or a live writer's lock. Touches
+    nothing, so a command can call it before its long work."""
+    target = Path(target)
+    _check_target(target, overwrite, owns, option)
+    lock = _names(Path(os.path.abspath(target)))[2]
+    owner = _owner(lock)
+    if owner is not None and not _is_stale(owner):
+        raise OutputFolderError(_locked(target, lock, owner))
+
+
+def _check_kind(target: Path) -> None:
+    if target.is_symlink():
+        # Renaming would move the link, not the folder it points to.
+        raise OutputFolderError(f"{target}: a symbolic link; give the folder it points to")
+    if target.exists() and not target.is_dir():
+        raise OutputFolderError(f"{target}: a file where a folder is needed")
+
+
+def _check_target(target: Path, overwrite: bool, owns, option: str) -> None:
+    _check_kind(target)
+    if not target.exists():
+        return
+    names = sorted(entry.name for entry in target.iterdir())
+    foreign = [name for name in names if owns is not None and name not in owns]
+    if foreign:
+        # The swap replaces the whole folder: these would be lost.
+        raise OutputFolderError(
+            f"{option} {target} holds files this command does not write "
+            f"({', '.join(foreign[:5])}); give a new or empty folder"
+        )
+    if names and not overwrite:
+        raise OutputFolderError(f"{option} {target} exists; give --overwrite to replace it")
+
+
+def _owner(lock: Path) -> str | None:
+    """The lock's ``pid host`` text; None when there is no lock file."""
+    try:
+        return lock.read_text(encoding="utf-8", errors="replace").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _is_stale(owner: str) -> bool:
+    """Whether the lock's writer is gone: its pid no longer runs on this host. A lock from
+    another host, or one not yet filled in (its writer between create and write), is held."""
+    pid, _, host = owner.partition(" ")
+    if host != socket.gethostname() or not (pid.isascii() and pid.isdigit()):
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # PermissionError: alive, another user's
+        return False
+    return False
+
+
+def _locked(target: Path, lock: Path, owner: str) -> str:
+    pid, _, host = owner.partition(" ")
+    holder = f"process {pid} on {host}" if host else "another process"
+    return (
+        f"{target} is being written by {holder} (lock file {lock}); wait for it to finish, "
+        f"or delete {lock} if that process is gone"
+    )
+
+
+def _acquire(lock: Path, target: Path) -> None:
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = _owner(lock)
+            if owner is None:
+                continue  # released meanwhile
+            if not _is_stale(owner):
+                raise OutputFolderError(_locked(target, lock, owner)) from None
+            # Two writers taking over one stale lock at the same instant could both win;
+            # the window is a few system calls, and a stale lock needs a killed writer first.
+            _warn(f"{lock}: taking over a stale lock (process {owner.split()[0]} is gone)")
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()} {socket.gethostname()}\n")
+        return
+    raise OutputFolderError(_locked(target, lock, _owner(lock) or ""))
+
+
+def _recover(where: Path, target: Path) -> None:
+    """Repair what an interrupted write left (see the module docstring)."""
+    partial, old, _ = _names(where)
+    if old.exists():
+        if where.exists():
+            shutil.rmtree(old)
+            _warn(f"removed {old}, left by an interrupted write ({target} was already new)")
+        else:
+            os.rename(old, where)
+            _warn(f"restored {target} from {old}, left by an interrupted write")
+    if partial.exists():
+        shutil.rmtree(partial)
+        _warn(f"removed {partial}, an interrupted write's unfinished folder")
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make renames in ``path`` durable; best effort (not every system opens folders)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _swap(partial: Path, where: Path, old: Path) -> None:
+    """Put ``partial`` in place of ``where``; the old folder goes only once the new one stands."""
+    if where.exists():
+        os.rename(where, old)
+        try:
+            os.rename(partial, where)
+        except BaseException:
+            os.rename(old, where)  # roll back at once; a kill here is repaired next start
+            raise
+        _fsync_dir(where.parent)
+        # The new folder stands: a failure here must not fail the write. What is left is
+        # removed by the next start.
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(partial, where)
+    _fsync_dir(where.parent)
+
+
+@contextlib.contextmanager
+def atomic_folder(
+    target: str | Path,
+    *,
+    overwrite: bool = False,
+    owns: Collection[str] | None = None,
+    option: str = "--out",
+) -> Iterator[Path]:
+    """Yield an empty folder beside ``target`` to write into; on a normal exit it replaces
+    ``target`` whole, on an exception it is removed and ``target`` is untouched.
+
+    Held under ``<target>.lock`` from the start: a second writer gets OutputFolderError naming
+    the lock file; a stale lock (its process gone) is taken over with a warning. A write that
+    was interrupted is repaired first. ``target`` is refused as ``check_output_folder``
+    says."""
+    target = Path(target)
+    where = Path(os.path.abspath(target))
+    partial, old, lock = _names(where)
+    _check_kind(target)  # before the lock is created beside it
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        _acquire(lock, target)
+    except OSError as error:
+        raise OutputFolderError(
+            f"{target}: cannot write here: {error.filename or target}: {error.strerror or error}"
+        ) from None
+    try:
+        _recover(where, target)
+        _check_target(target, overwrite, owns, option)  # after the repair: what is there now
+        partial.mkdir()
+        try:
+            yield partial
+            _fsync_dir(partial)
+            _swap(partial, where, old)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 with ``\\n`` line ends and flush it to disk (before the swap)."""
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
