@@ -28,6 +28,14 @@ def codes(text: str, scenario: dict = CHILD_5Y) -> set[str]:
     return {finding.code for finding in score_response(text, scenario)}
 
 
+def answer_with(
+    do_not: str = "Do NOT:\n- give food or drink",
+    reassess: str = "Reassess if:\n- breathing goes above 45/min",
+) -> str:
+    """A right YELLOW answer with these prohibition and reassessment sections."""
+    return f"TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint the leg.\n\n{do_not}\n\n{reassess}"
+
+
 @pytest.mark.parametrize(
     "first_line",
     [
@@ -259,11 +267,7 @@ def test_a_color_word_before_a_noun_is_not_a_decision():
     ],
 )
 def test_reassessment_in_other_words_and_in_prose_counts(reassess):
-    text = (
-        "TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint the leg.\n"
-        f"Do NOT:\n- give food or drink\n\n{reassess}"
-    )
-    assert codes(text) == set()
+    assert codes(answer_with(reassess=reassess)) == set()
 
 
 def test_a_paragraph_of_prohibitions_after_a_what_not_to_do_lead_in_is_the_section():
@@ -396,11 +400,7 @@ def test_a_summary_that_manages_the_child_as_another_color_is_a_change():
     ],
 )
 def test_prohibitions_in_prose_or_under_unusual_titles_make_the_section(do_not):
-    text = (
-        "TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint the leg.\n\n"
-        f"{do_not}\n\nReassess if:\n- breathing goes above 45/min"
-    )
-    assert codes(text) == set()
+    assert codes(answer_with(do_not=do_not)) == set()
 
 
 def test_an_unindented_prohibition_line_right_after_a_list_is_its_own_paragraph():
