@@ -394,3 +394,10 @@ def test_a_negation_between_a_verb_and_its_object_keeps_the_action_from_being_gi
     line = "cut or unbutton his top and get it off him without dragging it over his face"
     assert forbidden(line, "chemical") == []
     assert "clothing_over_head" in forbidden("get his top off over his face", "chemical")
+
+
+def test_leave_to_stop_a_cold_childs_resuscitation_is_stopping_it():
+    line = (
+        "If there's no pulse after 20 minutes of CPR and she's still cold, it's reasonable to stop"
+    )
+    assert forbidden(line, "hypothermia") == ["stop_resuscitation_cold"]

@@ -500,3 +500,26 @@ def test_commentary_in_brackets_and_spoken_decisions_are_read(first_line):
 )
 def test_compounds_tape_zones_and_explanations_give_no_other_color(sentence):
     assert codes(f"TRIAGE: YELLOW (Delayed)\n{sentence}\n{BODY}") == set()
+
+
+def test_an_encouraging_sign_off_under_an_empty_heading_is_no_item():
+    text = answer_with(reassess="### 🔄 Reassess if\n\nYou've done a brilliant job! 💙")
+    assert codes(text) == {"missing_reassessment"}
+
+
+def test_a_decision_after_a_preamble_line_is_read_as_a_conclusion():
+    text = f"Right, so:\nshe's breathing 36, that's fine = YELLOW on JumpSTART.\n{BODY}"
+    assert codes(text) == {"triage_not_first"}
+
+
+def test_a_table_with_do_not_and_recheck_columns_holds_those_sections():
+    text = (
+        "TRIAGE: YELLOW (Delayed)\n\n| ✅ Do | ⛔ Don't | 👀 Re-check if |\n|---|---|---|\n"
+        "| Splint the leg as it lies | Pull the leg straight | Foot turns cold |\n"
+        "| Keep her warm | Give food or drink | RR over 45 |"
+    )
+    assert codes(text, {**CHILD_5Y, "hazards": ["fracture"]}) == set()
+
+
+def test_a_title_that_opens_with_a_condition_is_no_prohibition_list():
+    assert section_of("If her heart stops") != "do_not"

@@ -176,6 +176,7 @@ _SECTION_START = {
 # to do", "When to re-triage"); the other sections' words ("do", "care", "why") only as the
 # title's opening.
 _MEANING_ANYWHERE = ("do_not", "reassess")
+_MEANING_ANYWHERE_SET = frozenset(_MEANING_ANYWHERE)
 _SECTION_ANYWHERE = {
     key: re.compile(_word_alternatives(_SECTIONS[key]), re.IGNORECASE) for key in _MEANING_ANYWHERE
 }
@@ -566,11 +567,16 @@ def parse_response(text: str) -> ParsedResponse:
     items: list[str] | None = None  # the current section's items; None before any section
     after_blank = after_item = False
     restated: list[tuple[int, str]] = []
+    table_columns = _section_table_columns(parsed.raw_lines) if "|" in text else {}
     for index, line in enumerate(parsed.raw_lines):
         reading = _read_line(line)
         kind, heading_key, title, line_items, content = reading[:5]
         if kind == "blank":
             after_blank = True
+            continue
+        if index in table_columns and parsed.triage_line_index is not None:
+            rows.extend(_table_rows(sections, line, index, table_columns[index]))
+            items, after_blank = None, False
             continue
         if parsed.triage_line_index is None:
             decision = reading.decision if kind != "item" or index else read_decision_line(line)
@@ -648,6 +654,50 @@ def parse_response(text: str) -> ParsedResponse:
         restated = [(index, color) for index, color in restated if index not in promoted]
     parsed.triage_restatements = tuple(restated)
     return parsed
+
+
+_TABLE_RULE = re.compile(r"\s*\|?\s*:?-{3,}")
+
+
+def _section_table_columns(lines: tuple[str, ...]) -> dict[int, tuple[str, ...]]:
+    """{line index: the section of each column} for the rows of a Markdown table whose header
+    names a Do NOT or reassessment column ("| ✅ Do | ⛔ Don't | 👀 Re-check if |"), header
+    and rule rows included (their columns "other")."""
+    found: dict[int, tuple[str, ...]] = {}
+    index = 0
+    while index + 1 < len(lines):
+        header, rule = lines[index], lines[index + 1]
+        if not (header.lstrip().startswith("|") and _TABLE_RULE.match(rule)):
+            index += 1
+            continue
+        columns = tuple(section_of(cell.strip()) for cell in _cells(header))
+        end = index + 2
+        while end < len(lines) and lines[end].lstrip().startswith("|"):
+            end += 1
+        if _MEANING_ANYWHERE_SET & set(columns):
+            found[index] = found[index + 1] = ("other",) * len(columns)
+            for row in range(index + 2, end):
+                found[row] = columns
+        index = end
+    return found
+
+
+def _cells(line: str) -> list[str]:
+    return line.strip().strip("|").split("|")
+
+
+def _table_rows(sections: dict, line: str, index: int, columns: tuple[str, ...]) -> list:
+    """One row per cell of a section table's row, with its column's section (a Do NOT cell is
+    then not read as an instruction); the cells are the items of their sections."""
+    rows = []
+    for cell, key in zip(_cells(line), columns, strict=False):
+        text = cell.strip()
+        if not text or _is_empty_item(text):
+            continue
+        if key != "other":
+            _open_section(sections, key, "", index).append(text)
+        rows.append((index, line, key, text))
+    return rows
 
 
 def _after_first_sentence(line: str) -> str:
@@ -812,7 +862,7 @@ def _inline_heading(sentence: str) -> tuple[str, str, str] | None:
 def _is_sign_off(line: str) -> bool:
     """A short closing line ("Stay safe out there! ❄️", "Hope this helps.")."""
     text = plain_text(line)
-    return len(text.split()) <= 8 and _SIGN_OFF.match(text) is not None
+    return len(text.split()) <= 12 and _SIGN_OFF.match(text) is not None
 
 
 @lru_cache(maxsize=65536)
@@ -1008,7 +1058,10 @@ def section_of(title: str) -> str:
     for key in _MEANING_ANYWHERE:
         if _SECTION_ANYWHERE[key].search(lowered):
             return key
-    if _DO_NOT_TITLE_WORD.search(lowered) or any(s in title for s in _DO_NOT_SYMBOLS):
+    conditional = _REASSESS_OPENING_TITLE.match(lowered)  # "If her heart stops": no prohibition
+    if not conditional and (
+        _DO_NOT_TITLE_WORD.search(lowered) or any(s in title for s in _DO_NOT_SYMBOLS)
+    ):
         return "do_not"
     if (
         _REASSESS_ENDING.search(lowered)
