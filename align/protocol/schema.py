@@ -463,7 +463,7 @@ def _later_field_decision(text: str) -> Decision | None:
 def _table_row_decision(line: str) -> Decision | None:
     """A Markdown table row whose first cell names the decision and whose last cell states it
     ("| **Final category** | she can wait | **YELLOW** |")."""
-    cells = [plain_text(cell) for cell in line.strip().strip("|").split("|")]
+    cells = [plain_text(cell) for cell in _cells(line)]
     cells = [cell for cell in cells if cell]
     if len(cells) < 2 or not _FIELD_FORM.match(f"{cells[0]}: x"):
         return None
