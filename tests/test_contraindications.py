@@ -41,6 +41,11 @@ def forbidden(line, *hazards):
             "leave_unobserved",
         ),
         ("anaphylaxis", "Draw up adrenaline and give it intravenously", "epinephrine_iv_field"),
+        (
+            "drowning",
+            "Turn her on her tummy and press on her back to drain the water",
+            "drain_water",
+        ),
     ],
 )
 def test_synonyms_abbreviations_and_descriptions_name_the_action(hazard, line, action):

@@ -523,3 +523,100 @@ def test_a_table_with_do_not_and_recheck_columns_holds_those_sections():
 
 def test_a_title_that_opens_with_a_condition_is_no_prohibition_list():
     assert section_of("If her heart stops") != "do_not"
+
+
+CRUSH_8Y = {**CHILD_5Y, "age_years": 8, "hazards": ["crush", "fracture"]}
+
+
+def test_a_semicolon_list_after_an_inline_title_stays_in_that_section():
+    # every item of "avoid: a; b; c" is a prohibition, not only the first
+    text = (
+        "Triage RED.\nrr 6, not walking. management: keep warm; get IV access first. "
+        "avoid: straighten a deformed limb; release the compression before fluids are "
+        "running. reassess if: breathing stops; skin goes mottled."
+    )
+    assert codes(text, {**CRUSH_8Y, "resp_rate": 6}) == set()
+
+
+def test_a_titled_list_inside_a_heading_line_is_its_own_section():
+    text = (
+        "TRIAGE: YELLOW (Delayed)\nTreatment: splint the leg as found; keep her warm. "
+        "Cautions (do not): straighten a deformed limb; give food. "
+        "Recheck if: breathing goes above 45; the foot goes cold."
+    )
+    assert codes(text, CRUSH_8Y) == set()
+
+
+def test_a_sentence_with_a_cue_word_inside_a_heading_line_is_no_title():
+    # "No: START tags ..." answers a question; it opens no Do NOT list
+    text = (
+        "TRIAGE: YELLOW (Delayed)\nRationale: No: the rate is in band, so YELLOW.\n"
+        "Actions:\n1. Splint the leg.\nDo NOT:\nReassess if:\n- breathing goes above 45/min"
+    )
+    assert codes(text) == {"missing_do_not"}
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "| Avoid | don't pull the leg straight; no food or drink |\n"
+        "| Re-triage if | breathing goes above 45; foot goes cold |",
+        "| Things to avoid | pulling the leg straight |\n| Triggers to re-triage | RR over 45 |",
+    ],
+)
+def test_a_table_whose_first_column_titles_its_rows_holds_those_sections(table):
+    text = f"TRIAGE: YELLOW (Delayed)\n\n| | |\n|---|---|\n| Do now | splint the leg |\n{table}"
+    assert codes(text, CRUSH_8Y) == set()
+
+
+def test_a_rule_in_a_tables_first_cell_is_no_title():
+    # under a Do NOT heading, "| Resist the urge to pull it straight | ... |" is a prohibition
+    text = (
+        "TRIAGE: YELLOW (Delayed)\nThings to avoid:\n| Tempting | Why not |\n|---|---|\n"
+        "| Resist the urge to pull the leg straight | nerve damage |\n"
+        "| Giving food | may need surgery |\nReassess if:\n- breathing goes above 45/min"
+    )
+    assert codes(text, CRUSH_8Y) == set()
+
+
+def test_a_prohibition_at_the_end_of_an_actions_row_makes_no_section():
+    text = (
+        "TRIAGE: YELLOW (Delayed)\n\n| Section | Notes |\n|---|---|\n"
+        "| Do now | splint the leg; don't give her anything to eat |\n"
+        "| Escalate if | RR over 45; the foot goes cold |"
+    )
+    assert codes(text, CRUSH_8Y) == {"missing_do_not"}
+
+
+@pytest.mark.parametrize("title", ["re-evaluate when:", "escalate if -", "Re-eval if"])
+def test_a_color_in_the_text_under_a_reassessment_title_is_a_condition(title):
+    text = (
+        "TRIAGE: YELLOW (Delayed)\nActions:\n1. Splint the leg.\nDo NOT:\n- give food\n"
+        f"{title}\nbreathing goes over 45: that's a red; gets drowsy - re-tag red."
+    )
+    assert codes(text) == set()
+
+
+def test_a_color_after_the_reassessment_items_is_still_a_change():
+    text = (
+        f"{BODY}\nre-check every 5 min: if she gets sleepy, move her up\nactually, tag her red now"
+    )
+    assert codes(text.replace("Rationale", "TRIAGE: YELLOW\nRationale", 1)) == {
+        "wrong_triage_color"
+    }
+
+
+def test_handover_obs_are_findings_not_reassessment_triggers():
+    text = (
+        "Tx category: YELLOW - delayed\nObs: RR 36, pulse palpable, alert\n"
+        "Rx: splint the leg\nAvoid: don't give food\n"
+    )
+    assert codes(text) == {"missing_reassessment"}
+
+
+def test_a_reassessment_title_ending_a_paragraph_with_nothing_after_it_is_empty():
+    text = (
+        "Triage: YELLOW. Not walking, RR 36, pulse there. Do now: splint the leg. "
+        "Do NOT: don't give food, don't let her walk. Recheck if:"
+    )
+    assert codes(text) == {"missing_reassessment"}

@@ -476,3 +476,9 @@ def test_a_threshold_named_as_the_hypotension_threshold_is_judged():
     assert _wrong("SBP 84: above the 70 mmHg hypotension threshold for his age", 10)
     assert not _wrong("SBP 94: above the 90 mmHg hypotension threshold for his age", 10)
     assert not _wrong("The PALS hypotension line is 70 + 2 x age in years", 4)
+
+
+def test_a_norm_named_after_an_intervention_clause_is_still_judged():
+    # the rescue breaths head the first clause; the RR norm after the comma is the child's
+    assert wrong("Still apneic after the rescue-breath trial, normal RR 18-25.", 0.75)
+    assert not wrong("Still apneic after the rescue-breath trial, normal RR 30-53.", 0.75)

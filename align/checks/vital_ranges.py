@@ -178,6 +178,7 @@ _CUTOFF = re.compile(  # "START" in capitals only: the protocol, not the verb
 )
 _CUTOFF_REACH = _CONTEXTS["cutoff_reach"]
 _INTERVENTION = _words(_CONTEXTS["interventions"])
+_CLAUSE_BREAK = re.compile(r"[,;]")
 _ASLEEP = _words(WORDS["state"]["asleep"])
 _OPENING_BRACKET = re.compile(rf"\s*[(\[]\s*{_QUALIFIED}")
 # A line that is only a vital and a range, a row of a table under a heading such as "Normal
@@ -503,9 +504,20 @@ def _excluded(sentence: str, previous_end: int, start: int, tail: str) -> bool:
     return bool(
         _governing_cutoff(near)
         or _CUTOFF.search(tail)
-        or _INTERVENTION.search(sentence, 0, start)  # "rescue breathing ... 20-30/min"
+        or _governing_intervention(sentence, start)
         or _NEGATION_JUST_BEFORE.search(sentence, previous_end, start)
     )
+
+
+def _governing_intervention(sentence: str, start: int) -> bool:
+    """Whether an intervention named before a range gives its rate ("rescue breathing ...
+    20-30/min", "compressions should be 100-120"): not when a clause after it names the
+    vital ("apneic after the rescue-breath trial, normal RR 18-25")."""
+    interventions = list(_INTERVENTION.finditer(sentence, 0, start))
+    if not interventions:
+        return False
+    clause = _CLAUSE_BREAK.search(sentence, interventions[-1].end(), start)
+    return clause is None or _KEYWORD.search(sentence, clause.end(), start) is None
 
 
 def _governing_cutoff(near: str) -> bool:

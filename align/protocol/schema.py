@@ -177,6 +177,9 @@ _SECTION_START = {
 # title's opening.
 _MEANING_ANYWHERE = ("do_not", "reassess")
 _MEANING_ANYWHERE_SET = frozenset(_MEANING_ANYWHERE)
+# A title inside a line or a table's first cell is short ("Cautions (do not)", "Triggers to
+# re-triage"); a longer one is a sentence ("Still not breathing after the airway was ...").
+_SHORT_TITLE_WORDS = 4
 _SECTION_ANYWHERE = {
     key: re.compile(_word_alternatives(_SECTIONS[key]), re.IGNORECASE) for key in _MEANING_ANYWHERE
 }
@@ -209,6 +212,7 @@ _DASHED = re.compile(
     r"(?P<title>.{1,40}?)\s*(?:" + _alternatives(_SECTIONS["heading_separators"]) + r")\s*"
     r"(?P<rest>.+)"
 )
+_TRAILING_SEPARATOR = re.compile(r"\s+[-–—•]$")
 _EMPTY_ITEMS = frozenset(_SECTIONS["empty_items"])
 # "none at this time — he's stable", "nothing special, just keep baby warm"
 _EMPTY_OPENING = re.compile(
@@ -566,6 +570,7 @@ def parse_response(text: str) -> ParsedResponse:
     key = "other"  # the current section's key, once a section is open
     items: list[str] | None = None  # the current section's items; None before any section
     after_blank = after_item = False
+    under_title = False  # text lines right under a bare heading ("Recheck if:"), nothing between
     restated: list[tuple[int, str]] = []
     table_columns = _section_table_columns(parsed.raw_lines) if "|" in text else {}
     for index, line in enumerate(parsed.raw_lines):
@@ -600,6 +605,7 @@ def parse_response(text: str) -> ParsedResponse:
             and (items is None or after_blank or (after_item and _a_new_block(line)))
         )
         after_item = kind == "item"
+        under_title = (kind == "heading" and not line_items) or (kind == "text" and under_title)
         if opens_paragraph:
             # Prohibitions written as a paragraph are the Do NOT section, but the line stays
             # an ordinary one: its words carry their own negation and are still read for
@@ -614,13 +620,7 @@ def parse_response(text: str) -> ParsedResponse:
         elif kind == "heading":
             key = heading_key
             items = _open_section(sections, key, title, index)
-            for item in line_items:
-                inline = _inline_heading(item)
-                if inline is not None:  # "Don't: bath him. Recheck if: breathing above 45"
-                    inline_key, inline_title, item = inline
-                    items = _open_section(sections, inline_key, inline_title, index)
-                if item and not _is_empty_item(item):
-                    items.append(item)
+            heading_rows = _heading_rows(sections, items, line_items, index, line, key)
         elif kind == "text" and (reading.sign_off or _is_empty_item(content)):
             # "Stay safe out there!" closes the answer, "None at this time" says there is
             # nothing: no item of the section above
@@ -636,15 +636,18 @@ def parse_response(text: str) -> ParsedResponse:
                 items.append(line_items[0])
         if kind == "text":
             rows.extend(_paragraph_rows(sections, content, index, line, key))
+        elif kind == "heading":
+            rows.extend(heading_rows)
         else:
             rows.append((index, line, key, content))
         after_blank = False
-        # A color given again after the decision; the items and headings of the Do NOT and
-        # reassessment lists say nothing about the child's color.
+        # A color given again after the decision; the items, headings and text under the
+        # headings of the Do NOT and reassessment lists say nothing about the child's color
+        # (text after their items may: "Actually she can wait: tag her YELLOW").
         if (
             parsed.triage_line_index is not None
             and reading.colors_given
-            and (key not in _NOT_RESTATING or kind == "text")
+            and (key not in _NOT_RESTATING or (kind == "text" and not under_title))
         ):
             restated.extend((index, color) for color in reading.colors_given)
     if parsed.triage_line_index is None:
@@ -678,7 +681,26 @@ def _section_table_columns(lines: tuple[str, ...]) -> dict[int, tuple[str, ...]]
             found[index] = found[index + 1] = ("other",) * len(columns)
             for row in range(index + 2, end):
                 found[row] = columns
+        else:
+            found.update(_titled_rows(lines, index, end))
         index = end
+    return found
+
+
+def _titled_rows(lines: tuple[str, ...], start: int, end: int) -> dict[int, tuple[str, ...]]:
+    """The rows of a table whose first column titles each row ("| Avoid | no ice; ... |",
+    "| Re-triage if | ... |") where one of them titles a Do NOT or reassessment row: the
+    other cells of such a row are that section's, every other cell "other"."""
+    found = {}
+    for row in range(start, end):
+        cells = _cells(lines[row])
+        title = plain_text(cells[0]).strip(" :")
+        key = section_of(title) if row >= start + 2 else "other"
+        if key not in _MEANING_ANYWHERE_SET or not _is_short_title(title, key):
+            key = "other"  # "| Resist the urge to make him vomit | ... |" is a rule, no title
+        found[row] = ("other",) + (key,) * (len(cells) - 1)
+    if not any(set(columns) & _MEANING_ANYWHERE_SET for columns in found.values()):
+        return {}
     return found
 
 
@@ -706,6 +728,22 @@ def _after_first_sentence(line: str) -> str:
     return parts[1] if len(parts) == 2 else ""
 
 
+def _heading_rows(
+    sections: dict, items: list[str], line_items: tuple[str, ...], index: int, line: str, key: str
+) -> list:
+    """The rows of a heading line, its text added to its section's items; a titled Do NOT or
+    reassessment list inside it ("Treatment: cool the burn. Cautions (do not): burst blisters;
+    cool the whole child. Recheck if: ...") is that section's, and not read as instructions."""
+    sentences = _inline_sections(" ".join(line_items), titles_only=True) if line_items else ()
+    for section, _, content in sentences:
+        target = items if section is None else _open_section(sections, section, "", index)
+        if content and not _is_empty_item(content):
+            target.append(content)
+    if all(section is None for section, _, _ in sentences):
+        return [(index, line, key, line)]
+    return [(index, line, section or key, sentence) for section, sentence, _ in sentences]
+
+
 def _paragraph_rows(sections: dict, paragraph: str, index: int, line: str, key: str) -> list:
     """The rows of a paragraph: itself, or, where its sentences open Do NOT or reassessment
     sections, one row per sentence, those with their section's key (their content added to
@@ -716,13 +754,17 @@ def _paragraph_rows(sections: dict, paragraph: str, index: int, line: str, key: 
     rows = []
     for section, sentence, content in sentences:
         if section is not None:
-            _open_section(sections, section, "", index).append(content)
+            section_items = _open_section(sections, section, "", index)
+            if content:
+                section_items.append(content)
         rows.append((index, line, section or key, sentence))
     return rows
 
 
 @lru_cache(maxsize=65536)
-def _inline_sections(paragraph: str) -> tuple[tuple[str | None, str, str], ...]:
+def _inline_sections(
+    paragraph: str, titles_only: bool = False
+) -> tuple[tuple[str | None, str, str], ...]:
     """(section key or None, sentence, its content) for each sentence of a paragraph; a
     sentence opens a Do NOT or reassessment section with a title and its content ("... Things
     to avoid: please don't roll her.", "Don'ts - do not loosen the tourniquet"), with a
@@ -731,13 +773,25 @@ def _inline_sections(paragraph: str) -> tuple[tuple[str | None, str, str], ...]:
     prohibition no plain instruction follows ("Please don't let him stand up.")."""
     found = []
     sentences = _ANY_SENTENCE.split(paragraph.strip())
-    prose = len(sentences) > 1  # a paragraph, not a one-sentence line ("25 mL IV, recheck BGL")
+    # a paragraph, not a one-sentence line ("25 mL IV, recheck BGL"); after a heading's title
+    # only titled lists count ("Actions: keep her flat. don't let her stand" has no Do NOT)
+    prose = len(sentences) > 1 and not titles_only
+    listed = None  # the section whose titled list a ";" continues ("avoid: ice; butter")
     for sentence in sentences:
         heading = _read_heading(sentence)
-        if heading is not None and heading[0] in _MEANING_ANYWHERE and heading[2].strip():
+        if (
+            heading is not None
+            and heading[0] in _MEANING_ANYWHERE
+            and not (titles_only and not _is_short_title(heading[1], heading[0]))
+        ):
+            # its content, or none: "... Recheck if:" ends the answer with an empty section
             found.append((heading[0], sentence, heading[2].strip()))
+        elif listed is not None:
+            found.append((listed, sentence, sentence))
         elif prose and _is_prohibition_prose(sentence):
             found.append((_PROSE_PROHIBITION, sentence, sentence))
+        elif titles_only:
+            found.append((None, sentence, sentence))
         elif (
             _REASSESS_OPENING.match(plain_text(sentence))
             or _opens_with_a_reassess_lead(sentence)
@@ -746,6 +800,8 @@ def _inline_sections(paragraph: str) -> tuple[tuple[str | None, str, str], ...]:
             found.append(("reassess", sentence, sentence))
         else:
             found.append((None, sentence, sentence))
+        titled = found[-1][0] in _MEANING_ANYWHERE and (heading is not None or listed is not None)
+        listed = found[-1][0] if titled and sentence.endswith(";") else None
     # A prohibition sentence is the Do NOT section where no plain instruction follows it
     # ("... Please don't let him stand. Keep watching him: if ..."); one in the middle of the
     # actions ("... don't let him drink. then clean clothes ...") is not.
@@ -846,17 +902,6 @@ def _short_title(line: str) -> str | None:
     if key == "other" and _SECTION_START["actions"].search(text.lower()):
         key = "actions"  # "Immediate care": an actions word anywhere in a title over a list
     return None if key == "other" else key
-
-
-@lru_cache(maxsize=65536)
-def _inline_heading(sentence: str) -> tuple[str, str, str] | None:
-    """(section key, title, rest) where a sentence after a heading opens a Do NOT or
-    reassessment section of its own ("Recheck if: breathing above 45")."""
-    heading = _read_heading(sentence) if ":" in sentence else None
-    if heading is None or heading[0] not in _MEANING_ANYWHERE:
-        return None
-    key, title, _ = heading
-    return heading if _is_bare_title(title, key) else None
 
 
 def _is_sign_off(line: str) -> bool:
@@ -1020,6 +1065,7 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
         if key != "other" and _is_bare_title(title, key):
             return key, title, dashed.group("rest")
     marked = line.lstrip().startswith(("#", "**", "__")) or line.rstrip().endswith(("**", "__"))
+    text = _TRAILING_SEPARATOR.sub("", text)  # "escalate if -": a title, its list below
     words = text.split()
     if not words or text.endswith((".", "!", "?")) or len(words) > (8 if marked else 4):
         return None
@@ -1027,6 +1073,13 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
     if key == "other" or (not marked and not _is_bare_title(text, key)):
         return None
     return key, text, ""
+
+
+def _is_short_title(title: str, key: str) -> bool:
+    """A title that opens with its section's words and is short ("Cautions (do not)"), not a
+    sentence that holds a cue ("No: START tags only ...", "Still not breathing ...")."""
+    lowered = _TITLE_FILLER.sub("", plain_text(title).lower(), count=1)
+    return len(title.split()) <= _SHORT_TITLE_WORDS and bool(_SECTION_START[key].match(lowered))
 
 
 def _is_bare_title(text: str, key: str) -> bool:
