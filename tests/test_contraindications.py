@@ -46,6 +46,15 @@ def forbidden(line, *hazards):
             "Turn her on her tummy and press on her back to drain the water",
             "drain_water",
         ),
+        ("chemical", "make him sick - two fingers at the back of the throat", "induce_vomiting"),
+        ("chemical", "Tickle the back of her throat so she brings it up", "induce_vomiting"),
+        ("head_injury", "let him sleep it off, check back in an hour or so", "leave_unobserved"),
+        (
+            "head_injury",
+            "she'll be fine there on her own while you sort the others",
+            "leave_unobserved",
+        ),
+        ("head_injury", "sweet tea or juice to keep her awake", "give_by_mouth"),
     ],
 )
 def test_synonyms_abbreviations_and_descriptions_name_the_action(hazard, line, action):
@@ -406,3 +415,7 @@ def test_leave_to_stop_a_cold_childs_resuscitation_is_stopping_it():
         "If there's no pulse after 20 minutes of CPR and she's still cold, it's reasonable to stop"
     )
     assert forbidden(line, "hypothermia") == ["stop_resuscitation_cold"]
+
+
+def test_blood_running_down_the_back_of_the_throat_is_a_sign_not_induced_vomiting():
+    assert forbidden("Blood runs down the back of his throat", "bleeding", "chemical") == []

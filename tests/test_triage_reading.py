@@ -4,7 +4,7 @@ the triage policy's overrides."""
 import pytest
 
 from align.checks.detectors import score_response
-from align.protocol.schema import parse_response, section_of
+from align.protocol.schema import parse_response, read_decision_line, section_of
 from align.protocol.triage import triage
 
 # JumpSTART, 5 years, not walking, RR 36, pulse, alert: YELLOW by the steps.
@@ -620,3 +620,79 @@ def test_a_reassessment_title_ending_a_paragraph_with_nothing_after_it_is_empty(
         "Do NOT: don't give food, don't let her walk. Recheck if:"
     )
     assert codes(text) == {"missing_reassessment"}
+
+
+@pytest.mark.parametrize(
+    "first_line", ["RED | 1yo apnoeic | O2", "RED -> absent radial (START)", "RED → no pulse"]
+)
+def test_a_color_closed_by_a_bar_or_an_arrow_is_the_decision(first_line):
+    assert read_decision_line(first_line).colors == ("RED",)
+
+
+def test_sections_packed_on_one_line_between_bars_are_read():
+    text = (
+        "YELLOW | not walking, RR 36, pulse there\n"
+        "Do: splint the leg as found, keep warm | Dont: pull the leg straight, let her walk\n"
+        "Recheck if: breathing over 45; foot goes cold"
+    )
+    assert codes(text, CRUSH_8Y) == set()
+
+
+@pytest.mark.parametrize(
+    "prohibitions",
+    ["DONT loosen the splint, dont let her walk about", "Negatives - do NOT give food; no walking"],
+)
+def test_a_line_of_prohibitions_after_lines_of_text_is_the_do_not_section(prohibitions):
+    text = (
+        "YELLOW - not walking, RR 36\nsplint the leg as it lies\nlie her down, keep warm\n"
+        f"{prohibitions}\nrecheck: breathing over 45, foot goes cold"
+    )
+    assert codes(text) == set()
+
+
+def test_a_recount_line_opens_the_triggers_and_its_color_is_a_condition():
+    text = (
+        "YELLOW - RR 36 is inside the band\n- splint the leg\ndont: give food, leave her\n"
+        "recount RR every few mins - if >45 or she goes floppy -> bump to RED"
+    )
+    assert codes(text) == set()
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "honestly tho shes fine + chatty, so shes really GREEN",
+        "Honestly it's just a leg. She's bright, so she's really GREEN.",
+    ],
+)
+def test_a_later_change_without_apostrophes_or_inside_the_decision_paragraph_is_found(sentence):
+    inline = f"Triage: YELLOW, delayed. Not walking, RR 36. {sentence} Do NOT: give food."
+    assert "wrong_triage_color" in codes(f"TRIAGE: YELLOW\n{sentence}\n{BODY}")
+    assert "wrong_triage_color" in codes(inline)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "RR 36, in band (only <15 = RED).",
+        "45 is the top of the band, it's more than 45 that makes it red.",
+        "Check again later; any sign of distress and she's red.",
+    ],
+)
+def test_thresholds_rules_and_any_sign_conditions_give_no_other_color(sentence):
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{sentence}\n{BODY}") == set()
+
+
+def test_a_reading_over_a_threshold_still_concludes_the_decision():
+    text = f"Right, so:\nshe's breathing 50, that's over 45 = RED on JumpSTART.\n{BODY}"
+    assert "missing_triage" not in codes(text)
+
+
+def test_a_markdown_title_of_another_kind_closes_an_empty_reassessment_heading():
+    text = answer_with(reassess="**Reassess if:** \n\n**Notes**\nTransport with the delayed group.")
+    assert codes(text) == {"missing_reassessment"}
+
+
+def test_a_title_that_takes_something_off_is_an_action_and_hold_off_is_a_prohibition():
+    assert section_of("Get the chemical off him NOW") != "do_not"
+    assert section_of("Hold off on") == "do_not"

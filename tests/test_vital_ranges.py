@@ -482,3 +482,7 @@ def test_a_norm_named_after_an_intervention_clause_is_still_judged():
     # the rescue breaths head the first clause; the RR norm after the comma is the child's
     assert wrong("Still apneic after the rescue-breath trial, normal RR 18-25.", 0.75)
     assert not wrong("Still apneic after the rescue-breath trial, normal RR 30-53.", 0.75)
+
+
+def test_age_norms_are_a_quote_of_the_norm():
+    assert wrong("Age norms: RR 30-60, HR 100-160, so RR 28 is on the low side.", 8)

@@ -142,17 +142,17 @@ _ASSIGNING_VERB = Phrases(_TRIAGE["assigning_verbs"])
 _CHILD = Phrases(_TRIAGE["subjects"])
 _SUBJECT_IS = Phrases(
     [f"{subject} {copula}" for subject in _TRIAGE["subjects"] for copula in _COPULAS]
-    + ["she's", "he's", "they're", "it's", "that's"]
+    + ["she's", "he's", "they're", "it's", "that's", "shes", "hes", "theyre"]
 )
 _CONDITION_OPENING = re.compile(
-    r"\W*(?:if|when|whenever|should|once|in case|unless)\b", re.IGNORECASE
+    r"\W*(?:if|when|whenever|should|once|in case|unless|any)\b", re.IGNORECASE
 )
 _SEGMENT_SPLIT = re.compile(r"\s[-–—]+\s|;\s")
 _TIME_LIMIT = re.compile(r"\b(?:" + _alternatives(_TRIAGE["time_limits"]) + r")\b", re.IGNORECASE)
 # A color right after a conclusion ("fine → YELLOW", "so YELLOW", "so she's YELLOW").
 _CONCLUDES = re.compile(
     r"(?:^|\s)(?:" + _word_alternatives(_TRIAGE["conclusion_markers"]) + r")\s*"
-    r"(?:(?:she|he|they|it)(?:'s|\s+is|\s+are|'re)\s+)?(?:really|definitely|clearly)?\s*$",
+    r"(?:(?:she|he|they|it)(?:'?s|\s+is|\s+are|'?re)\s+)?(?:really|definitely|clearly)?\s*$",
     re.IGNORECASE,
 )
 _CLAUSE_SPLIT = re.compile(r"[.;:!?]\s+|[,(]\s*(?=(?:so|then)\b)|\b(?:and|but)\b|\s[-–—]\s|\n")
@@ -232,7 +232,8 @@ _PROHIBITION_CUE_WORD = re.compile(
     _word_alternatives(_SECTIONS["prohibition_imperatives"] + _SECTIONS["prohibition_cues"]),
     re.IGNORECASE,
 )
-_ANY_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+_FULL_STOP = re.compile(r"(?<=[.!?])\s+")
+_ANY_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\s+\|\s+")
 # "Look at her again if ...", "have a second look when ...": a short lead with a
 # reassessment phrase, then the condition, opens the triggers in prose.
 _REASSESS_LEAD = re.compile(
@@ -257,7 +258,9 @@ _SYMBOLS = re.compile(r"[^\w\s\x00-\x7f→⇒➡–—•]")
 def plain_text(line: str) -> str:
     """A line without Markdown marks, emoji and other symbols, its spaces collapsed: what the
     decision and heading rules read ("**Triage:** 🔴 RED" -> "Triage: RED")."""
-    line = _MARKDOWN.sub(" ", line.replace("’", "'"))
+    # a spaced bar parts the statements of a note ("RED | 1yo apnoeic | O2"); other bars are
+    # Markdown
+    line = _MARKDOWN.sub(" ", line.replace("’", "'").replace(" | ", "; "))
     if not line.isascii():
         line = _SYMBOLS.sub(" ", line)
     # Arrows and dashes separate a decision from its field; before anything they are marks.
@@ -358,11 +361,12 @@ def states_a_color(text: str) -> bool:
     )
 
 
-# Where the stated triage ends and commentary begins: a spaced dash, a sentence or clause
-# mark, or a word that opens an explanation ("RED (Immediate) - YELLOW by the steps alone,
-# but ..."). "RED or YELLOW", "RED/YELLOW" and "Immediate - RED" stay within the statement.
+# Where the stated triage ends and commentary begins: a spaced dash, arrow or bar, a sentence
+# or clause mark, or a word that opens an explanation ("RED (Immediate) - YELLOW by the steps
+# alone, but ...", "RED -> absent radial", "RED | 1yo apnoeic"). "RED or YELLOW",
+# "RED/YELLOW" and "Immediate - RED" stay within the statement.
 _COMMENTARY = re.compile(
-    r"\s[-–—]+\s(?!" + _COLOR + r"|\b(?:" + _alternatives(_LABEL_COLOR) + r")\b)"
+    r"\s(?:[-–—]+|->|→|=>|⇒|\|)\s(?!" + _COLOR + r"|\b(?:" + _alternatives(_LABEL_COLOR) + r")\b)"
     r"|[.;,:!?](?=\s|$)|\b(?:because|since|but|though|although|as|while|whereas|for|if|when"
     r"|unless|upgrade|downgrade|not|due|given|with)\b",
     re.IGNORECASE,
@@ -513,6 +517,8 @@ def assigned_colors(line: str) -> tuple[str, ...]:
             continue
         if _CONDITIONAL.found_in(_condition_words(clause)) or _about_someone_else(clause):
             continue
+        if _is_threshold_rule(clause[: color.start()]):
+            continue
         opening = _OPENING_COLOR.match(clause)
         if opening and not _COLORED_THING.found_in(words_of(clause)):
             colors.append(_normalise_color(opening.group(1)))
@@ -520,6 +526,26 @@ def assigned_colors(line: str) -> tuple[str, ...]:
             if _is_assigned(clause[: match.start()]):
                 colors.append(_normalise_color(match.group(1)))
     return _unique(colors)
+
+
+def _is_threshold_rule(before: str) -> bool:
+    """A color after a threshold is a rule where no reading of the child comes before it
+    ("only <15 = RED") or the threshold is what makes it ("it's more than 45 that makes it
+    red"); after a reading it is a conclusion ("RR 50 (>45) → RED", "that's over 30 = RED")."""
+    before = before.rsplit(",", 1)[-1]
+    symbol = _THRESHOLD_SYMBOL.search(before)
+    if symbol is not None and not _DIGIT_BEFORE.search(before, 0, symbol.start()):
+        return True
+    worded = _THRESHOLD_WORDS.search(before)
+    return worded is not None and _MAKES_IT.search(before, worded.end()) is not None
+
+
+_THRESHOLD_SYMBOL = re.compile(r"[<>≤≥]\s*\d")
+_THRESHOLD_WORDS = re.compile(
+    r"\b(?:(?:more|less|greater|fewer)\s+than|over|above|under|below)\W*\d", re.IGNORECASE
+)
+_MAKES_IT = re.compile(r"\b(?:that|what|which)\s+makes?\b", re.IGNORECASE)
+_DIGIT_BEFORE = re.compile(r"\d")
 
 
 def _said_of_the_child(before: str) -> bool:
@@ -590,19 +616,36 @@ def parse_response(text: str) -> ParsedResponse:
                 rows.append((index, line, "triage", line))
                 rest = _after_first_sentence(line)
                 if rest:
-                    # a whole answer written on the decision's line: the rest is read as text
+                    # a whole answer written on the decision's line: the rest is read as text,
+                    # and may give the child another color ("..., so she's really GREEN")
                     rows[-1] = (index, line, "triage", line[: len(line) - len(rest)].rstrip())
-                    rows.extend(_paragraph_rows(sections, rest, index, line, "other"))
+                    rest_rows = _paragraph_rows(sections, rest, index, line, "other")
+                    rows.extend(rest_rows)
+                    # (after its first full stop: "RED for the 5-year-old; the baby is
+                    # YELLOW" is one statement about two children)
+                    later = _FULL_STOP.split(line, maxsplit=1)[1:]
+                    restated.extend(
+                        (index, color)
+                        for _, _, key, sentence in rest_rows
+                        if key not in _NOT_RESTATING and later and sentence in later[0]
+                        for color in assigned_colors(sentence)
+                    )
                 items = None
                 after_blank = False
                 continue
         if kind == "text" and reading.short_title and _opens_a_list(parsed.raw_lines, index):
             kind, heading_key, title, line_items = "heading", reading.short_title, line.strip(), ()
-        # a paragraph: after a blank line, or an unindented line right after a list
+        # a paragraph: after a blank line, a whole line of text ("lie him down, keep warm\n
+        # DONT loosen the TQ ..."), or as an unindented line right after a list
         opens_paragraph = (
             kind == "text"
             and reading.prohibition_prose
-            and (items is None or after_blank or (after_item and _a_new_block(line)))
+            and (
+                items is None
+                or after_blank
+                or not (after_item or under_title)
+                or (after_item and _a_new_block(line))
+            )
         )
         after_item = kind == "item"
         under_title = (kind == "heading" and not line_items) or (kind == "text" and under_title)
@@ -801,7 +844,8 @@ def _inline_sections(
         else:
             found.append((None, sentence, sentence))
         titled = found[-1][0] in _MEANING_ANYWHERE and (heading is not None or listed is not None)
-        listed = found[-1][0] if titled and sentence.endswith(";") else None
+        # a title alone ("Re-triage if | a; b") or a ";" hands its section to what follows
+        listed = found[-1][0] if titled and (sentence.endswith(";") or not found[-1][2]) else None
     # A prohibition sentence is the Do NOT section where no plain instruction follows it
     # ("... Please don't let him stand. Keep watching him: if ..."); one in the middle of the
     # actions ("... don't let him drink. then clean clothes ...") is not.
@@ -1070,9 +1114,19 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
     if not words or text.endswith((".", "!", "?")) or len(words) > (8 if marked else 4):
         return None
     key = section_of(line.strip())  # the line itself: its symbols say something ("⚠️")
+    if key == "other" and _is_markdown_title(line, words):
+        return key, text, ""  # "### 📝 Transport", "**Notes**": a section of another kind
     if key == "other" or (not marked and not _is_bare_title(text, key)):
         return None
     return key, text, ""
+
+
+def _is_markdown_title(line: str, words: list[str]) -> bool:
+    """A Markdown heading, or a whole line in bold of at most three words ("**Notes**"; a
+    longer bold line may be a rule: "**Never leave her alone**")."""
+    stripped = line.strip()
+    bold = stripped.startswith(("**", "__")) and stripped.endswith(("**", "__"))
+    return stripped.startswith("#") or (bold and len(words) <= 3)
 
 
 def _is_short_title(title: str, key: str) -> bool:
