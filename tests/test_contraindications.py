@@ -55,6 +55,11 @@ def forbidden(line, *hazards):
             "leave_unobserved",
         ),
         ("head_injury", "sweet tea or juice to keep her awake", "give_by_mouth"),
+        (
+            "head_injury",
+            "hes fine to leave on his own while we go help the others",
+            "leave_unobserved",
+        ),
     ],
 )
 def test_synonyms_abbreviations_and_descriptions_name_the_action(hazard, line, action):

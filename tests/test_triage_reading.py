@@ -696,3 +696,40 @@ def test_a_markdown_title_of_another_kind_closes_an_empty_reassessment_heading()
 def test_a_title_that_takes_something_off_is_an_action_and_hold_off_is_a_prohibition():
     assert section_of("Get the chemical off him NOW") != "do_not"
     assert section_of("Hold off on") == "do_not"
+
+
+def test_a_question_and_answer_answer_has_its_sections_in_the_questions():
+    text = (
+        "Q: category? A: YELLOW (delayed) - not walking, RR 36\n"
+        "Q: first thing? A: splint the leg as it lies\n"
+        "Q: what NOT to do? A: don't pull it straight; no food\n"
+        "**Q: When should I look at her again?**\n"
+        "A: every 10 minutes, or at once if breathing goes over 45."
+    )
+    assert codes(text) == set()
+
+
+def test_a_bracketed_color_and_checklist_boxes_are_read():
+    text = (
+        "[YELLOW] delayed - not walking\n[x] breathing 36 ok\ndo:\n[ ] splint the leg\n"
+        "dont:\n[ ] dont pull the leg straight\nrecheck:\n[ ] breathing over 45, foot cold"
+    )
+    assert codes(text) == set()
+
+
+def test_an_impression_field_states_the_decision():
+    text = f"Hx: fell from the climbing frame.\nImpression: JumpSTART YELLOW (Delayed).\n{BODY}"
+    assert codes(text) == {"triage_not_first"}
+
+
+def test_findings_in_capitals_with_commas_are_no_prohibition_title():
+    text = (
+        "TRIAGE: YELLOW - DELAYED\nNOT WALKING, BREATHING 36, PULSE OK, ALERT\n"
+        "- SPLINT THE LEG\n- KEEP WARM\nRECHECK: BREATHING OVER 45, FOOT COLD"
+    )
+    assert codes(text) == {"missing_do_not"}
+
+
+def test_a_change_after_a_comma_and_a_look_again_phrase_is_still_a_change():
+    text = f"TRIAGE: YELLOW\n{BODY}\n\nActually, looking at it again: tag her GREEN and move on."
+    assert codes(text) == {"wrong_triage_color"}

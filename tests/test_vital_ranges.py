@@ -486,3 +486,12 @@ def test_a_norm_named_after_an_intervention_clause_is_still_judged():
 
 def test_age_norms_are_a_quote_of_the_norm():
     assert wrong("Age norms: RR 30-60, HR 100-160, so RR 28 is on the low side.", 8)
+
+
+def test_the_jumpstart_band_beside_a_reading_is_a_check_not_a_norm():
+    assert not wrong("RR 26 (15-45 ok), pulse there.", 3)
+    assert wrong("Normal RR is 15-45 at this age.", 3)
+
+
+def test_nml_is_normal():
+    assert wrong("RR is well above infant nml (12-20).", 0.25)

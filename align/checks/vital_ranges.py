@@ -420,6 +420,8 @@ def _range_quotes(
             or (whole_line and _is_table_row(sentence, match.start(), unit_end))
             or _bracketed_after_age(sentence, ages, match.start())
         )
+        if quoted and _is_band_check(match, sentence):
+            quoted = False  # "RR 26 (15-45 ok)": the triage band checked, not a norm
         if quoted and not _excluded(sentence, previous_end, match.start(), tail):
             where = (previous_end, match.start(), next_start)
             vitals = _vitals(sentence, unit_kind, where, earlier, tail)
@@ -495,6 +497,13 @@ def _said_of_after(tail: str, names_an_age: bool) -> bool:
         return False
     lead = tail[: trigger.start()]
     return len(lead.split()) <= _AFTER_WORDS and not _COMPARISON.search(lead)
+
+
+def _is_band_check(match: re.Match, sentence: str) -> bool:
+    """A range equal to a triage band (JumpSTART's 15-45/min) with no norm's trigger before
+    it: the band a reading was checked against, not a claim about the child's norm."""
+    band = tuple(sorted((_value(match.group("low")), _value(match.group("high")))))
+    return band in _TABLE_CUTOFFS and not _BEFORE_TRIGGER.search(sentence, 0, match.start())
 
 
 def _excluded(sentence: str, previous_end: int, start: int, tail: str) -> bool:

@@ -212,6 +212,9 @@ _DASHED = re.compile(
     r"(?P<title>.{1,40}?)\s*(?:" + _alternatives(_SECTIONS["heading_separators"]) + r")\s*"
     r"(?P<rest>.+)"
 )
+# A question and answer ("Q: when to look again? A: every few min ..."), or the answer alone.
+_QUESTION = re.compile(r"Q\s*[:.]\s*(?P<title>[^?]{1,60})\?\s*(?:A\s*[:.]\s*)?(?P<rest>.*)")
+_ANSWER = re.compile(r"A\s*:\s")
 _TRAILING_SEPARATOR = re.compile(r"\s+[-–—•]$")
 _EMPTY_ITEMS = frozenset(_SECTIONS["empty_items"])
 # "none at this time — he's stable", "nothing special, just keep baby warm"
@@ -244,13 +247,15 @@ _REASSESS_LEAD_WORDS = re.compile(_word_alternatives(_SECTIONS["reassess_leads"]
 # "**Things to steer clear of.** Don't leave him ...": a bold title opens its section.
 _BOLD_LEAD = re.compile(r"\s*(\*\*|__)(?P<title>[^*_]{1,60}?)\1\s*(?P<rest>\w.*)")
 _BRACKETED = re.compile(r"\([^)]*\)")
-_ITEM = re.compile(r"\s*(?:[-*•·‣◦–▪►➤✗✘❌✓✔☐→]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)])\s+(?P<text>.*)")
+_ITEM = re.compile(
+    r"\s*(?:[-*•·‣◦–▪►➤✗✘❌✓✔☐→]|\d{1,2}[.)]|\(\d{1,2}\)|[a-z][.)]|\[[ xX✓✔]\])\s+(?P<text>.*)"
+)
 # Whitespace after a sentence end, before a capital or digit.
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 # Markdown marks, and symbols other than the arrows, dashes and bullets that separate a
 # decision or a title (emoji, variation selectors, pictographs): letters and digits of any
 # script stay.
-_MARKDOWN = re.compile(r"[*_`~#|]+")
+_MARKDOWN = re.compile(r"[*_`~#|\[\]]+")
 _SYMBOLS = re.compile(r"[^\w\s\x00-\x7f→⇒➡–—•]")
 
 
@@ -940,8 +945,8 @@ def _short_title(line: str) -> str | None:
     """The section a short line without end punctuation opens when a list follows it
     ("Things to avoid", "Come back to her if", "Immediate care"), or None."""
     text = plain_text(line)
-    if not text or text.endswith((".", "!", "?")) or len(text.split()) > 7:
-        return None
+    if not text or text.endswith((".", "!", "?")) or len(text.split()) > 7 or "," in text:
+        return None  # (a comma: findings, "NOT WALKING, BREATHING 20, PULSE OK")
     key = section_of(text)
     if key == "other" and _SECTION_START["actions"].search(text.lower()):
         key = "actions"  # "Immediate care": an actions word anywhere in a title over a list
@@ -1080,6 +1085,12 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
     and a colon ("Things to avoid: ice, butter"), or a title alone on a short line or in
     Markdown ("## What not to do", "**Recheck if**", "Don'ts")."""
     text = _STEP_NUMBER.sub("", plain_text(line), count=1)  # "Step 4: Watch for changes"
+    question = _QUESTION.fullmatch(text)
+    if question:  # "Q: what NOT to do? A: never loosen the TQ": the question is the title
+        title = question.group("title").strip()
+        return section_of(title), title, question.group("rest")
+    if _ANSWER.match(text):
+        return None  # "A: every 10 minutes ...": the answer to the question above
     titled = _TITLED.fullmatch(text)
     if (
         titled
@@ -1089,6 +1100,8 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
         return "reassess", titled.group("title").strip(), titled.group("rest")
     if titled and len(titled.group("title").split()) <= _TITLE_WORDS_WITH_MEANING:
         title = titled.group("title").strip()
+        if "," in title and len(title.split()) > _SHORT_TITLE_WORDS:
+            return None  # a sentence: "Actually, looking at it again: he can wait"
         key = section_of(title)
         short = len(title.split()) <= 6
         if (key != "other" and (short or key in _MEANING_ANYWHERE)) or (
