@@ -55,6 +55,7 @@ def forbidden(line, *hazards):
             "leave_unobserved",
         ),
         ("head_injury", "sweet tea or juice to keep her awake", "give_by_mouth"),
+        ("spinal", "roll him onto his side so you can check his back", "move_unstabilised"),
         (
             "head_injury",
             "hes fine to leave on his own while we go help the others",
@@ -424,3 +425,7 @@ def test_leave_to_stop_a_cold_childs_resuscitation_is_stopping_it():
 
 def test_blood_running_down_the_back_of_the_throat_is_a_sign_not_induced_vomiting():
     assert forbidden("Blood runs down the back of his throat", "bleeding", "chemical") == []
+
+
+def test_a_roll_with_the_head_held_in_line_is_allowed():
+    assert forbidden("roll him onto his side as a team, head held in line", "spinal") == []

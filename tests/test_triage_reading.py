@@ -733,3 +733,11 @@ def test_findings_in_capitals_with_commas_are_no_prohibition_title():
 def test_a_change_after_a_comma_and_a_look_again_phrase_is_still_a_change():
     text = f"TRIAGE: YELLOW\n{BODY}\n\nActually, looking at it again: tag her GREEN and move on."
     assert codes(text) == {"wrong_triage_color"}
+
+
+def test_call_me_back_if_opens_the_triggers_and_forget_about_the_prohibitions():
+    text = answer_with(
+        do_not="**Forget about:**\n- pulling the leg straight",
+        reassess="Call me back if she gets drowsy or breathing goes over 45.",
+    )
+    assert codes(text) == set()
