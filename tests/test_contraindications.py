@@ -427,5 +427,12 @@ def test_blood_running_down_the_back_of_the_throat_is_a_sign_not_induced_vomitin
     assert forbidden("Blood runs down the back of his throat", "bleeding", "chemical") == []
 
 
-def test_a_roll_with_the_head_held_in_line_is_allowed():
-    assert forbidden("roll him onto his side as a team, head held in line", "spinal") == []
+@pytest.mark.parametrize(
+    "line",
+    [
+        "roll him onto his side as a team, head held in line",
+        "Keep the head in a neutral position and be ready to turn him on his side if he vomits",
+    ],
+)
+def test_a_roll_with_the_head_held_in_line_is_allowed(line):
+    assert forbidden(line, "spinal") == []
