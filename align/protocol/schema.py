@@ -53,7 +53,7 @@ def _word_alternatives(words) -> str:
 
 
 # Not a compound ("red-faced", "green-ish"), not "red flags".
-_COLOR = r"\b(red|yellow|green|black|gr[ae]y)\b(?!(?-i:-[a-z]))(?!\s*-?\s*flags?\b)"
+_COLOR = r"\b(red|yellow|green|black|gr[ae]y|ylw|grn|blk)\b(?!(?-i:-[a-z]))(?!\s*-?\s*flags?\b)"
 _COLOR_WORD = re.compile(_COLOR, re.IGNORECASE)
 _LABEL_COLOR = {word: color for color, words in LABEL_SYNONYMS.items() for word in words}
 _LABEL_WORD = re.compile(r"\b(" + _alternatives(_LABEL_COLOR) + r")\b", re.IGNORECASE)
@@ -344,7 +344,11 @@ class ParsedResponse:
 
 def _normalise_color(word: str) -> str:
     word = word.upper()
-    return "GRAY" if word == "GREY" else word
+    return _COLOR_SPELLINGS.get(word, word)
+
+
+# "GREY" as "GRAY"; the abbreviations of notes and SMS ("YLW / delayed")
+_COLOR_SPELLINGS = {"GREY": "GRAY", "YLW": "YELLOW", "GRN": "GREEN", "BLK": "BLACK"}
 
 
 def split_sentences(text: str) -> list[str]:
@@ -787,9 +791,14 @@ def _heading_rows(
         target = items if section is None else _open_section(sections, section, "", index)
         if content and not _is_empty_item(content):
             target.append(content)
-    if all(section is None for section, _, _ in sentences):
+    first = next((k for k, (section, _, _) in enumerate(sentences) if section is not None), None)
+    if first is None:
         return [(index, line, key, line)]
-    return [(index, line, section or key, sentence) for section, sentence, _ in sentences]
+    # the title and the sentences before the first inline section stay one row ("Hypotension
+    # for 11 years: SBP < 92." is read with its title)
+    opening = line[: line.find(sentences[first][1])].rstrip()
+    rows = [(index, line, key, opening)] if opening else []
+    return rows + [(index, line, section or key, text) for section, text, _ in sentences[first:]]
 
 
 def _paragraph_rows(sections: dict, paragraph: str, index: int, line: str, key: str) -> list:
@@ -838,7 +847,7 @@ def _inline_sections(
             found.append((listed, sentence, sentence))
         elif prose and _is_prohibition_prose(sentence):
             found.append((_PROSE_PROHIBITION, sentence, sentence))
-        elif titles_only:
+        elif titles_only and not _REASSESS_OPENING.match(plain_text(sentence)):
             found.append((None, sentence, sentence))
         elif (
             _REASSESS_OPENING.match(plain_text(sentence))
