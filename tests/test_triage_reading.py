@@ -741,3 +741,66 @@ def test_call_me_back_if_opens_the_triggers_and_forget_about_the_prohibitions():
         reassess="Call me back if she gets drowsy or breathing goes over 45.",
     )
     assert codes(text) == set()
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "YLW / delayed. Not walking, RR 36.",
+        "Immediate priority - breathing restarted after the rescue breaths.",
+        "Sector 2: copy. Category YELLOW, delayed. How copy?",
+    ],
+)
+def test_abbreviations_label_priorities_and_radio_replies_state_the_decision(first_line):
+    decision = read_decision_line(first_line)
+    assert decision is not None and decision.colors in (("YELLOW",), ("RED",))
+
+
+def test_a_soap_assessment_and_a_concluding_arrow_state_the_decision():
+    soap = f"S: 5F, leg trapped.\nO: RR 36, pulse +.\nA: JumpSTART YELLOW (Delayed).\n{BODY}"
+    arrow = f"Not walking, RR 36, pulse there.\n→ YELLOW (Delayed), JumpSTART.\n{BODY}"
+    assert codes(soap) == {"triage_not_first"}
+    assert codes(arrow) == {"triage_not_first"}
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        "Up to RED if breathing goes over 45 or she gets drowsy.",
+        "She goes up to red if breathing goes over 45.",
+        "Move her up if she starts wheezing or gets drowsy.",
+        "Straight to RED if the breathing drops under 15.",
+        "Watch her for getting sleepy, pale or floppy.",
+    ],
+)
+def test_prose_triggers_that_move_the_child_up_are_the_reassessment(trigger):
+    assert codes(answer_with(reassess=trigger)) == set()
+
+
+def test_a_trigger_written_as_a_noun_is_a_condition():
+    assert (
+        codes(f"TRIAGE: YELLOW (Delayed)\nNote: borderline - any deterioration → RED.\n{BODY}")
+        == set()
+    )
+
+
+@pytest.mark.parametrize(
+    "do_not",
+    ["Negative on: pulling the leg straight, food.", "What she doesn't get: food, a walk."],
+)
+def test_radio_and_prose_prohibition_titles(do_not):
+    assert codes(answer_with(do_not=do_not)) == set()
+
+
+def test_a_titled_prohibition_list_in_one_item_is_the_section_but_a_bold_dont_is_not():
+    recheck = "\n\nRecheck if: RR over 45"
+    titled = f"TRIAGE: YELLOW\n- splint the leg\n- dont: pull it straight, give food{recheck}"
+    bold = f"TRIAGE: YELLOW\n1. splint the leg\n2. **Don't** let her walk{recheck}"
+    assert codes(titled) == set()
+    assert codes(bold) == {"missing_do_not"}
+
+
+def test_a_heading_lines_title_stays_with_its_first_sentence():
+    text = answer_with(reassess="Hypotension at 11: SBP < 92. Re-triage if below that or RR > 30.")
+    found = codes(text, {**CHILD_5Y, "age_years": 11})
+    assert "wrong_vital_range" in found and "missing_reassessment" not in found

@@ -93,7 +93,7 @@ _DECISION_PREFIX = re.compile(
     r"(?:" + _word_alternatives(_TRIAGE["decision_prefixes"]) + r")[\s,]+", re.IGNORECASE
 )
 # A label that closes its statement: "delayed. 13yo ...", "MINOR - walked out", "P2, ..."
-_LABEL_CLOSED = re.compile(r"\s*(?:[.!,]|\s[-–—]\s|[-–—]\s|$)")
+_LABEL_CLOSED = re.compile(r"\s*(?:priority\b)?\s*(?:[.!,]|\s[-–—]\s|[-–—]\s|$)", re.IGNORECASE)
 # "jumpstart says yellow / delayed"
 _PROTOCOL_RESULT = re.compile(
     r"\b(?:jump\s?start|start|salt|algorithm|protocol|triage)\s+(?:"
@@ -147,7 +147,7 @@ _SUBJECT_IS = Phrases(
 _CONDITION_OPENING = re.compile(
     r"\W*(?:if|when|whenever|should|once|in case|unless|any)\b", re.IGNORECASE
 )
-_SEGMENT_SPLIT = re.compile(r"\s[-–—]+\s|;\s")
+_SEGMENT_SPLIT = re.compile(r"\s[-–—]+\s|;\s|(?<=[.!?])\s+")
 _TIME_LIMIT = re.compile(r"\b(?:" + _alternatives(_TRIAGE["time_limits"]) + r")\b", re.IGNORECASE)
 # A color right after a conclusion ("fine → YELLOW", "so YELLOW", "so she's YELLOW").
 _CONCLUDES = re.compile(
@@ -922,7 +922,10 @@ def _read_line(line: str) -> LineReading:
     if kind == "blank":
         return LineReading(kind, key, title, items, content, None, (), None, False, False)
     if kind == "item":
-        decision = read_decision_line(content) if _looks_like_decision(content) else None
+        # an item holds the decision in a field form ("- **Triage:** RED"), or after an arrow
+        # that concludes ("→ RED (Immediate), JumpSTART")
+        concludes = line.lstrip().startswith(("→", "=>", "->")) or _looks_like_decision(content)
+        decision = read_decision_line(content) if concludes else None
     else:
         decision = read_decision_line(line)
     stated = read_decision_line(content)
@@ -1071,6 +1074,15 @@ def _classify(line: str) -> tuple[str, str, str, tuple[str, ...], str]:
         if heading is not None and not heading[2].strip():
             # A marked title with nothing after it ("❌ Do NOT", "- **Don'ts:**") opens a list.
             return "heading", heading[0], heading[1], (), line
+        if (
+            heading is not None
+            and heading[0] == "do_not"
+            and _is_short_title(heading[1], heading[0])
+            and plain_text(text).startswith(f"{heading[1]}:")
+        ):
+            # "- dont: ice, butter, popping blisters": a titled list in one item (not "6. **Don't**
+            # let him walk", a prohibition among the actions)
+            return "heading", heading[0], heading[1], tuple(_split_inline(heading[2])), line
         return "item", "", "", (text,), text
     heading = _read_heading(line)
     if heading is not None:
