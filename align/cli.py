@@ -344,6 +344,13 @@ Overwrite = _shared(
 Resume = _shared(
     "resume", bool, "Continue an interrupted run from its last checkpoint.", "--resume/--no-resume"
 )
+AllowChangedSettings = _shared(
+    "allow_changed_settings",
+    bool,
+    "With --resume: continue although a setting differs from the interrupted run's "
+    "(the change is recorded in the manifest).",
+    "--allow-changed-settings/--no-allow-changed-settings",
+)
 Backend = _shared("backend", str, "auto, transformers or unsloth.")
 Dtype = _shared("dtype", str, "auto, float32, bfloat16, float16.")
 LoadIn4bit = _shared(
@@ -389,6 +396,7 @@ def sft_command(
     ] = None,
     overwrite: Overwrite = None,
     resume: Resume = None,
+    allow_changed_settings: AllowChangedSettings = None,
     backend: Backend = None,
     dtype: Dtype = None,
     load_in_4bit: LoadIn4bit = None,
@@ -444,6 +452,7 @@ def dpo_command(
     ] = None,
     overwrite: Overwrite = None,
     resume: Resume = None,
+    allow_changed_settings: AllowChangedSettings = None,
     backend: Backend = None,
     dtype: Dtype = None,
     load_in_4bit: LoadIn4bit = None,

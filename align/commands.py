@@ -699,7 +699,7 @@ def run_eval_command(config) -> int:
     try:
         check_eval_options(config)
         report, paths = run_eval(config, progress=console.print)
-    except (EvalError, BackendError, DataError) as error:
+    except (EvalError, BackendError, DataError, OutputFolderError) as error:  # + another's lock
         _err(f"error: {error}")
         return 2
     print_report_summary(report)

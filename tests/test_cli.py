@@ -98,6 +98,12 @@ def _bad_gold(case: str, records: list[dict]) -> tuple[list, int, str]:
     if case == "weight_not_stated":
         crush["messages"][1]["content"] = crush["messages"][1]["content"].replace("18 kg, ", "")
         return [crush, spine, ref], 1, "scenario.weight_kg: 18 kg is not stated in the user turn"
+    if case == "misspelt_scenario_field":
+        crush["scenario"]["hazard"] = crush["scenario"].pop("hazards")
+        return [crush, spine, ref], 1, "scenario.hazard: unknown field; did you mean hazards?"
+    if case == "weight_400_digits":
+        crush["scenario"]["weight_kg"] = 10**400
+        return [crush, spine, ref], 1, "scenario.weight_kg: field 'weight_kg' must be"
     if case == "expected_triage_disagrees":
         spine["expected_triage"] = "YELLOW"
         _recolor(spine, "RED (Immediate)", "YELLOW (Delayed)")
@@ -115,6 +121,8 @@ BAD_GOLD_CASES = [
     "scenario_field_type",
     "unknown_hazard",
     "weight_not_stated",
+    "misspelt_scenario_field",
+    "weight_400_digits",
     "expected_triage_disagrees",
 ]
 

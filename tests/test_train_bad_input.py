@@ -166,3 +166,30 @@ def test_training_help_shows_defaults(run_align):
     result = run_align("sft", "--help")
     assert result.returncode == 0
     assert "0.0002" in result.stdout and "3407" in result.stdout
+
+
+def test_a_pair_folder_being_written_is_refused(
+    capsys, tiny_base, sft_adapter, tiny_pairs, tmp_path
+):
+    import os
+    import shutil
+    import socket
+
+    pairs = tmp_path / "pairs"
+    shutil.copytree(tiny_pairs, pairs)
+    (tmp_path / "pairs.lock").write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    flags = dpo_flags(tiny_base, sft_adapter, tiny_pairs, tmp_path, pairs=str(pairs))
+    refused(capsys, tmp_path, "dpo", flags, "pairs.lock")
+
+
+def test_pair_files_their_summary_does_not_describe_are_refused(
+    capsys, tiny_base, sft_adapter, tiny_pairs, tmp_path
+):
+    import shutil
+
+    pairs = tmp_path / "pairs"
+    shutil.copytree(tiny_pairs, pairs)
+    summary = {"data_files": {"train.jsonl": {"sha256": "0" * 64}}}
+    (pairs / "summary.json").write_text(json.dumps(summary))
+    flags = dpo_flags(tiny_base, sft_adapter, tiny_pairs, tmp_path, pairs=str(pairs))
+    refused(capsys, tmp_path, "dpo", flags, "train.jsonl")

@@ -54,10 +54,31 @@ def check_output_folder(
     nothing, so a command can call it before its long work."""
     target = Path(target)
     _check_target(target, overwrite, owns, option)
-    lock = _names(Path(os.path.abspath(target)))[2]
+    check_unlocked(target)
+
+
+def lock_file(target: str | Path) -> Path:
+    """The lock file a writer of ``target`` holds: ``<target>.lock`` beside it."""
+    return _names(Path(os.path.abspath(target)))[2]
+
+
+def live_lock(target: str | Path) -> tuple[Path, str] | None:
+    """(lock file, "process <pid> on <host>") while a live writer holds ``target``'s lock, else
+    None. A stale lock (its process gone) is no writer: what ``target`` holds is then a
+    complete set (or nothing), as the module docstring says."""
+    lock = lock_file(target)
     owner = _owner(lock)
-    if owner is not None and not _is_stale(owner):
-        raise OutputFolderError(_locked(target, lock, owner))
+    if owner is None or _is_stale(owner):
+        return None
+    return lock, _holder(owner)
+
+
+def check_unlocked(target: str | Path) -> None:
+    """Raise OutputFolderError naming the lock file while a live writer holds ``target``'s
+    lock (see ``live_lock``)."""
+    held = live_lock(target)
+    if held is not None:
+        raise OutputFolderError(_locked(Path(target), *held))
 
 
 def _check_kind(target: Path) -> None:
@@ -107,12 +128,15 @@ def _is_stale(owner: str) -> bool:
     return False
 
 
-def _locked(target: Path, lock: Path, owner: str) -> str:
+def _holder(owner: str) -> str:
     pid, _, host = owner.partition(" ")
-    holder = f"process {pid} on {host}" if host else "another process"
+    return f"process {pid} on {host}" if host else "another process"
+
+
+def _locked(target: Path, lock: Path, holder: str) -> str:
     return (
-        f"{target} is being written by {holder} (lock file {lock}); wait for it to finish, "
-        f"or delete {lock} if that process is gone"
+        f"{target} is being written by {holder} (lock file {lock}); wait for it to "
+        f"finish, or delete {lock} if that process is gone"
     )
 
 
@@ -125,7 +149,7 @@ def _acquire(lock: Path, target: Path) -> None:
             if owner is None:
                 continue  # released meanwhile
             if not _is_stale(owner):
-                raise OutputFolderError(_locked(target, lock, owner)) from None
+                raise OutputFolderError(_locked(target, lock, _holder(owner))) from None
             # Two writers taking over one stale lock at the same instant could both win;
             # the window is a few system calls, and a stale lock needs a killed writer first.
             _warn(f"{lock}: taking over a stale lock (process {owner.split()[0]} is gone)")
@@ -134,7 +158,7 @@ def _acquire(lock: Path, target: Path) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()} {socket.gethostname()}\n")
         return
-    raise OutputFolderError(_locked(target, lock, _owner(lock) or ""))
+    raise OutputFolderError(_locked(target, lock, _holder(_owner(lock) or "")))
 
 
 def _recover(where: Path, target: Path) -> None:
@@ -195,9 +219,36 @@ def atomic_folder(
     the lock file; a stale lock (its process gone) is taken over with a warning. A write that
     was interrupted is repaired first. ``target`` is refused as ``check_output_folder``
     says."""
+    with folder_lock(target) as where:
+        _check_target(Path(target), overwrite, owns, option)  # after the repair: what is there
+        partial = _names(where)[0]
+        partial.mkdir()
+        try:
+            yield partial
+            swap_in(partial, where)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 with ``\\n`` line ends and flush it to disk (before the swap)."""
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextlib.contextmanager
+def folder_lock(target: str | Path) -> Iterator[Path]:
+    """Hold ``<target>.lock`` for a writer that builds its folder its own way and swaps it in
+    with ``swap_in`` (a training run, whose work folder must outlive a crash to be resumed).
+    Same rules as ``atomic_folder``: a second writer gets OutputFolderError naming the lock
+    file, a stale lock is taken over with a warning, and a swap that was interrupted is
+    repaired first. Yields ``target`` as an absolute path."""
     target = Path(target)
     where = Path(os.path.abspath(target))
-    partial, old, lock = _names(where)
+    lock = _names(where)[2]
     _check_kind(target)  # before the lock is created beside it
     try:
         where.parent.mkdir(parents=True, exist_ok=True)
@@ -208,22 +259,16 @@ def atomic_folder(
         ) from None
     try:
         _recover(where, target)
-        _check_target(target, overwrite, owns, option)  # after the repair: what is there now
-        partial.mkdir()
-        try:
-            yield partial
-            _fsync_dir(partial)
-            _swap(partial, where, old)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
+        yield where
     finally:
         lock.unlink(missing_ok=True)
 
 
-def write_file(path: Path, text: str) -> None:
-    """Write ``text`` as UTF-8 with ``\\n`` line ends and flush it to disk (before the swap)."""
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+def swap_in(folder: str | Path, target: str | Path) -> None:
+    """Put the finished ``folder`` in place of ``target`` with the same renames as
+    ``atomic_folder`` (the old folder kept as ``.<name>.old`` until the new one stands), so
+    ``folder_lock``'s repair applies. Call it while holding ``folder_lock(target)``."""
+    folder = Path(folder)
+    where = Path(os.path.abspath(target))
+    _fsync_dir(folder)
+    _swap(folder, where, _names(where)[1])

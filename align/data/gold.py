@@ -9,9 +9,10 @@ detector findings on the gold response itself.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from align.checks.detectors import describes_patient, score_parsed
@@ -19,8 +20,14 @@ from align.checks.text import possessive
 from align.data.io import DataError, iter_jsonl
 from align.protocol.colors import COLORS, PRIORITY
 from align.protocol.hazards import HAZARDS
+from align.protocol.scenario import WEIGHT_RANGE_KG
 from align.protocol.schema import ParsedResponse, parse_response
-from align.protocol.triage import Observation, ObservationError, triage
+from align.protocol.triage import Observation, ObservationError, check_number, triage
+
+# The fields a gold scenario may carry: the observation's, and what the checks read.
+SCENARIO_FIELDS = frozenset(
+    {f.name for f in fields(Observation)} | {"weight_kg", "hazards", "second_patient"}
+)
 
 GOLD_DIR = Path("preference_data/gold")
 ROLES = ("system", "user", "assistant")
@@ -156,6 +163,13 @@ def _check_observation(obs, path, line, name) -> tuple[str | None, list[DataErro
         return None, [DataError(path, line, f"{name}.{error.field}", f"cannot be triaged: {error}")]
 
 
+def _unknown_field(path, line, name: str) -> DataError:
+    close = difflib.get_close_matches(name, SCENARIO_FIELDS, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    message = f"unknown field; {hint}allowed: {', '.join(sorted(SCENARIO_FIELDS))}"
+    return DataError(path, line, f"scenario.{name}", message)
+
+
 def _check_scenario(record: dict, path, line) -> tuple[str | None, list[DataError]]:
     scenario = record.get("scenario")
     if scenario is None:
@@ -163,11 +177,14 @@ def _check_scenario(record: dict, path, line) -> tuple[str | None, list[DataErro
     engine_color, problems = _check_observation(scenario, path, line, "scenario")
     if problems:
         return None, problems
-    weight = scenario.get("weight_kg")
-    if weight is not None and (
-        isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0
-    ):
-        problems.append(DataError(path, line, "scenario.weight_kg", "must be a positive number"))
+    unknown = sorted(set(scenario) - SCENARIO_FIELDS)
+    if unknown:
+        # a misspelt field ("hazard") would silently drop what it says from the checks
+        return None, [_unknown_field(path, line, name) for name in unknown]
+    try:
+        check_number("weight_kg", scenario.get("weight_kg"), *WEIGHT_RANGE_KG)
+    except ObservationError as error:
+        return None, [DataError(path, line, "scenario.weight_kg", str(error))]
     hazards = scenario.get("hazards", [])
     if not isinstance(hazards, list) or any(h not in HAZARDS for h in hazards):
         problems.append(

@@ -19,15 +19,17 @@ from pathlib import Path
 
 from align import __version__
 from align.checks.detectors import finding_codes, score_parsed, score_response
-from align.data.atomic import atomic_folder, write_file
+from align.data.atomic import atomic_folder, live_lock, write_file
 from align.data.gold import GoldRecord
-from align.data.io import dumps_line
+from align.data.io import DataError, dumps_line, loads_json
 from align.data.perturb import PERTURBATIONS, Draws, perturb
 
 PAIRS_DIR = Path("preference_data/pairs")
 SPLITS = ("train", "eval")
 # Every file `align pairs` writes: the folder may hold only these (it is replaced whole).
 PAIR_FILES = ("train.jsonl", "eval.jsonl", "summary.json")
+# summary.json's record of the data files it describes: {name: {"sha256": hex digest}}.
+DATA_FILES_KEY = "data_files"
 
 
 @dataclass
@@ -229,10 +231,71 @@ def write_pairs(
     that already holds pair files is replaced only with ``overwrite``."""
     out_dir = Path(out_dir)
     texts = {f"{split}.jsonl": pair_lines(pair_set.splits[split]) for split in SPLITS}
-    texts["summary.json"] = json.dumps(pair_set.summary(gold_files), indent=2) + "\n"
+    summary = pair_set.summary(gold_files)
+    # What the readers check (``check_pair_folder``): the summary and the data are one write.
+    summary[DATA_FILES_KEY] = {
+        name: {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+        for name, text in texts.items()
+    }
+    texts["summary.json"] = json.dumps(summary, indent=2) + "\n"
     with atomic_folder(out_dir, overwrite=overwrite, owns=PAIR_FILES) as folder:
         for name, text in texts.items():
             write_file(folder / name, text)
     paths = {split: out_dir / f"{split}.jsonl" for split in SPLITS}
     paths["summary"] = out_dir / "summary.json"
     return paths
+
+
+def check_pair_folder(folder: str | Path) -> None:
+    """Refuse a pair folder that a reader (training, the pairs gate) cannot trust, with a
+    DataError naming the folder: one that `align pairs` is writing now (a live
+    ``<folder>.lock`` beside it: the files may be about to change under the reader), or one
+    whose data files are not those its summary.json describes (two writes mixed, or a file
+    edited or replaced since). A folder without summary.json, or a summary without
+    ``data_files`` (written before they were recorded), is checked for the lock only."""
+    folder = Path(folder)
+    held = live_lock(folder)
+    if held is not None:
+        lock, holder = held
+        raise DataError(
+            folder,
+            None,
+            None,
+            f"being written by {holder} (lock file {lock}); read it once that write has "
+            f"finished, or delete {lock} if that process is gone",
+        )
+    summary_path = folder / "summary.json"
+    try:
+        summary = loads_json(summary_path.read_bytes())
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except (OSError, ValueError) as error:
+        raise DataError(summary_path, None, None, f"cannot be read ({error})") from None
+    recorded = summary.get(DATA_FILES_KEY) if isinstance(summary, dict) else None
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+        for entry in recorded.values()
+    ):
+        raise DataError(summary_path, None, DATA_FILES_KEY, 'must map file names to {"sha256"}')
+    for name, entry in recorded.items():
+        path = folder / name
+        if Path(name).name != name or name not in PAIR_FILES:
+            raise DataError(summary_path, None, DATA_FILES_KEY, f"{name!r} is not a pair file")
+        try:
+            digest = file_digest(path)
+        except FileNotFoundError:
+            message = f"{name} is missing; summary.json lists it"
+            raise DataError(folder, None, None, message) from None
+        except OSError as error:
+            raise DataError(path, None, None, f"cannot be read ({error.strerror})") from None
+        if digest != entry["sha256"]:
+            raise DataError(
+                folder,
+                None,
+                None,
+                f"{name} is not the file summary.json describes (sha256 {digest[:12]}..., "
+                f"recorded {entry['sha256'][:12]}...): the folder mixes two writes or was "
+                "edited; regenerate it with `align pairs --overwrite`",
+            )

@@ -236,9 +236,13 @@ def check_pairs(pairs_dir: str | Path, gold_records: list) -> list[Check]:
 
     from align.checks.detectors import finding_codes, score_response
     from align.data.io import DataError, iter_jsonl
-    from align.data.pairs import SPLITS
+    from align.data.pairs import SPLITS, check_pair_folder
     from align.data.perturb import PERTURBATIONS
 
+    try:
+        check_pair_folder(pairs_dir)  # not mid-write, and the files its summary describes
+    except DataError as error:
+        raise GateInputError(str(error)) from error
     gold = {record.id: record for record in gold_records}
     totals, exact, clean, stale = Counter(), Counter(), Counter(), Counter()
     groups: dict[str, set[str]] = {split: set() for split in SPLITS}

@@ -26,6 +26,10 @@ class EvalError(ValueError):
     """Bad options or input for `align eval`; the message names the option or file."""
 
 
+# What `align eval` writes into --out, swapped in as one folder (align.data.atomic).
+EVAL_FILES = ("report.json", "report.md", "responses.jsonl", "rates.png")
+
+
 @dataclass
 class EvalConfig:
     base_model: str = "toy"
@@ -166,11 +170,20 @@ def build_report(config, cases, gold_count, scored, generator, preference, timin
 
 
 def run_eval(config: EvalConfig, progress=print) -> tuple[dict, dict[str, Path]]:
-    """Generate, score, measure, compare and write; returns (report, written paths)."""
-    from align.data.io import dumps_line, json_safe, write_files_atomically
+    """Generate, score, measure, compare and write; returns (report, written paths).
+
+    The files are built in a folder beside ``output_dir`` and swapped in whole under
+    ``<output_dir>.lock`` (``align.data.atomic``): a second eval into the same folder is
+    refused naming the lock, an interrupted one is repaired on the next start, and a folder
+    holding files eval does not write is refused (OutputFolderError) before any model loads."""
+    from align.data.atomic import atomic_folder, check_output_folder, write_file
+    from align.data.io import dumps_line, json_safe
     from align.evaluation.report import report_markdown, write_rates_chart
     from align.evaluation.scoring import score
 
+    out = Path(config.output_dir)
+    # Earlier reports are replaced (eval always did); checked again under the lock.
+    check_output_folder(out, overwrite=True, owns=EVAL_FILES)
     baseline = None
     if config.baseline:
         try:
@@ -218,10 +231,6 @@ def run_eval(config: EvalConfig, progress=print) -> tuple[dict, dict[str, Path]]
     if baseline is not None:
         report["baseline"] = {"path": config.baseline, "deltas": compare(report, baseline)}
 
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    chart = out / ".rates.png.partial"
-    write_rates_chart(report, chart)  # rendered first: a plotting failure writes nothing
     lines = [
         dumps_line(
             {
@@ -235,23 +244,20 @@ def run_eval(config: EvalConfig, progress=print) -> tuple[dict, dict[str, Path]]
         )
         for case, response, s in zip(cases, responses, scored, strict=True)
     ]
+    texts = {
+        # A NaN margin is written as "nan", which `align gate` refuses by name.
+        "report.json": json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n",
+        "report.md": report_markdown(report),
+        "responses.jsonl": "".join(lines),
+    }
+    with atomic_folder(out, overwrite=True, owns=EVAL_FILES) as folder:
+        write_rates_chart(report, folder / "rates.png")
+        for name, text in texts.items():
+            write_file(folder / name, text)
     paths = {
         "json": out / "report.json",
         "markdown": out / "report.md",
         "responses": out / "responses.jsonl",
         "chart": out / "rates.png",
     }
-    try:
-        write_files_atomically(
-            {
-                # A NaN margin is written as "nan", which `align gate` refuses by name.
-                paths["json"]: json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n",
-                paths["markdown"]: report_markdown(report),
-                paths["responses"]: "".join(lines),
-            }
-        )
-    except BaseException:
-        chart.unlink(missing_ok=True)
-        raise
-    chart.replace(paths["chart"])
     return report, paths

@@ -1,7 +1,8 @@
 """`align export`: the Typer command function (registered in align/cli.py).
 
 Exit status: 0 every GGUF verified; 1 verification failed (the files stay in
-``<output-dir>.partial/`` with the report); 2 bad input or options, named in the message.
+``<output-dir>.partial/`` with the report); 2 bad input or options, named in the message, or
+an output folder another export is writing (its lock file named).
 Only typer, pathlib and typing are imported here; the work is imported when the command runs.
 """
 
@@ -102,6 +103,7 @@ def _csv(text: str) -> list[str]:
 
 def run_export(config_file: Path | None, flags: dict) -> int:
     """Build the configuration, run the export, print the summary; the exit status."""
+    from align.data.atomic import OutputFolderError
     from align.export.common import ExportError
     from align.export.pipeline import REPORT_FILE, export_config, export_model
     from align.train.config import ConfigError, load_config_file
@@ -111,7 +113,8 @@ def run_export(config_file: Path | None, flags: dict) -> int:
         file_values = load_config_file(config_file) if config_file else {}
         config = export_config(file_values, flags)
         report = export_model(config, progress=lambda message: typer.echo(message, err=True))
-    except (ExportError, ConfigError, LoadError, OSError) as error:  # OSError names its file
+    # OSError names its file; OutputFolderError: a folder it may not replace, another lock.
+    except (ExportError, ConfigError, LoadError, OutputFolderError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         return 2
     for line in summary_lines(report):

@@ -1,4 +1,5 @@
-"""What the export steps share: the error type, the optional-extra check, atomic writes.
+"""What the export steps share: the error type, the optional-extra check, atomic file writes
+(folders: ``align.data.atomic``).
 
 Pure Python (no torch, gguf or llama_cpp at import time).
 """
@@ -9,7 +10,6 @@ import contextlib
 import errno
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +46,7 @@ def require_llama_cpp():
     return llama_cpp
 
 
-def _disk_error(target: Path, error: OSError) -> OSError | ExportError:
+def disk_error(target: Path, error: OSError) -> OSError | ExportError:
     """A full disk as an ExportError naming the file; any other OSError unchanged."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return ExportError(f"{target}: disk full while writing it; nothing was left under its name")
@@ -66,7 +66,7 @@ def atomic_file(target: str | Path) -> Iterator[Path]:
         )
         os.close(fd)
     except OSError as error:
-        raise _disk_error(target, error) from None
+        raise disk_error(target, error) from None
     temp = Path(temp_name)
     try:
         yield temp
@@ -74,54 +74,10 @@ def atomic_file(target: str | Path) -> Iterator[Path]:
         os.replace(temp, target)
     except OSError as error:
         temp.unlink(missing_ok=True)
-        raise _disk_error(target, error) from None
+        raise disk_error(target, error) from None
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-
-
-@contextlib.contextmanager
-def atomic_dir(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Like ``atomic_file`` for a folder. An existing ``target`` is refused unless
-    ``overwrite``, and then replaced only once the new folder is complete."""
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise ExportError(f"{target} exists; give --overwrite to replace it")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-        )
-    except OSError as error:
-        raise _disk_error(target, error) from None
-    try:
-        yield temp
-        os.chmod(temp, 0o755)  # mkdtemp made it private
-        replace_dir(temp, target)
-    except OSError as error:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise _disk_error(target, error) from None
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-
-
-def replace_dir(source: Path, target: Path) -> None:
-    """Rename ``source`` to ``target``; an old ``target`` is moved aside first and deleted
-    only after the rename succeeded."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-    try:
-        source.rename(target)
-    except OSError:
-        if old is not None:
-            old.rename(target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # Conversations the merge and GGUF checks run on: the project's system prompt, two triage

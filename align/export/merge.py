@@ -9,7 +9,8 @@ is a known failure of other tools):
 3. the folder written (weights cast to bf16 or f16, config, tokenizer, chat template,
    generation config) is reloaded and gives the logits of the cast model in memory.
 
-The folder appears under its final name only when all of it holds (``atomic_dir``).
+The folder appears under its final name only when all of it holds (``atomic_folder``: built
+beside it, swapped in whole under a lock).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
-from align.export.common import CHECK_CONVERSATIONS, ExportError, atomic_dir, chat_ids
+from align.data.atomic import atomic_folder
+from align.export.common import CHECK_CONVERSATIONS, ExportError, chat_ids, disk_error
 
 MERGE_DTYPES = {"bf16": "bfloat16", "f16": "float16"}
 # Max |logit difference| between the merged model and base + adapter, both fp32: merging only
@@ -67,11 +69,14 @@ def merge_adapter(
     cast_logits = logits_of(merged, batches)
     report["cast_min_cosine"] = min_cosine(cast_logits, merged_logits)
     merged.to(torch_dtype)
-    with atomic_dir(out_dir, overwrite=overwrite) as temp:
-        save_merged(merged, tokenizer, temp)
-        del merged, model
-        gc.collect()
-        report["saved_error"] = check_saved(temp, batches, cast_logits)
+    try:
+        with atomic_folder(out_dir, overwrite=overwrite, option="merged folder") as temp:
+            save_merged(merged, tokenizer, temp)
+            del merged, model
+            gc.collect()
+            report["saved_error"] = check_saved(temp, batches, cast_logits)
+    except OSError as error:
+        raise disk_error(out_dir, error) from None
     report.update(
         folder=str(out_dir), dtype=dtype, prompts=len(batches), tokens=sum(map(len, batches))
     )

@@ -1,11 +1,15 @@
 """``export_model``: merge -> GGUF (f16/bf16) -> quantize -> verify, with progress callbacks.
 
-Everything is written into ``<output_dir>.partial/``: the merged model folder ``merged/``,
+Everything is written into a work folder beside ``<output_dir>`` (``align.data.atomic``:
+``.<name>.partial/``, under ``<output_dir>.lock``): the merged model folder ``merged/``,
 ``<name>-F16.gguf``, ``<name>-<QUANT>.gguf`` for each quant, the optional Ollama ``Modelfile``
-and ``export_report.json``. Only when every file passed verification is the folder renamed to
-``<output_dir>`` (an existing one is replaced, with ``overwrite``, only then), so a finished
-export folder always holds verified files. When verification fails, the work folder is left
-in place with its report for inspection; an error or an interruption removes it.
+and ``export_report.json``. Only when every file passed verification is the folder swapped in
+as ``<output_dir>`` (an existing one is replaced, with ``overwrite``, only then), so a finished
+export folder always holds verified files. A second export to the same folder while one runs
+is refused naming the lock; an export killed mid-swap is repaired on the next start. When
+verification fails, the work folder is moved to ``<output_dir>.partial/`` with its report for
+inspection (the next export to that folder replaces it); an error or an interruption removes
+it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import contextlib
 import dataclasses
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import time
@@ -21,10 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from align.data.atomic import atomic_folder, check_output_folder
 from align.export.common import (
     ExportError,
     atomic_file,
-    replace_dir,
     require_gguf,
     require_llama_cpp,
 )
@@ -162,31 +167,44 @@ def output_folder(config: ExportConfig) -> Path:
 def export_model(config: ExportConfig, progress: Callable[[str], None] | None = None) -> dict:
     """Run the export; return the report (``report["passed"]``: every GGUF verified).
 
-    Raises ExportError (or LoadError) for bad input; then nothing is left behind.
+    Raises ExportError (or LoadError) for bad input, OutputFolderError for an output folder
+    it may not replace or one another export is writing (its lock); then nothing is left
+    behind.
     """
     say = progress or (lambda message: None)
     validate_export_config(config)
     require_gguf()
     require_llama_cpp()
     final = output_folder(config)
-    if final.exists() and not config.overwrite:
-        raise ExportError(f"--output-dir {final} exists; give --overwrite to replace it")
-    work = final.with_name(final.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)  # a killed export's leftovers, never a finished one
+    folder_options = {"overwrite": config.overwrite, "option": "--output-dir"}
+    # Refused before the long work (an existing folder without --overwrite, another export's
+    # lock); checked again under the lock, after repairing what a killed export left.
+    check_output_folder(final, **folder_options)
+    failed = failed_folder(final)
     try:
-        work.mkdir(parents=True)
-        report = export_files(config, work, say)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    if report["passed"]:
-        replace_dir(work, final)
-        report["output_dir"] = str(final)
-        say(f"done: {final} (verified)")
-    else:
-        report["output_dir"] = str(work)
-        say(f"verification failed: the files stay in {work}; see {REPORT_FILE}")
+        with atomic_folder(final, **folder_options) as work:
+            report = export_files(config, work, say)
+            shutil.rmtree(failed, ignore_errors=True)  # an earlier failed export's: superseded
+            if not report["passed"]:
+                # Kept for inspection; the exception makes atomic_folder swap nothing in.
+                os.rename(work, failed)
+                raise _Unverified
+    except _Unverified:
+        report["output_dir"] = str(failed)
+        say(f"verification failed: the files stay in {failed}; see {REPORT_FILE}")
+        return report
+    report["output_dir"] = str(final)
+    say(f"done: {final} (verified)")
     return report
+
+
+class _Unverified(Exception):
+    """Verification failed: the work folder was moved aside, nothing is swapped in."""
+
+
+def failed_folder(final: Path) -> Path:
+    """Where the files of an export that failed verification wait: ``<output_dir>.partial``."""
+    return final.with_name(final.name + ".partial")
 
 
 @contextlib.contextmanager

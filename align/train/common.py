@@ -1,23 +1,27 @@
-"""What `align sft` and `align dpo` share: preparing a run, the Trainer arguments both TRL
-configs take, and finishing a run (adapter without the reference copy, tokenizer, metrics,
-manifest, then the rename into place)."""
+"""What `align sft` and `align dpo` share: preparing a run (lock, checks, work folder, resume
+checks), the Trainer arguments both TRL configs take, and finishing a run (adapter without the
+reference copy, tokenizer, metrics, manifest, then the swap into place)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
-from align.train import distributed
+from align.train import distributed, resume
 from align.train.loading import resolve_backend, resolve_dtype
 from align.train.runs import (
     RunDir,
+    RunError,
     check_run_dir,
     default_output_dir,
     finalize_run,
+    lock_run_dir,
     open_run_dir,
     report_to,
     write_manifest,
@@ -26,29 +30,68 @@ from align.train.runs import (
 log = logging.getLogger("align.train")
 
 
-def start_run(config, command: str) -> tuple[RunDir, str]:
-    """Resolve the backend and check the run folder; both fail here, before anything is
-    loaded, and nothing is created yet (``open_run`` does that before training). Under several
-    processes each makes the same checks on the same files, so all fail alike."""
+@contextlib.contextmanager
+def start_run(config, command: str) -> Iterator[tuple[RunDir, str]]:
+    """Resolve the backend, lock the run folder and check it; all fail here, before anything
+    is loaded, and nothing is created but the lock (``open_run`` creates the work folder
+    before training). Yields (run, backend); the lock is held until the block ends, whatever
+    ends it. Under several processes the main one holds the lock and each makes the same
+    checks on the same files, so all fail alike."""
     backend = resolve_backend(config.backend)
     distributed.init()
     # Each process would name a default folder after its own clock: take the main one's.
     output_dir = distributed.main_value(config.output_dir or str(default_output_dir(command)))
     config.output_dir = str(output_dir)
-    run = check_run_dir(output_dir, overwrite=config.overwrite, resume=config.resume)
-    torch.manual_seed(config.seed)
-    return run, backend
+    with _main_holds_lock(RunDir.at(output_dir)):
+        run = check_run_dir(output_dir, overwrite=config.overwrite, resume=config.resume)
+        torch.manual_seed(config.seed)
+        yield run, backend
 
 
-def open_run(run: RunDir, *, resume: bool) -> None:
-    """The main process creates the work folder; the others wait until it exists."""
+@contextlib.contextmanager
+def _main_holds_lock(run: RunDir) -> Iterator[None]:
+    """The main process takes the lock (and repairs an interrupted swap); the others wait
+    for it, so they check the folders as repaired."""
+    stack = contextlib.ExitStack()
     error = None
     if distributed.is_main():
         try:
-            open_run_dir(run, resume=resume)
-        except OSError as caught:
+            stack.enter_context(lock_run_dir(run))
+        except (RunError, OSError) as caught:
             error = caught
-    distributed.check_all(error, f"creating {run.work}")
+    distributed.check_all(error, f"locking {run.final}")
+    with stack:
+        yield
+
+
+def open_run(run: RunDir, config, command: str, data_files: list[Path]) -> str | None:
+    """Right before training: a fresh run gets a new work folder with its settings recorded;
+    a resumed one its newest complete checkpoint, its settings checked against the
+    interrupted run's. Returns the checkpoint to resume from (None: a fresh run). The main
+    process does it; the others wait and resume from the same checkpoint."""
+    error = checkpoint = None
+    if distributed.is_main():
+        try:
+            checkpoint = _prepare_work(run, config, command, data_files)
+        except Exception as caught:  # reported to the other processes, then re-raised
+            error = caught
+    distributed.check_all(error, f"preparing {run.work}")
+    return distributed.main_value(checkpoint)
+
+
+def _prepare_work(run: RunDir, config, command: str, data_files: list[Path]) -> str | None:
+    settings = resume.run_settings(config, data_files)
+    if not config.resume:
+        open_run_dir(run, resume=False)
+        resume.record_settings(run, command, settings)
+        return None
+    checkpoint, skipped = resume.newest_complete_checkpoint(run)
+    for path, why in skipped:
+        resume.warn(f"skipping {path}: incomplete ({why}); resuming from {checkpoint.name}")
+    resume.check_settings(
+        run, command, settings, allow=config.allow_changed_settings, checkpoint=checkpoint
+    )
+    return str(checkpoint)
 
 
 def trainer_kwargs(config, output_dir: Path) -> dict:
@@ -108,6 +151,19 @@ def save_adapter(model, folder: Path, state_dict: dict | None = None) -> None:
         shutil.rmtree(ref_folder)
 
 
+def train_metrics(result, trainer, backend: str) -> dict:
+    """The Trainer's figures, with the train loss over the whole run: after --resume the
+    Trainer's own divides only the resumed part's losses by every step."""
+    loss, steps = resume.whole_run_loss(trainer.state.log_history)
+    return {
+        **result.metrics,
+        "train_loss": result.training_loss if loss is None else loss,
+        "train_loss_steps": steps,  # logged steps the mean covers
+        "global_step": result.global_step,
+        "backend": backend,
+    }
+
+
 def finish_run(
     run: RunDir, *, command: str, config, trainer, tokenizer, data_files: list[Path], metrics: dict
 ) -> Path:
@@ -142,6 +198,10 @@ def _write_run(run, command, config, trainer, tokenizer, data_files, metrics, st
         command=command,
         config=config,
         data_files=data_files,
-        extra={"metrics": metrics, "global_step": trainer.state.global_step},
+        extra={
+            "metrics": metrics,
+            "global_step": trainer.state.global_step,
+            **resume.settings_history(run.work),
+        },
     )
     finalize_run(run)

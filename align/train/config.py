@@ -68,6 +68,9 @@ class TrainingArguments:
     output_dir: str | None = None  # default checkpoints/<command>-<UTC time>
     overwrite: bool = False
     resume: bool = False
+    # --resume with a setting that differs from the interrupted run's: refused unless this is
+    # on; then the change is recorded in the manifest (align/train/resume.py)
+    allow_changed_settings: bool = False
     learning_rate: float = 2e-4
     epochs: float = 3.0
     max_steps: int = -1  # > 0 overrides epochs
@@ -262,12 +265,17 @@ def validate(config) -> None:
     _choice(config, "lr_scheduler", SCHEDULERS)
     _choice(config, "optim", OPTIMIZERS)
     _choice(config, "report_to", REPORTERS)
-    for name in ("load_in_4bit", "overwrite", "resume"):
+    for name in ("load_in_4bit", "overwrite", "resume", "allow_changed_settings"):
         _bool(config, name)
     if not (isinstance(config, DPOConfig) and config.gradient_checkpointing is None):
         _bool(config, "gradient_checkpointing")
     _check(
         not (config.overwrite and config.resume), "resume", "cannot be combined with --overwrite"
+    )
+    _check(
+        config.resume or not config.allow_changed_settings,
+        "allow_changed_settings",
+        "only with --resume (it lets a resumed run change a setting of the interrupted one)",
     )
     _number(config, "seed", low=0, integer=True)
     _number(config, "learning_rate", low=0, high=1.0, low_inclusive=False)

@@ -15,6 +15,7 @@ import random
 from pathlib import Path
 
 from align.data.io import DataError, iter_jsonl
+from align.data.pairs import check_pair_folder
 from align.train import distributed
 from align.train.common import (
     finish_run,
@@ -22,6 +23,7 @@ from align.train.common import (
     open_run,
     set_cpu_threads,
     start_run,
+    train_metrics,
     trainer_kwargs,
 )
 from align.train.config import ConfigError, DPOConfig
@@ -80,6 +82,7 @@ def pair_datasets(config: DPOConfig):
     from datasets import Dataset
 
     folder = Path(config.pairs)
+    check_pair_folder(folder)  # being written, or files its summary does not describe
     files = [folder / "train.jsonl", folder / "eval.jsonl"]
     for file in files:
         if not file.is_file():
@@ -417,7 +420,11 @@ def add_fsdp_units_per_dtype(plugin, model) -> None:
 def run_dpo(config: DPOConfig) -> Path:
     """Train, save and return the run folder (adapter without the frozen reference copy,
     tokenizer, metrics.json with per-perturbation eval, manifest.json)."""
-    run, backend = start_run(config, "dpo")
+    with start_run(config, "dpo") as (run, backend):
+        return _train_dpo(config, run, backend)
+
+
+def _train_dpo(config: DPOConfig, run, backend: str) -> Path:
     set_cpu_threads()
     # Under several processes all check in before loading: if one has failed so far, all stop
     # here with an error instead of waiting for it at the Trainer's first collective call.
@@ -430,7 +437,7 @@ def run_dpo(config: DPOConfig) -> Path:
     trainer, tokenizer, names, files = build_dpo_trainer(config, run.work, backend)
     if (hook := distributed.injected_failure_callback()) is not None:
         trainer.add_callback(hook)
-    open_run(run, resume=config.resume)
+    checkpoint = open_run(run, config, "dpo", files)
     wrap_for_training(trainer)
     check = {}
     if names and not config.resume:
@@ -440,16 +447,13 @@ def run_dpo(config: DPOConfig) -> Path:
     log.info(
         "dpo: %d train pairs, eval types %s, backend %s", len(trainer.train_dataset), names, backend
     )
-    result = trainer.train(resume_from_checkpoint=True if config.resume else None)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
     final_eval = trainer.evaluate() if names else {}
     metrics = {
-        "train_loss": result.training_loss,
-        "global_step": result.global_step,
-        "backend": backend,
+        **train_metrics(result, trainer, backend),
         "speed": trainer.align_speed,
         "reference_check": check,
         "per_perturbation": per_perturbation(final_eval, names),
-        **result.metrics,
     }
     return finish_run(
         run,

@@ -1,9 +1,12 @@
 """Run folders: never half-written, never silently overwritten, resumable; and the manifest.
 
 A run trains in ``<output>.partial/`` (Trainer checkpoints land there, so ``--resume`` finds
-them) and is renamed to ``<output>/`` only when everything, adapter and manifest included, is
-written. An existing ``<output>/`` is replaced only with ``--overwrite``, and then only at the
-very end.
+them) and is swapped in as ``<output>/`` only when everything, adapter and manifest included,
+is written. An existing ``<output>/`` is replaced only with ``--overwrite``, and then only at
+the very end. The whole run holds ``<output>.lock`` and swaps as ``align pairs`` does
+(``align/data/atomic.py``): a second writer is refused naming the lock, and a swap killed
+between its renames is repaired on the next start. The work folder is not atomic.py's
+``.partial``: a crash leaves it for ``--resume``.
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ import platform
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from align.data.atomic import OutputFolderError, folder_lock, swap_in
 
 PACKAGES = (
     "align",
@@ -43,6 +50,12 @@ class RunDir:
     final: Path
     work: Path
 
+    @classmethod
+    def at(cls, output_dir: str | Path) -> RunDir:
+        """The run for ``--output-dir``: its work folder is ``<output>.partial`` beside it."""
+        final = Path(output_dir)
+        return cls(final, final.with_name(final.name + ".partial"))
+
     def checkpoints(self) -> list[Path]:
         return sorted(self.work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
 
@@ -54,8 +67,8 @@ def default_output_dir(command: str) -> Path:
 def check_run_dir(output_dir: str | Path, *, overwrite: bool, resume: bool) -> RunDir:
     """Check the folders before anything is loaded; raise RunError saying what to do.
     Touches nothing: bad data or a bad model found later leaves no trace."""
-    final = Path(output_dir)
-    run = RunDir(final, final.with_name(final.name + ".partial"))
+    run = RunDir.at(output_dir)
+    final = run.final
     if resume:
         if not run.checkpoints():
             raise RunError(
@@ -85,18 +98,25 @@ def open_run_dir(run: RunDir, *, resume: bool) -> None:
     run.work.mkdir(parents=True)
 
 
+@contextmanager
+def lock_run_dir(run: RunDir) -> Iterator[None]:
+    """Hold ``<output>.lock`` for the whole run; repair an interrupted swap first."""
+    stack = ExitStack()
+    try:
+        stack.enter_context(folder_lock(run.final))
+    except OutputFolderError as error:  # only the lock's own refusals, not the run's errors
+        raise RunError(f"--output-dir {error}") from None
+    with stack:
+        yield
+
+
 def finalize_run(run: RunDir) -> Path:
-    """Move the finished run into place (replacing an old one only now), drop checkpoints."""
-    for checkpoint in run.checkpoints():
+    """Swap the finished run into place (replacing an old one only now), then drop its
+    checkpoints: a swap killed half-way that is rolled back leaves them, so --resume can
+    finish the run again."""
+    swap_in(run.work, run.final)
+    for checkpoint in sorted(run.final.glob("checkpoint-*")):
         shutil.rmtree(checkpoint)
-    old = run.final.with_name(run.final.name + ".old")
-    if run.final.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        run.final.rename(old)
-    run.work.rename(run.final)
-    if old.exists():
-        shutil.rmtree(old)
     return run.final
 
 

@@ -12,6 +12,7 @@ from align.train.common import (
     open_run,
     set_cpu_threads,
     start_run,
+    train_metrics,
     trainer_kwargs,
 )
 from align.train.config import SFTConfig
@@ -110,29 +111,23 @@ def build_sft_trainer(config: SFTConfig, output_dir: Path, backend: str):
 
 def run_sft(config: SFTConfig) -> Path:
     """Train, save and return the run folder (adapter, tokenizer, metrics.json, manifest.json)."""
-    run, backend = start_run(config, "sft")
-    set_cpu_threads()
-    trainer, tokenizer, files = build_sft_trainer(config, run.work, backend)
-    open_run(run, resume=config.resume)
-    log.info(
-        "sft: %d conversations, backend %s, output %s",
-        len(trainer.train_dataset),
-        backend,
-        run.final,
-    )
-    result = trainer.train(resume_from_checkpoint=True if config.resume else None)
-    metrics = {
-        "train_loss": result.training_loss,
-        "global_step": result.global_step,
-        "backend": backend,
-        **result.metrics,
-    }
-    return finish_run(
-        run,
-        command="sft",
-        config=config,
-        trainer=trainer,
-        tokenizer=tokenizer,
-        data_files=files,
-        metrics=metrics,
-    )
+    with start_run(config, "sft") as (run, backend):
+        set_cpu_threads()
+        trainer, tokenizer, files = build_sft_trainer(config, run.work, backend)
+        checkpoint = open_run(run, config, "sft", files)
+        log.info(
+            "sft: %d conversations, backend %s, output %s",
+            len(trainer.train_dataset),
+            backend,
+            run.final,
+        )
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+        return finish_run(
+            run,
+            command="sft",
+            config=config,
+            trainer=trainer,
+            tokenizer=tokenizer,
+            data_files=files,
+            metrics=train_metrics(result, trainer, backend),
+        )
