@@ -804,3 +804,20 @@ def test_a_heading_lines_title_stays_with_its_first_sentence():
     text = answer_with(reassess="Hypotension at 11: SBP < 92. Re-triage if below that or RR > 30.")
     found = codes(text, {**CHILD_5Y, "age_years": 11})
     assert "wrong_vital_range" in found and "missing_reassessment" not in found
+
+
+@pytest.mark.parametrize(
+    ("sentence", "color"),
+    [
+        ("That means Immediate under JumpSTART.", "RED"),
+        ("I would put this toddler as a delayed priority.", "YELLOW"),
+    ],
+)
+def test_a_category_given_by_its_label_in_a_sentence_is_the_decision(sentence, color):
+    parsed = parse_response(f"Not walking, RR 36.\n{sentence}\n{BODY}")
+    assert parsed.triage_color == color and not parsed.triage_is_first
+
+
+def test_a_label_in_a_condition_or_a_heading_is_no_decision():
+    text = "Treat as immediate if breathing stops.\nImmediate actions: splint the leg."
+    assert codes(f"{text}\n{BODY}") >= {"missing_triage"}

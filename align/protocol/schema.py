@@ -93,6 +93,12 @@ _DECISION_PREFIX = re.compile(
     r"(?:" + _word_alternatives(_TRIAGE["decision_prefixes"]) + r")[\s,]+", re.IGNORECASE
 )
 # A label that closes its statement: "delayed. 13yo ...", "MINOR - walked out", "P2, ..."
+# A label given as the category in a sentence: "that means Immediate", "as a delayed priority".
+_LABEL_DECISION = re.compile(
+    r"\b(?:means|as an?|as)\s+(" + _alternatives(_LABEL_COLOR) + r")\b(?=\s+(?:priority|category|"
+    r"under|by|on|per|tag)\b|\s*[.,;!]|\s*$)",
+    re.IGNORECASE,
+)
 _LABEL_CLOSED = re.compile(r"\s*(?:priority\b)?\s*(?:[.!,]|\s[-–—]\s|[-–—]\s|$)", re.IGNORECASE)
 # "jumpstart says yellow / delayed"
 _PROTOCOL_RESULT = re.compile(
@@ -1028,10 +1034,23 @@ def _find_sentence_decision(parsed: ParsedResponse) -> None:
             _set_decision(parsed, index, Decision(colors, None, ()), first=position == 0)
             return
     for position, (index, line, _, _) in enumerate(parsed.line_rows):
-        decision = protocol_result(line)
+        decision = protocol_result(line) or label_result(line)
         if decision is not None:
             _set_decision(parsed, index, decision, first=position == 0)
             return
+
+
+@lru_cache(maxsize=65536)
+def label_result(line: str) -> Decision | None:
+    """The category a sentence gives by its label alone, outside a condition ("That means
+    Immediate under JumpSTART", "I would put this toddler as a delayed priority")."""
+    text = plain_text(line)
+    for sentence in _ANY_SENTENCE.split(text):
+        found = _LABEL_DECISION.search(sentence)
+        if found and not _CONDITIONAL.found_in(words_of(sentence[: found.start()])):
+            label = found.group(1)
+            return Decision((_LABEL_COLOR[label.lower()],), label, (_LABEL_COLOR[label.lower()],))
+    return None
 
 
 @lru_cache(maxsize=65536)
