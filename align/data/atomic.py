@@ -37,7 +37,8 @@ def _names(target: Path) -> tuple[Path, Path, Path]:
     )
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
+    """A warning for the user on standard error (what was repaired or taken over)."""
     print(f"warning: {message}", file=sys.stderr)
 
 
@@ -152,7 +153,7 @@ def _acquire(lock: Path, target: Path) -> None:
                 raise OutputFolderError(_locked(target, lock, _holder(owner))) from None
             # Two writers taking over one stale lock at the same instant could both win;
             # the window is a few system calls, and a stale lock needs a killed writer first.
-            _warn(f"{lock}: taking over a stale lock (process {owner.split()[0]} is gone)")
+            warn(f"{lock}: taking over a stale lock (process {owner.split()[0]} is gone)")
             lock.unlink(missing_ok=True)
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -167,13 +168,13 @@ def _recover(where: Path, target: Path) -> None:
     if old.exists():
         if where.exists():
             shutil.rmtree(old)
-            _warn(f"removed {old}, left by an interrupted write ({target} was already new)")
+            warn(f"removed {old}, left by an interrupted write ({target} was already new)")
         else:
             os.rename(old, where)
-            _warn(f"restored {target} from {old}, left by an interrupted write")
+            warn(f"restored {target} from {old}, left by an interrupted write")
     if partial.exists():
         shutil.rmtree(partial)
-        _warn(f"removed {partial}, an interrupted write's unfinished folder")
+        warn(f"removed {partial}, an interrupted write's unfinished folder")
 
 
 def _fsync_dir(path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from align.data.atomic import warn
 from align.train import distributed, resume
 from align.train.loading import resolve_backend, resolve_dtype
 from align.train.runs import (
@@ -87,7 +88,7 @@ def _prepare_work(run: RunDir, config, command: str, data_files: list[Path]) -> 
         return None
     checkpoint, skipped = resume.newest_complete_checkpoint(run)
     for path, why in skipped:
-        resume.warn(f"skipping {path}: incomplete ({why}); resuming from {checkpoint.name}")
+        warn(f"skipping {path}: incomplete ({why}); resuming from {checkpoint.name}")
     resume.check_settings(
         run, command, settings, allow=config.allow_changed_settings, checkpoint=checkpoint
     )

@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import struct
-import sys
 import zipfile
 from pathlib import Path
 
+from align.data.atomic import warn
 from align.train.runs import RunDir, RunError, file_sha256
 
 SETTINGS_FILE = "run_settings.json"
@@ -45,10 +45,6 @@ NOT_SETTINGS = frozenset(
 )
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors")
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
 
 
 # --- checkpoints ------------------------------------------------------------------------------
