@@ -68,7 +68,7 @@ LENGTH_MULTIPLE = 8  # elsewhere (the CPU): a multiple that keeps rows aligned, 
 # measured in call 22), while attention is under 1 % of the GPU time, so the extra width costs
 # little there. 64: (a)'s 448 tokens need no padding, (b)'s widths fall into 6 shapes. Measured
 # on (b) (calls 28-30): 7 of the 9 slow steps gone, the others 0.2-2.4 % slower, 2.9-5.4 % more
-# tokens/s at the same peak (docs/BENCHMARKS.md, "seventh session").
+# tokens/s at the same peak (docs/BENCHMARKS.md, "DPO speed on one GPU").
 ATTENTION_WIDTH_MULTIPLE = 64
 # Loss terms TRL computes per pair; folding gradient accumulation into the micro-batch leaves
 # them unchanged. "sft" averages over the tokens of a batch, "aot*" sort across the batch.
@@ -92,7 +92,7 @@ FAST_LORA_BY_DEFAULT = True
 FLASH_ATTENTION_BY_DEFAULT = False
 # Whether ``share_prompts = "auto"`` runs each pair's prompt once on the fast path (where the
 # model is one it is exact for, see ``share_prompts``): on, measured on the H200 (calls 31-35,
-# docs/BENCHMARKS.md, "eighth session"): workload (b) 1.09-1.13x the tokens/s of the same code
+# docs/BENCHMARKS.md, "DPO speed on one GPU"): workload (b) 1.09-1.13x the tokens/s of the same code
 # without it at 0.63 GiB less peak; (a) 1.057x the Unsloth recipe, against 0.995x before.
 SHARE_PROMPTS_BY_DEFAULT = True
 # The keyword a shared-prompt call passes down to the decoder layers' hooks.
