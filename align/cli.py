@@ -7,6 +7,7 @@ commands that need them.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +33,8 @@ def error_boundary(command):
         try:
             return command(*args, **kwargs)
         except INPUT_ERRORS as error:
+            if os.environ.get("ALIGN_TRACEBACK"):
+                raise  # a ValueError may be a bug, not bad input: show where it came from
             typer.echo(f"error: {describe_error(error)}", err=True)
             raise typer.Exit(2) from None
 

@@ -690,6 +690,21 @@ def test_a_genuine_bug_is_not_hidden_by_the_error_boundary(monkeypatch):
         CliRunner().invoke(app, ["triage"], catch_exceptions=False)
 
 
+def test_align_traceback_shows_where_an_input_error_came_from(monkeypatch):
+    from typer.testing import CliRunner
+
+    import align.commands
+    from align.cli import app
+
+    def fail(*args, **kwargs):
+        raise ValueError("from deep inside")
+
+    monkeypatch.setattr(align.commands, "run_triage", fail)
+    monkeypatch.setenv("ALIGN_TRACEBACK", "1")
+    with pytest.raises(ValueError, match="from deep inside"):
+        CliRunner().invoke(app, ["triage"], catch_exceptions=False)
+
+
 def test_every_registered_command_is_inside_the_error_boundary():
     from align.cli import app, data_app
 
