@@ -372,3 +372,9 @@ def test_the_whole_bag_given_is_a_dose_not_equipment():
 def test_an_alternative_after_a_per_kg_figure_is_not_its_total():
     line = "give 0.45 mg IM (0.01 mg per kilo times 45), or his own 0.3 mg pen if that's to hand"
     assert not wrong(line, 45, 14, ANAPHYLAXIS)
+
+
+def test_a_per_kg_total_that_names_no_drug_is_still_checked_against_the_weight():
+    assert wrong("IV/IO: **20 mL/kg = 380 mL** if shocked", 14, 3)
+    assert not wrong("IV/IO: 20 mL/kg = 280 mL if shocked", 14, 3)
+    assert not wrong("IV/IO: 20 mL/kg = 380 mL if shocked", None, 3)  # no weight stated

@@ -585,7 +585,36 @@ def line_wrong_doses(
             for detail in _check_reading(sentence, reading, patient, arrest, anaphylaxis):
                 detail["statement"] = sentence.strip()
                 wrong.append(detail)
+    unnamed = all(not r.drug.key for _, readings in sentences for r in readings)
+    if weight_kg is not None and unnamed and not wrong:
+        wrong.extend(_unnamed_totals(line, weight_kg))
     return tuple(wrong)
+
+
+# A weight written in the line ("for a 20 kg child"): its totals may be for that weight.
+_WEIGHT_WRITTEN = re.compile(r"\d\s*kg\b(?!\s*/)", re.IGNORECASE)
+
+
+def _unnamed_totals(line: str, weight_kg: float) -> list[dict]:
+    """A per-kg figure and its total that name no drug ("IV/IO: 20 mL/kg = 380 mL"): whatever
+    the drug, the total must be the figure times the child's stated weight."""
+    if _WEIGHT_WRITTEN.search(line):
+        return []
+    wrong = []
+    for (start, end), stated, per_kg in line_totals(line):
+        expected = per_kg * weight_kg
+        text = line[start:end].replace(",", "")
+        if abs(stated - expected) > rounding_slack(expected, text):
+            wrong.append(
+                {
+                    "drug": None,
+                    "stated": text,
+                    "expected": f"{expected:.3g}",
+                    "why": "the total is not the dose per kg times the weight",
+                    "statement": line.strip(),
+                }
+            )
+    return wrong
 
 
 @lru_cache(maxsize=65536)
