@@ -436,3 +436,14 @@ def test_blood_running_down_the_back_of_the_throat_is_a_sign_not_induced_vomitin
 )
 def test_a_roll_with_the_head_held_in_line_is_allowed(line):
     assert forbidden(line, "spinal") == []
+
+
+@pytest.mark.parametrize(
+    ("hazard", "line"),
+    [
+        ("head_injury", "she goes stiff / arms straighten out"),
+        ("drowning", "note the time in the water and that he coughed water up"),
+    ],
+)
+def test_signs_descriptions_and_rejected_questions_are_no_instruction(hazard, line):
+    assert forbidden(line, hazard, "fracture") == []

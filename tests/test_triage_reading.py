@@ -821,3 +821,46 @@ def test_a_category_given_by_its_label_in_a_sentence_is_the_decision(sentence, c
 def test_a_label_in_a_condition_or_a_heading_is_no_decision():
     text = "Treat as immediate if breathing stops.\nImmediate actions: splint the leg."
     assert codes(f"{text}\n{BODY}") >= {"missing_triage"}
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        "check every 3-5 min; under 15 or stops answering, tell the medic",
+        "if the splint slips or she goes pale and clammy, bump her to red and get a medic",
+        "count her breathing again after pain relief. over 45, or drowsy/pale/cold → red",
+        "**🔁 Check every minute**\n- breathing present\n- responsiveness",
+        "Re-sieve:\n- breathing over 45",
+    ],
+)
+def test_triggers_as_timed_checks_escalating_conditions_and_sieve_titles(trigger):
+    assert codes(answer_with(reassess=trigger)) == set()
+
+
+def test_a_dose_repeated_on_a_timer_is_no_trigger():
+    text = answer_with(reassess="Epinephrine 0.2 mg IM now, repeat q5-15 min if no better.")
+    assert "missing_reassessment" in codes(text)
+
+
+@pytest.mark.parametrize(
+    "do_not",
+    [
+        "no tight bandages, no straightening if anything looks bent",
+        "No neutralising agents; no oral fluids; no induced emesis.",
+        "**Hold back from**\n- pulling the leg straight",
+        "| Do not | |\n|---|---|\n| Intake | Give food or fluids by mouth |",
+    ],
+)
+def test_prohibitions_as_no_lists_and_titles_over_a_table(do_not):
+    assert codes(answer_with(do_not=do_not)) == set()
+
+
+def test_findings_written_with_no_are_no_prohibitions():
+    assert "missing_do_not" in codes(answer_with(do_not="no bleeding, no breathing trouble"))
+
+
+def test_a_color_that_a_condition_leads_to_in_the_same_sentence_is_no_change():
+    sentence = (
+        "Try the pulse again - if it's truly absent, that changes things and she goes to RED."
+    )
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{sentence}\n{BODY}") == set()

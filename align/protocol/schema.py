@@ -524,7 +524,7 @@ def assigned_colors(line: str) -> tuple[str, ...]:
     # a sentence that opens with a condition gives no color now ("If his radial pulse
     # disappears, he needs fluids ... and he should be re-triaged as RED")
     said = " ".join(s for s in _ANY_SENTENCE.split(text) if not _CONDITION_OPENING.match(s))
-    for clause in _CLAUSE_SPLIT.split(said):
+    for clause in _consequence_free_clauses(said):
         color = _COLOR_WORD.search(clause)
         if not color or _TAPE_ZONE.search(clause):
             continue
@@ -543,16 +543,33 @@ def assigned_colors(line: str) -> tuple[str, ...]:
     return _unique(colors)
 
 
+def _consequence_free_clauses(said: str) -> list[str]:
+    """The clauses of ``said``, less those that follow a condition in the same segment ("if
+    it's truly absent, that changes things and she goes to RED": the color is the
+    condition's consequence)."""
+    kept = []
+    for segment in _SEGMENT_SPLIT.split(said):
+        for clause in _CLAUSE_SPLIT.split(segment):
+            if _CONDITION_OPENING.match(clause):
+                break
+            kept.append(clause)
+    return kept
+
+
 def _is_threshold_rule(before: str) -> bool:
     """A color after a threshold is a rule where no reading of the child comes before it
     ("only <15 = RED") or the threshold is what makes it ("it's more than 45 that makes it
     red"); after a reading it is a conclusion ("RR 50 (>45) → RED", "that's over 30 = RED")."""
-    before = before.rsplit(",", 1)[-1]
+    whole, before = before, before.rsplit(",", 1)[-1]
     symbol = _THRESHOLD_SYMBOL.search(before)
     if symbol is not None and not _DIGIT_BEFORE.search(before, 0, symbol.start()):
         return True
     worded = _THRESHOLD_WORDS.search(before)
-    return worded is not None and _MAKES_IT.search(before, worded.end()) is not None
+    if worded is None:
+        return False
+    # "over 45, or drowsy → red": no reading of the child anywhere before the threshold
+    reading = _DIGIT_BEFORE.search(whole, 0, len(whole) - len(before) + worded.start())
+    return reading is None or _MAKES_IT.search(before, worded.end()) is not None
 
 
 _THRESHOLD_SYMBOL = re.compile(r"[<>≤≥]\s*\d")
@@ -692,8 +709,10 @@ def parse_response(text: str) -> ParsedResponse:
                 items[-1] = f"{items[-1]} {line_items[0]}"
             else:
                 items.append(line_items[0])
+        line_rows = [(index, line, key, content)]
         if kind == "text":
-            rows.extend(_paragraph_rows(sections, content, index, line, key))
+            line_rows = _paragraph_rows(sections, content, index, line, key)
+            rows.extend(line_rows)
         elif kind == "heading":
             rows.extend(heading_rows)
         else:
@@ -707,7 +726,15 @@ def parse_response(text: str) -> ParsedResponse:
             and reading.colors_given
             and (key not in _NOT_RESTATING or (kind == "text" and not under_title))
         ):
-            restated.extend((index, color) for color in reading.colors_given)
+            colors = reading.colors_given
+            if any(row[2] != key for row in line_rows):  # not the colors of trigger sentences
+                colors = [
+                    c
+                    for *_, k, text in line_rows
+                    if not (k == "do_not" or (k == "reassess" and _is_trigger_sentence(text)))
+                    for c in assigned_colors(text)
+                ]
+            restated.extend((index, color) for color in colors)
     if parsed.triage_line_index is None:
         _find_sentence_decision(parsed)
     if not parsed.items("do_not"):
@@ -732,6 +759,8 @@ def _section_table_columns(lines: tuple[str, ...]) -> dict[int, tuple[str, ...]]
             index += 1
             continue
         columns = tuple(section_of(cell.strip()) for cell in _cells(header))
+        if columns[0] in _MEANING_ANYWHERE_SET and not any(c.strip() for c in _cells(header)[1:]):
+            columns = (columns[0],) * len(columns)  # "| Do not | |": the title over the table
         end = index + 2
         while end < len(lines) and lines[end].lstrip().startswith("|"):
             end += 1
@@ -859,6 +888,7 @@ def _inline_sections(
             _REASSESS_OPENING.match(plain_text(sentence))
             or _opens_with_a_reassess_lead(sentence)
             or (prose and _REASSESS_VERB.search(sentence))
+            or _is_trigger_sentence(sentence)
         ):
             found.append(("reassess", sentence, sentence))
         else:
@@ -1006,8 +1036,19 @@ def _is_prohibition_prose(line: str) -> bool:
     return (
         bool(openings)
         and all(_PROHIBITION_CUE.found_in(words) for words in openings)
-        and _PROHIBITION_IMPERATIVE.found_in(words_of(text))
+        and (
+            _PROHIBITION_IMPERATIVE.found_in(words_of(text)) or _NO_ACTION.search(text) is not None
+        )
     )
+
+
+# "no tight bandages, no straightening", "no food/drink": "no" before an action or an intake
+# is a prohibition ("no breathing", "no bleeding" are findings)
+_NO_ACTION = re.compile(
+    r"\bno\s+(?:(?!(?:breathing|bleeding|moving|responding|walking|talking)\b)\w+ing\b|"
+    r"(?:food|drinks?|fluids|oral|tight|belly|tummy|heimlich|neutrali[sz]ing|induced)\b)",
+    re.IGNORECASE,
+)
 
 
 def _looks_like_decision(content: str) -> bool:
@@ -1112,6 +1153,36 @@ def _classify(line: str) -> tuple[str, str, str, tuple[str, ...], str]:
     if _REASSESS_OPENING.match(plain_text(line)) or _opens_with_a_reassess_lead(line):
         return "heading", "reassess", "Reassess", (line.strip().strip("*_ "),), line
     return "text", "", "", (line.strip(),), line
+
+
+def _is_trigger_sentence(sentence: str) -> bool:
+    """A sentence of triggers in prose: a timed check ("check every 3-5 min"), a condition
+    that escalates ("if the cut starts pouring ..., bump him to red"), or conditions that end
+    in a color ("over 45, or drowsy/pale/cold → red")."""
+    text = plain_text(sentence)
+    if _TIMED_CHECK.search(text) and _CHECK_VERB.search(text):
+        return True  # not "2 mg now, repeat q5-15 min": a dose's repeat
+    if _CONDITION_OPENING.match(text) and _REASSESS_LEAD_WORDS.search(text):
+        return True
+    escalation = _ESCALATES_TO.search(text)
+    if escalation is None:
+        return False
+    before = text[: escalation.start()]
+    threshold = _THRESHOLD_SYMBOL.search(before) or _THRESHOLD_WORDS.search(before)
+    return threshold is not None and not _DIGIT_BEFORE.search(before, 0, threshold.start())
+
+
+# "every 5 min", "q10min", "every 3-5 minutes", "every minute"
+_TIMED_CHECK = re.compile(
+    r"\b(?:every|q)\s*(?:\d+\s*(?:-\s*\d+\s*)?)?(?:min|mins|minutes|minute)\b", re.IGNORECASE
+)
+_CHECK_VERB = re.compile(
+    r"\b(?:check|checks|recheck|re-check|count|recount|reassess|re-assess|re-triage|retriage|"
+    r"look|watch|monitor|obs|observe)\b",
+    re.IGNORECASE,
+)
+# conditions, then an arrow to a higher category: "drowsy/pale/cold → red"
+_ESCALATES_TO = re.compile(r"(?:→|->|=>)\s*(?:red|yellow|immediate)\b", re.IGNORECASE)
 
 
 def _opens_with_a_reassess_lead(line: str) -> bool:
