@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from align.data.atomic import warn
+from align.data.io import write_files_atomically
 from align.train.runs import RunDir, RunError, file_sha256
 
 SETTINGS_FILE = "run_settings.json"
@@ -159,15 +160,14 @@ def check_settings(
         for name in sorted(set(old) | set(settings))
         if old.get(name) != settings.get(name)
     ]
-    if changes and not allow:
-        listed = "; ".join(_describe(change) for change in changes)
-        raise RunError(
-            f"--resume: settings differ from the interrupted run's ({listed}); give the same "
-            "values, or --allow-changed-settings to continue with the new ones (the change is "
-            "recorded in the manifest)"
-        )
     if changes:
         listed = "; ".join(_describe(change) for change in changes)
+        if not allow:
+            raise RunError(
+                f"--resume: settings differ from the interrupted run's ({listed}); give the "
+                "same values, or --allow-changed-settings to continue with the new ones (the "
+                "change is recorded in the manifest)"
+            )
         warn(f"resuming with changed settings ({listed}); recorded in the manifest")
     record["settings"] = settings
     record["changes"].extend(changes)
@@ -205,10 +205,8 @@ def _read(run: RunDir, allow: bool) -> dict | None:
 
 
 def _write(run: RunDir, record: dict) -> None:
-    path = run.work / SETTINGS_FILE
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    temporary.replace(path)  # a kill mid-write leaves the old record whole
+    # a kill mid-write leaves the old record whole
+    write_files_atomically({run.work / SETTINGS_FILE: json.dumps(record, indent=2) + "\n"})
 
 
 def settings_history(folder: Path) -> dict:
