@@ -4,7 +4,9 @@ the triage policy's overrides."""
 import pytest
 
 from align.checks.detectors import score_response
-from align.protocol.schema import parse_response, read_decision_line, section_of
+from align.protocol.decision import read_decision_line
+from align.protocol.schema import parse_response
+from align.protocol.sections import section_of
 from align.protocol.triage import triage
 
 # JumpSTART, 5 years, not walking, RR 36, pulse, alert: YELLOW by the steps.

@@ -20,15 +20,12 @@ from align.checks.doses import line_totals
 from align.checks.vital_ranges import judged_ages, line_quotes
 from align.data.gold import GoldRecord
 from align.protocol.colors import error_direction, triage_line
+from align.protocol.decision import states_a_color
 from align.protocol.dosing import format_amount
 from align.protocol.hazards import contraindications_for
-from align.protocol.schema import (
-    ParsedResponse,
-    parse_response,
-    split_sentences,
-    states_a_color,
-)
+from align.protocol.schema import ParsedResponse, parse_response
 from align.protocol.vitals import canonical_range, range_fits_age
+from align.protocol.wording import split_sentences
 
 Variant = tuple[str, dict]
 
