@@ -524,7 +524,7 @@ def test_clauses(text, expected):
 def test_findings_do_not_depend_on_the_per_line_caches():
     text = response(body="Rationale: Normal RR for a 12-year-old: 30-53/min.")
     first = score_response(text, CHILD_5Y)
-    detectors._line_checks.cache_clear()
+    detectors._clause_actions.cache_clear()
     detectors._line_contraindications.cache_clear()
     detectors._wrong_quotes.cache_clear()
     assert score_response(text, CHILD_5Y) == first
