@@ -383,6 +383,12 @@ def test_descriptions_rejections_and_the_safe_recovery_position_are_not_instruct
             "leave_unobserved",
         ),
         ("chemical", "Dilute: 100 mL milk PO", "give_by_mouth"),
+        (
+            "head_injury",
+            "she can go sit with the other kids while you see the next patient",
+            "leave_unobserved",
+        ),
+        ("burn", "... no, put a bag of frozen peas on it", "ice_on_burn"),
     ],
 )
 def test_more_wordings_name_the_action(hazard, line, action):
@@ -447,3 +453,8 @@ def test_a_roll_with_the_head_held_in_line_is_allowed(line):
 )
 def test_signs_descriptions_and_rejected_questions_are_no_instruction(hazard, line):
     assert forbidden(line, hazard, "fracture") == []
+
+
+def test_a_child_among_other_children_with_an_adult_watching_is_observed():
+    line = "he can sit with the other kids, his mum stays with him"
+    assert "leave_unobserved" not in forbidden(line, "head_injury")

@@ -378,3 +378,8 @@ def test_a_per_kg_total_that_names_no_drug_is_still_checked_against_the_weight()
     assert wrong("IV/IO: **20 mL/kg = 380 mL** if shocked", 14, 3)
     assert not wrong("IV/IO: 20 mL/kg = 280 mL if shocked", 14, 3)
     assert not wrong("IV/IO: 20 mL/kg = 380 mL if shocked", None, 3)  # no weight stated
+
+
+def test_a_lone_no_that_corrects_the_line_before_negates_nothing():
+    assert wrong("D10 10 mL/kg = 220 mL... no, give D50 50 mL IV push", 22, 7)
+    assert not wrong("no, D10 5 mL/kg = 110 mL, not D50", 22, 7)

@@ -866,3 +866,11 @@ def test_a_color_that_a_condition_leads_to_in_the_same_sentence_is_no_change():
         "Try the pulse again - if it's truly absent, that changes things and she goes to RED."
     )
     assert codes(f"TRIAGE: YELLOW (Delayed)\n{sentence}\n{BODY}") == set()
+
+
+def test_a_reason_before_a_color_does_not_make_the_color_a_condition():
+    # "could walk if asked" is the reason's; the color after the comma is given to the child
+    change = "Oh and actually, since she's sitting up and could walk if asked, she's really GREEN."
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n\n{change}") == {"wrong_triage_color"}
+    upgrade = "Because her breathing could get worse, re-triage her if it rises above 45."
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{upgrade}\n{BODY}") == set()

@@ -495,3 +495,9 @@ def test_the_jumpstart_band_beside_a_reading_is_a_check_not_a_norm():
 
 def test_nml_is_normal():
     assert wrong("RR is well above infant nml (12-20).", 0.25)
+
+
+def test_the_older_pals_infant_heart_rate_band_ends_at_two_years():
+    # "3 months to 2 years: 100-190", then "2 to 10 years: 60-140" (facts 3b)
+    assert not wrong("Normal heart rate for an 18-month-old is 100-190.", 1.5)
+    assert wrong("Normal heart rate for a 3-year-old is 100-190.", 3)

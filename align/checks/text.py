@@ -436,9 +436,11 @@ def _negated_before(clause: str, tokens: tuple[Token, ...], at: int, last: int) 
     cue = _last_cue(tokens, at)
     if cue is None:
         return False
-    kind, _, end = cue
+    kind, start, end = cue
     if kind == "recommending":
         return False  # "there's no harm in giving her a drink"
+    if _is_interjection(clause, tokens, start, end):
+        return False  # "no, give D50 50 mL": "no" answers what came before
     if at < len(tokens) and any(
         arrow in clause[tokens[end - 1][2] : tokens[at][1]] for arrow in _ARROWS
     ):
@@ -472,6 +474,16 @@ def _negated_before(clause: str, tokens: tuple[Token, ...], at: int, last: int) 
         ):
             return False
     return not _new_statement_after_comma(clause, tokens, end, at, last)
+
+
+def _is_interjection(clause: str, tokens: tuple[Token, ...], start: int, end: int) -> bool:
+    """A lone "no" set off by a comma ("No, give D50", "... 220 mL... no, give D50") answers
+    or corrects what came before; it negates nothing after it."""
+    return (
+        end == start + 1
+        and tokens[start][0] == "no"
+        and clause[tokens[start][2] :].lstrip().startswith(",")
+    )
 
 
 def _in_condition(clause: str, tokens: tuple[Token, ...], end: int, at: int) -> bool:

@@ -300,13 +300,23 @@ def assigned_colors(line: str) -> tuple[str, ...]:
     return _unique(colors)
 
 
+# A reason given before the color ("since he's sitting on the kerb and could walk if asked,
+# he's really GREEN"): its "if" and "could" are the reason's, not the color's condition.
+_REASON = re.compile(r"\b(?:since|because|seeing as|given that|now that)\b[^,]*,", re.IGNORECASE)
+
+
+def _colorless_reason(reason: re.Match) -> str:
+    """A reason clause drops out unless it names a color itself ("since she's RED, ...")."""
+    return reason.group() if _COLOR_WORD.search(reason.group()) else " "
+
+
 def _consequence_free_clauses(said: str) -> list[str]:
     """The clauses of ``said``, less those that follow a condition in the same segment ("if
     it's truly absent, that changes things and she goes to RED": the color is the
     condition's consequence)."""
     kept = []
     for segment in _SEGMENT_SPLIT.split(said):
-        for clause in _CLAUSE_SPLIT.split(segment):
+        for clause in _CLAUSE_SPLIT.split(_REASON.sub(_colorless_reason, segment)):
             if CONDITION_OPENING.match(clause):
                 break
             kept.append(clause)

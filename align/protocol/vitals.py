@@ -95,7 +95,7 @@ ALTERNATE_TABLES = (
             _band(13, ADULT_AGE, "adolescent", rr=[(12, 16)]),
             _band(0, 0.25, "newborn to 3 months", hr=[(85, 205), (80, 205)], hr_asleep=[(80, 160)]),
             _band(
-                0.25, 3, "3 months to 2 years", hr=[(100, 190), (75, 190)], hr_asleep=[(75, 160)]
+                0.25, 2, "3 months to 2 years", hr=[(100, 190), (75, 190)], hr_asleep=[(75, 160)]
             ),
             _band(2, 11, "2 to 10 years", hr=[(60, 140)], hr_asleep=[(60, 90)]),
             _band(10, ADULT_AGE, "over 10 years", hr=[(60, 100), (50, 100)], hr_asleep=[(50, 90)]),
