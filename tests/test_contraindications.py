@@ -458,3 +458,8 @@ def test_signs_descriptions_and_rejected_questions_are_no_instruction(hazard, li
 def test_a_child_among_other_children_with_an_adult_watching_is_observed():
     line = "he can sit with the other kids, his mum stays with him"
     assert "leave_unobserved" not in forbidden(line, "head_injury")
+
+
+def test_the_delayed_area_named_beside_decontamination_is_a_place_not_a_delay():
+    assert "delay_decontamination" not in forbidden("Delayed area after decon", "chemical")
+    assert "delay_decontamination" in forbidden("delay the decon until transport", "chemical")

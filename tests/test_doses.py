@@ -383,3 +383,10 @@ def test_a_per_kg_total_that_names_no_drug_is_still_checked_against_the_weight()
 def test_a_lone_no_that_corrects_the_line_before_negates_nothing():
     assert wrong("D10 10 mL/kg = 220 mL... no, give D50 50 mL IV push", 22, 7)
     assert not wrong("no, D10 5 mL/kg = 110 mL, not D50", 22, 7)
+
+
+def test_a_figure_the_cap_replaces_is_no_dose():
+    line = "Adrenaline 0.5 mg IM. Weight-based 0.55 mg, capped at 0.5."
+    assert not wrong(line, 55, 15, ANAPHYLAXIS)
+    capped = "IM epinephrine: 0.01 mg/kg x 54 kg = 0.05 mg, capped at the maximum"
+    assert wrong(capped, 54, 15, ANAPHYLAXIS)

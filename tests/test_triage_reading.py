@@ -874,3 +874,58 @@ def test_a_reason_before_a_color_does_not_make_the_color_a_condition():
     assert codes(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n\n{change}") == {"wrong_triage_color"}
     upgrade = "Because her breathing could get worse, re-triage her if it rises above 45."
     assert codes(f"TRIAGE: YELLOW (Delayed)\n{upgrade}\n{BODY}") == set()
+
+
+@pytest.mark.parametrize(
+    "title", ["Re-tri", "Re-tri if", "Re-ax", "R/A", "If worse", "Deteriorating"]
+)
+def test_note_abbreviations_of_the_reassessment_heading(title):
+    answer = BODY.replace("Reassess if:", f"{title}:")
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{answer}") == set()
+
+
+def test_a_field_named_correct_or_confirmed_states_the_decision():
+    assert codes(f"Correct tag: YELLOW (Delayed)\n{BODY}") == set()
+    assert codes(f"Confirmed category: YELLOW\n{BODY}") == set()
+
+
+def test_a_one_letter_field_states_a_decision_only_with_its_colon():
+    # SOAP's "A: RED" is a field; "A RED tag here would ..." is a sentence about a tag
+    sentence = "A RED tag here would only be right if one of those gates failed."
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{sentence}\n{BODY}") == set()
+    assert read_decision_line("A: YELLOW, delayed").colors == ("YELLOW",)
+
+
+def test_an_age_as_the_subject_gives_the_color():
+    answer = f"Copy. Five-year-old is YELLOW, Delayed.\n{BODY}"
+    assert parse_response(answer).triage_color == "YELLOW"
+    assert codes(answer) == set()
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The sister walked, so she's GREEN and goes with the walkers.",
+        "I'm sorry about his sister. She's BLACK and someone else should handle that.",
+        "Her 7-year-old brother walked out, so on the first pass he's GREEN.",
+    ],
+)
+def test_a_pronoun_after_another_person_is_that_persons_color(sentence):
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{sentence}\n{BODY}") == set()
+
+
+def test_colors_under_a_heading_about_another_person_are_that_persons():
+    other = "### His sister\nShe's standing and walking, so she's **GREEN**."
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n{other}") == set()
+
+
+def test_a_purpose_after_the_color_is_not_its_condition():
+    change = "wait, actually I'd tag her RED so she doesn't get missed, she might have a bleed."
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n\n{change}") == {"wrong_triage_color"}
+
+
+def test_a_label_named_as_the_category_in_a_handover_restates_the_decision():
+    handover = "Handover: 5 y/o, smoke inhalation, Minor priority, alert, RR 36."
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n{handover}") == {"wrong_triage_color"}
+    plain = "The immediate priority is her airway."
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{plain}\n{BODY}") == set()

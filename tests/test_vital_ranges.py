@@ -501,3 +501,16 @@ def test_the_older_pals_infant_heart_rate_band_ends_at_two_years():
     # "3 months to 2 years: 100-190", then "2 to 10 years: 60-140" (facts 3b)
     assert not wrong("Normal heart rate for an 18-month-old is 100-190.", 1.5)
     assert wrong("Normal heart rate for a 3-year-old is 100-190.", 3)
+
+
+def test_normals_as_a_title_quote_the_norm():
+    line = "Newborn normals: breathing 30-60/min, heart rate **80-120**/min."
+    assert [w["range"] for w in wrong(line, 0.02)] == [[80, 120]]
+
+
+def test_an_age_after_the_hypotension_threshold_is_not_the_threshold():
+    assert not wrong("Hypotension threshold at 10 y: SBP <90 (70 + 2x10)", 10)
+
+
+def test_a_range_that_names_the_group_of_a_bracketed_range_is_no_quote():
+    assert not wrong("Breathing 22/min is within the APLS 5-12 range (20-25).", 7)

@@ -771,9 +771,15 @@ def _doses(sentence: str, quantities: list[Quantity]) -> list[Quantity]:
         and not _is_container(sentence, q)
         and not _for_a_weight_band(sentence, q)
         and not _is_cumulative(q, figures)
+        and not _SUPERSEDED.match(sentence, q.end)
         and not _warned(sentence, q.start)
         and not _negated(sentence, q.start)
     ]
+
+
+# A figure the cap replaces, the capped figure given after it: "Weight-based 0.55 mg, capped
+# at 0.5" (not "= 0.5 mg, capped at the maximum", where the figure is the capped dose).
+_SUPERSEDED = re.compile(r"[\s,;]*(?:capped|limited|rounded down)\s+(?:at|to)\s+\d", re.IGNORECASE)
 
 
 def _for_a_weight_band(sentence: str, q: Quantity) -> bool:

@@ -230,7 +230,9 @@ _NAMED_THRESHOLD = re.compile(
     r"(?P<value>\d{2,3})\s*(?:mm\s*hg)?\s+(?:hypotension|hypotensive|systolic)\s+"
     r"(?:threshold|cut-?off|limit|line)\b"
     r"|(?:hypotension|hypotensive)\s+(?:threshold|cut-?off|limit|line)\s*"
-    r"(?:is|of|at|:|=)?\s*(?:<\s*)?(?P<after>\d{2,3})(?!\s*(?:\+|x\b|×|\*))",  # not a formula
+    r"(?:is|of|at|:|=)?\s*(?:<\s*)?(?P<after>\d{2,3})"
+    # not a formula, not an age ("Hypotension threshold at 10 y: SBP <90")
+    r"(?!\s*(?:\+|x\b|×|\*)|\s*-?\s*(?:y|yo|yrs?|years?|mo|months?)\b)",
     re.IGNORECASE,
 )
 # The lowest normal systolic pressure: "nl SBP >100", "normal systolic above 76 mmHg" (no
@@ -422,6 +424,8 @@ def _range_quotes(
         )
         if quoted and _is_band_check(match, sentence):
             quoted = False  # "RR 26 (15-45 ok)": the triage band checked, not a norm
+        if quoted and _NAMES_A_GROUP.match(sentence, unit_end):
+            quoted = False  # "the APLS 5-12 range (20-25)": the first range names the group
         if quoted and not _excluded(sentence, previous_end, match.start(), tail):
             where = (previous_end, match.start(), next_start)
             vitals = _vitals(sentence, unit_kind, where, earlier, tail)
@@ -435,6 +439,11 @@ def _range_quotes(
                 quotes.append(_quote(low, high, vitals, age, text, span, asleep))
         previous_end = max(unit_end, tail_age.end if tail_age else 0)
     return quotes
+
+
+# A range followed by "range" and a bracketed range names the group whose range is in the
+# brackets ("within the APLS 5–12 range (20–25)").
+_NAMES_A_GROUP = re.compile(r"\s*(?:range|band|group|age\s+group|bracket)\s*\(\s*\d", re.IGNORECASE)
 
 
 def _quote(low, high, vitals, age: _Age | None, text, span, asleep=False, kind="range"):

@@ -32,11 +32,15 @@ _LABEL_WORD = re.compile(r"\b(" + alternatives(_LABEL_COLOR) + r")\b", re.IGNORE
 _TRIAGE = LAYOUT["triage"]
 # "<name> <separator> <decision>": the name and separator are consumed, the rest is read.
 # The separator may be left out before the color itself ("Triage RED (Immediate)").
+# A one-letter field ("A: ..." of a SOAP note) only with its colon: "A RED tag here would ..."
+# is a sentence.
 FIELD_FORM = re.compile(
     r"(?:(?:" + word_alternatives(_TRIAGE["field_openers"]) + r")\s+)?"
-    r"(?:" + word_alternatives(_TRIAGE["fields"]) + r")\s*(?:\([^)]{0,30}\))?\s*"
-    r"(?:(?:" + word_alternatives(_TRIAGE["separators"]) + r")\s*(?P<rest>.+)"
-    r"|(?P<bare>\b(?:red|yellow|green|black|gr[ae]y)\b.*))",
+    r"(?:(?:" + word_alternatives(_TRIAGE["fields"]) + r")\s*(?:\([^)]{0,30}\))?\s*"
+    r"(?:(?:" + word_alternatives(_TRIAGE["separators"]) + r")\s*"
+    r"|(?=\b(?:red|yellow|green|black|gr[ae]y)\b))"
+    r"|(?:" + word_alternatives(_TRIAGE["letter_fields"]) + r")\s*:\s*)"
+    r"(?P<rest>.+)",
     re.IGNORECASE,
 )
 # A line that opens with the decision: "RED (Immediate)", "IMMEDIATE - RED", "RED".
@@ -85,6 +89,8 @@ _CONDITIONAL = Phrases(_TRIAGE["conditional_words"])
 _COLORED_THING = Phrases(_TRIAGE["colored_things"])
 _NEGATION = Phrases(_TRIAGE["negation_words"])
 _OTHER_PERSON = Phrases(_TRIAGE["other_people"])
+_PATIENT_NOUN = Phrases(_TRIAGE["patient_nouns"])
+_PRONOUN_SUBJECTS = frozenset(_TRIAGE["pronoun_subjects"])
 _ASSIGNING_VERB = Phrases(_TRIAGE["assigning_verbs"])
 _CHILD = Phrases(_TRIAGE["subjects"])
 _SUBJECT_IS = Phrases(
@@ -222,7 +228,7 @@ def read_decision_line(line: str) -> Decision | None:
 def _field_decision(match: re.Match) -> Decision | None:
     """The decision after a field's name, where it opens what follows ("Triage: JumpSTART ->
     RED"); not where the line walks through the steps ("JumpSTART: apneic -> ...")."""
-    rest = match.group("rest") or match.group("bare")
+    rest = match.group("rest")
     first = _COLOR_WORD.search(rest) or _LABEL_WORD.search(rest)
     if first is None or len(rest[: first.start()].split()) > 3:
         return None
@@ -281,13 +287,15 @@ def assigned_colors(line: str) -> tuple[str, ...]:
     # a sentence that opens with a condition gives no color now ("If his radial pulse
     # disappears, he needs fluids ... and he should be re-triaged as RED")
     said = " ".join(s for s in ANY_SENTENCE.split(text) if not CONDITION_OPENING.match(s))
-    for clause in _consequence_free_clauses(said):
+    for clause, before in _consequence_free_clauses(said):
         color = _COLOR_WORD.search(clause)
         if not color or _TAPE_ZONE.search(clause):
             continue
         if _RULE.search(clause) and not _said_of_the_child(clause[: color.start()]):
             continue
         if _CONDITIONAL.found_in(_condition_words(clause)) or _about_someone_else(clause):
+            continue
+        if _stands_for_someone_else(clause[: color.start()], before):
             continue
         if _is_threshold_rule(clause[: color.start()]):
             continue
@@ -310,16 +318,19 @@ def _colorless_reason(reason: re.Match) -> str:
     return reason.group() if _COLOR_WORD.search(reason.group()) else " "
 
 
-def _consequence_free_clauses(said: str) -> list[str]:
-    """The clauses of ``said``, less those that follow a condition in the same segment ("if
-    it's truly absent, that changes things and she goes to RED": the color is the
-    condition's consequence)."""
+def _consequence_free_clauses(said: str) -> list[tuple[str, str]]:
+    """(clause, the text before it) for the clauses of ``said``, less those that follow a
+    condition in the same segment ("if it's truly absent, that changes things and she goes
+    to RED": the color is the condition's consequence)."""
     kept = []
+    before = ""
     for segment in _SEGMENT_SPLIT.split(said):
+        conditional = False
         for clause in _CLAUSE_SPLIT.split(_REASON.sub(_colorless_reason, segment)):
-            if CONDITION_OPENING.match(clause):
-                break
-            kept.append(clause)
+            conditional = conditional or CONDITION_OPENING.match(clause) is not None
+            if not conditional:
+                kept.append((clause, before))
+            before = f"{before} {clause}"
     return kept
 
 
@@ -353,6 +364,27 @@ def _said_of_the_child(before: str) -> bool:
     return _CHILD.found_in(words_of(before))
 
 
+def _stands_for_someone_else(head: str, before: str) -> bool:
+    """Whether the pronoun that is the subject before a color stands for another person, the
+    one named last before it ("The sister walked, so she's GREEN"; "I'm sorry about his
+    sister. She's BLACK")."""
+    head_words = words_of(head)
+    if _PRONOUN_SUBJECTS.isdisjoint(head_words) or _PATIENT_NOUN.found_in(head_words):
+        return False
+    earlier = words_of(before)
+    other = _OTHER_PERSON.last_position_in(earlier)
+    if other is None:
+        return False
+    patient = _PATIENT_NOUN.last_position_in(earlier)
+    return patient is None or patient < other
+
+
+def names_someone_else(title: str) -> bool:
+    """Whether a heading is about another person than the child ("### His sister")."""
+    title_words = words_of(title)
+    return _OTHER_PERSON.found_in(title_words) and not _PATIENT_NOUN.found_in(title_words)
+
+
 def _about_someone_else(clause: str) -> bool:
     """Whether another person is named before the color ("her brother is GREEN"); one named
     after it is where the child goes ("GREEN, goes with the walking wounded")."""
@@ -363,13 +395,19 @@ def _about_someone_else(clause: str) -> bool:
 def _condition_words(clause: str) -> list[str]:
     """The words of a clause that may make its color hypothetical: without an aside in
     brackets before the color ("(a crash, could have hidden injuries), he's YELLOW") and
-    without a time limit after it ("YELLOW until a medic has seen him")."""
+    without a time limit, a purpose or a reason after it ("YELLOW until a medic has seen
+    him", "YELLOW so she isn't missed")."""
     color = _COLOR_WORD.search(clause)
     if color is None:
         return words_of(clause)
-    limit = _TIME_LIMIT.search(clause, color.end())
+    limit = _TIME_LIMIT.search(clause, color.end()) or _PURPOSE.search(clause, color.end())
     before = BRACKETED.sub(" ", clause[: color.start()])
     return words_of(before + clause[color.start() : limit.start() if limit else None])
+
+
+# A purpose or reason after the color ("I'd tag her YELLOW so she doesn't get missed, she
+# might have a fracture"): its "might" is not the color's condition.
+_PURPOSE = re.compile(r"\b(?:so|because|since|as)\b", re.IGNORECASE)
 
 
 def _is_assigned(before: str) -> bool:
@@ -398,6 +436,31 @@ def label_result(line: str) -> Decision | None:
             label = found.group(1)
             return Decision((_LABEL_COLOR[label.lower()],), label, (_LABEL_COLOR[label.lower()],))
     return None
+
+
+# A label named as the child's category in a note ("5 y/o male, smoke inhalation, Delayed
+# priority, alert"); "the immediate priority is the airway" is plain English.
+_LABEL_AS_CATEGORY = re.compile(
+    r"\b(" + alternatives(_LABEL_COLOR) + r")\s+(?:priority|category|tag)\b", re.IGNORECASE
+)
+
+
+@lru_cache(maxsize=65536)
+def labelled_categories(line: str) -> tuple[str, ...]:
+    """The colors a line gives the child by a label and a category word ("Delayed priority"),
+    outside a condition or a negation."""
+    text = plain_text(line)
+    colors = []
+    for found in _LABEL_AS_CATEGORY.finditer(text):
+        label = found.group(1).lower()
+        if label == "immediate" and found.group().lower().endswith("priority"):
+            continue
+        clause = _CLAUSE_SPLIT.split(text[: found.start()])[-1]
+        before = words_of(clause)
+        if _CONDITIONAL.found_in(before) or _NEGATION.found_in(before):
+            continue
+        colors.append(_LABEL_COLOR[label])
+    return _unique(colors)
 
 
 @lru_cache(maxsize=65536)

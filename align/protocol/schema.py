@@ -19,6 +19,7 @@ from align.protocol.decision import (
     Decision,
     assigned_colors,
     label_result,
+    names_someone_else,
     protocol_result,
     read_decision_line,
 )
@@ -121,6 +122,7 @@ def parse_response(text: str) -> ParsedResponse:
     items: list[str] | None = None  # the current section's items; None before any section
     after_blank = after_item = False
     under_title = False  # text lines right under a bare heading ("Recheck if:"), nothing between
+    other_person = False  # under a heading about another person ("### His sister")
     restated: list[tuple[int, str]] = []
     table_columns = _section_table_columns(parsed.raw_lines) if "|" in text else {}
     for index, line in enumerate(parsed.raw_lines):
@@ -186,6 +188,7 @@ def parse_response(text: str) -> ParsedResponse:
                 items.append(content)
         elif kind == "heading":
             key = heading_key
+            other_person = names_someone_else(title)
             items = _open_section(sections, key, title, index)
             heading_rows = _heading_rows(sections, items, line_items, index, line, key)
         elif kind == "text" and (reading.sign_off or is_empty_item(content)):
@@ -216,6 +219,7 @@ def parse_response(text: str) -> ParsedResponse:
         if (
             parsed.triage_line_index is not None
             and reading.colors_given
+            and not other_person
             and (key not in _NOT_RESTATING or (kind == "text" and not under_title))
         ):
             colors = reading.colors_given

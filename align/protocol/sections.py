@@ -17,6 +17,7 @@ from align.protocol.decision import (
     THRESHOLD_WORDS,
     Decision,
     assigned_colors,
+    labelled_categories,
     read_decision_line,
 )
 from align.protocol.wording import (
@@ -205,7 +206,11 @@ def read_line(line: str) -> LineReading:
     else:
         decision = read_decision_line(line)
     stated = read_decision_line(content)
-    colors_given = stated.colors if stated is not None else assigned_colors(content)
+    colors_given = (
+        stated.colors
+        if stated is not None
+        else assigned_colors(content) or labelled_categories(content)
+    )
     text = kind == "text"
     return LineReading(
         kind,

@@ -59,6 +59,16 @@ class Phrases:
                     break
         return found
 
+    def last_position_in(self, words: list[str]) -> int | None:
+        """The index of the first word of the last phrase found, or None."""
+        found = None
+        for length, phrases in self.by_length.items():
+            for start in range(len(words) - length, -1, -1):
+                if tuple(words[start : start + length]) in phrases:
+                    found = start if found is None else max(found, start)
+                    break
+        return found
+
     def found_in(self, words: list[str]) -> bool:
         return self.position_in(words) is not None
 
