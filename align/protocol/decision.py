@@ -449,6 +449,9 @@ _LABEL_AS_CATEGORY = re.compile(
 def labelled_categories(line: str) -> tuple[str, ...]:
     """The colors a line gives the child by a label and a category word ("Delayed priority"),
     outside a condition or a negation."""
+    lowered = line.lower()
+    if "priority" not in lowered and "category" not in lowered and "tag" not in lowered:
+        return ()  # most lines: no category word, no regex
     text = plain_text(line)
     colors = []
     for found in _LABEL_AS_CATEGORY.finditer(text):

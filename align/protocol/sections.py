@@ -70,6 +70,7 @@ _TITLE_FILLER = re.compile(
 )
 # A prohibition or reassessment title may run longer ("Things you must not do with him:").
 _TITLE_WORDS_WITH_MEANING = 8
+_HEADING_SEPARATORS = tuple(_SECTIONS["heading_separators"])
 _STEP_NUMBER = re.compile(r"step\s+\d+\s*[:.)-]\s*", re.IGNORECASE)
 # "Title: rest" with a short title; a time ("at 10:30") or a ratio is not a heading.
 _TITLED = re.compile(r"(?P<title>[^:]{1,60}?)\s*:(?!\d)\s*(?P<rest>.*)")
@@ -377,6 +378,15 @@ def _read_heading(line: str) -> tuple[str, str, str] | None:
     and a colon ("Things to avoid: ice, butter"), or a title alone on a short line or in
     Markdown ("## What not to do", "**Recheck if**", "Don'ts")."""
     text = _STEP_NUMBER.sub("", plain_text(line), count=1)  # "Step 4: Watch for changes"
+    if (
+        ":" not in text
+        and len(text.split()) > _TITLE_WORDS_WITH_MEANING + 1
+        and not text.startswith("Q")
+        and "**" not in line
+        and "__" not in line
+        and not any(separator in text for separator in _HEADING_SEPARATORS)
+    ):
+        return None  # a sentence: too long for a title alone, no colon, question, bold or dash
     question = _QUESTION.fullmatch(text)
     if question:  # "Q: what NOT to do? A: never loosen the TQ": the question is the title
         title = question.group("title").strip()
