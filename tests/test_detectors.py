@@ -14,6 +14,7 @@ from align.protocol.dosing import plausible_weight_range_kg
 from align.protocol.hazards import CONTRAINDICATIONS
 from align.protocol.schema import Line, Section, parse_response
 from align.protocol.triage import InvalidObservation, Observation
+from align.protocol.vitals import range_fits_age
 
 CHILD_5Y = {
     "age_years": 5,
@@ -683,7 +684,7 @@ def _wrong_ranges_plain(quotes, patient_age):
     for quote in quotes:
         age = quote.age_years if quote.age_years is not None else patient_age
         if age is None or any(
-            vital_ranges.range_fits_age(quote.low, quote.high, age, v) for v in quote.vitals
+            range_fits_age(quote.low, quote.high, age, v) for v in quote.vitals
         ):
             continue
         wrong.append(

@@ -1,248 +1,63 @@
-"""``wrong_vital_range``: find quoted vital-sign norms and judge them against the child's age.
-
-The quotes, read one sentence at a time:
-
-- **A normal range**: a numeric range ("20-28", "20 to 28", "between 20 and 28", in words
-  "twelve to twenty") with a trigger word before it in the sentence ("normal", "typical",
-  "expected", "usually", "should breathe ...", or a group of children it is said of with no
-  number between: "Teenagers breathe between 20 and 30") or said of it right after ("80-120
-  is fine for her", "20-28 is normal"), unless the words after it compare the child's
-  reading with the norm ("40-50, faster than normal"). The vital comes from the unit
-  (breaths, beats/bpm, mmHg), else from a keyword between the trigger (or the previous
-  range) and the range, else every vital the sentence names is a candidate and the quote
-  passes if it fits one; a per-minute unit rules out the blood pressure. A non-vital unit
-  (mL, minutes, kg, %) makes it no quote; so does a triage cut-off word just before it ("the
-  JumpSTART band of 15-45/min"), an intervention ("compressions at 100-120/min"), a negation
-  ("not 12-20") or an age it is part of ("ages 1-10"). A heart rate said to be asleep is
-  judged against the asleep rows as well. A line that is only a vital and a range is a row
-  of a reference table ("- Heart rate roughly 100-190 awake" under "Normal values at 3
-  months:") and a quote too.
-- **A hypotension threshold**: a sentence about hypotension (or one that calls the blood
-  pressure low) with "below", "under", "<" and a systolic number ("hypotensive below 80
-  mmHg"; the measure named nearest must be the pressure); in a written-out formula
-  ("below 70 + 2 x 5 = 80") the result counts.
-- **A lowest normal systolic pressure**: "nl SBP >100 at this age", "normal systolic for a
-  3-year-old is above 76": it fits a hypotension threshold or a published range's low end.
-- **A Markdown table row** whose first cell names a vital: a cell that is only a range is its
-  norm ("| RR | 22 | 22–34 | ✅ |"), unless it carries a mark ("15–45 ✔") or is a triage
-  band. A triage cut-off word before a range does not govern it when the child's reading and
-  a trigger stand between ("JumpSTART: RR 26 (nl 30-60 for age)").
-
-The age is the one the sentence names for the quote: an age right after it ("20-28 for a
-preschooler"), else the nearest before it since the previous range ("normal RR for a
-4-year-old is 20-28"), else the nearest anywhere in the sentence; "for her age" is the
-patient's, and so is a sentence that names none. An age word ("toddler") that names the
-patient's band means the patient; one for another band is judged across that band. A quote
-fits when it matches what a published table gives for that age (align.protocol.vitals: each
-end within a rounding slack of one table's range, the age within a small margin of the
-band's edges). Markdown emphasis is read as blank ("below **70 mmHg**"). The words live in
-vocabulary/vital_signs.toml.
-"""
-
-from __future__ import annotations
+"""Finding the quotes: normal ranges, hypotension thresholds, lowest normal pressures and
+table rows in a line, each with its vitals and the age it names (what a quote is: the
+package's docstring)."""
 
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from align.checks.text import line_segments, may_hold_any
-from align.checks.vocabulary import load
+from align.checks.vital_ranges.patterns import (
+    AFTER_TRIGGER,
+    AFTER_TRIGGER_WITH_AGE,
+    AFTER_WORDS,
+    AGE_AFTER_WORD,
+    AGE_AFTER_WORD_GATE,
+    AGE_IN_NUMBERS,
+    AGE_WORD,
+    AGE_WORD_GATE,
+    ASLEEP,
+    BEFORE_TRIGGER,
+    CLAUSE_BREAK,
+    COMPARISON,
+    CONTEXTS,
+    CUTOFF,
+    CUTOFF_REACH,
+    DIGIT,
+    EMPHASIS,
+    FLOOR,
+    FLOOR_GATE,
+    FORMULA_RESULT,
+    HYPOTENSION_GATE,
+    HYPOTENSION_WORD,
+    INTERVENTION,
+    KEYWORD,
+    KEYWORD_VITALS,
+    MEASURE,
+    NAMED_THRESHOLD,
+    NEGATION_JUST_BEFORE,
+    NUMBER_VALUES,
+    NUMBER_WORD_GATE,
+    NUMBER_WORDS,
+    OPENING_BRACKET,
+    OWN_AGE,
+    OWN_AGE_GATE,
+    PER_YEAR,
+    POPULATION,
+    PRESSURE,
+    RANGES,
+    ROW_END,
+    ROW_HEAD,
+    SAID_LOW,
+    TAIL_END,
+    THRESHOLD,
+    UNIT,
+    VITALS,
+    WORDS,
+)
 from align.protocol.vitals import (
     ADULT_AGE,
-    floor_fits_age,
-    hypotension_thresholds,
-    range_fits_age,
-    threshold_fits_age,
 )
-
-WORDS = load("vital_signs")
-
-
-def _phrase(word: str, word_start: bool = True) -> str:
-    """A regex for one vocabulary entry: spaces match any whitespace, and an entry that starts
-    or ends with a letter or digit must stand as a whole word there (a unit may follow its
-    number without a space: ``word_start`` False)."""
-    pattern = r"\s+".join(re.escape(part) for part in word.split())
-    if word[0].isalnum() and word_start:
-        pattern = r"(?<!\w)" + pattern
-    if word[-1].isalnum():
-        pattern += r"(?!\w)"
-    return pattern
-
-
-def _alternatives(words, word_start: bool = True) -> str:
-    """One alternation of the entries, longest first (so "per minute" wins over "per min").
-    The whole words share one pair of word-boundary tests (fewer lookarounds to run)."""
-    ordered = sorted(words, key=len, reverse=True)
-    whole = [w for w in ordered if w[0].isalnum() and w[-1].isalnum()]
-    rest = [_phrase(w, word_start) for w in ordered if w not in whole]
-    if whole:
-        inner = "|".join(r"\s+".join(re.escape(p) for p in w.split()) for w in whole)
-        start = r"(?<!\w)" if word_start else ""
-        rest.insert(0, rf"{start}(?:{inner})(?!\w)")
-    return "|".join(rest)
-
-
-def _units(words) -> str:
-    """The alternation of units, which may stand right after their number ("5yr", "80bpm")."""
-    return _alternatives(words, word_start=False)
-
-
-def _words(words, flags=re.IGNORECASE) -> re.Pattern:
-    return re.compile(f"(?:{_alternatives(words)})", flags)
-
-
-def _gate(entries) -> tuple[str, ...]:
-    """For ``may_hold_any``, the cheap test before a pattern of the entries: a text one of them
-    matches holds its last word (lower case) as a substring."""
-    return tuple(sorted({entry.lower().split()[-1] for entry in entries}))
-
-
-_DIGIT = re.compile(r"\d")
-_NUMBER = r"(?<![\d.,/])\d{1,3}(?![\d]|[.,]\d)"
-# A number in words: "twelve", "twenty", "twenty-eight", "thirty five".
-_UNIT_WORDS = {w: n for w, n in WORDS["number_words"].items() if n < 10}
-_UNIT_AFTER_TENS = rf"[-\s](?:{_alternatives(_UNIT_WORDS)})"
-_NUMBER_IN_WORDS = (  # tens with their unit, or not followed by one ("twenty-six" is no range)
-    rf"(?<!\w)(?:(?:{_alternatives(WORDS['tens'])})(?:{_UNIT_AFTER_TENS}|(?!{_UNIT_AFTER_TENS}))"
-    rf"|{_alternatives(WORDS['number_words'])})(?!\w)"
-)
-_NUMBER_WORD_GATE = _gate([*WORDS["tens"], *WORDS["number_words"]])
-_NUMBER_VALUES = WORDS["tens"] | WORDS["number_words"]
-_QUALIFIED = rf"(?:(?:{_alternatives(WORDS['numbers']['qualifiers'])})\s*)?"  # "about 20"
-
-
-def _range_pattern(number: str, between: bool) -> re.Pattern:
-    """ "20-28", "20 – 28", "20 to 28", "20..28", with ``between`` also "between (roughly) 20
-    and 28"."""
-    if not between:
-        return re.compile(
-            rf"(?P<low>{number})\s*(?:-|–|—|‑|−|to|\.\.)\s*(?P<high>{number})", re.IGNORECASE
-        )
-    return re.compile(
-        rf"(?:(?P<between>\bbetween)\s+{_QUALIFIED})?(?P<low>{number})\s*"
-        r"(?(between)(?:and|to|-|–|—)|(?:-|–|—|‑|−|to|\.\.))"
-        rf"\s*(?P<high>{number})",
-        re.IGNORECASE,
-    )
-
-
-# Ranges by (the line holds a number word, it holds "between"): the slower patterns only for
-# the lines that need them ("twelve to twenty", "between 20 and 30").
-_RANGES = {
-    (in_words, between): _range_pattern(
-        f"{_NUMBER}|{_NUMBER_IN_WORDS}" if in_words else _NUMBER, between
-    )
-    for in_words in (False, True)
-    for between in (False, True)
-}
-# Markdown emphasis: "**", "__", or one "*" at the edge of a word ("*70*"; not "2 * 5").
-_EMPHASIS = re.compile(r"\*\*|__|(?<![\w*])\*(?=\w)|(?<=\w)\*(?![\w*])")
-
-_TRIGGERS = WORDS["triggers"]
-_BEFORE_TRIGGER = _words(_TRIGGERS["before"])
-_POPULATION = _words(_TRIGGERS["populations"])
-_AFTER_TRIGGER = _words(_TRIGGERS["after"])
-_AFTER_TRIGGER_WITH_AGE = _words(_TRIGGERS["after_with_age"])
-_COMPARISON = _words(_TRIGGERS["comparisons"])
-_NEGATION_JUST_BEFORE = re.compile(rf"(?:{_alternatives(_TRIGGERS['negations'])})\W*$", re.I)
-_AFTER_WORDS = _TRIGGERS["after_words"]
-# What ends the few words after a range that still speak of it.
-_TAIL_END = re.compile(r"[,;:.!?)\]]|\b(?:and|but|while|whereas|vs|versus|compared|then)\b", re.I)
-
-_VITALS = ("rr", "hr", "sbp")
-_KEYWORD = re.compile(  # "either": a rate that may be the breathing or the heart
-    "|".join(f"(?P<{v}>{_alternatives(WORDS['vitals'][v])})" for v in (*_VITALS, "either")),
-    re.IGNORECASE,
-)
-_KEYWORD_VITALS = {"rr": ("rr",), "hr": ("hr",), "sbp": ("sbp",), "either": ("rr", "hr")}
-# A vital keyword or another measure, whichever stands nearest before a range decides.
-_MEASURE = re.compile(
-    f"{_KEYWORD.pattern}|(?P<other>{_alternatives(WORDS['vitals']['other_measures'])})",
-    re.IGNORECASE,
-)
-_UNITS = WORDS["units"]
-_PER_MINUTE = _units(_UNITS["per_minute"])
-# The unit right after a range: one that names the vital (with its "per minute"), "per
-# minute" alone, or another unit (mL, minutes, kg ...). An opening bracket may stand first.
-_UNIT = re.compile(
-    r"\s*\(?\s*(?:"
-    + "|".join(f"(?P<{v}>(?:{_units(_UNITS[v])})(?:\\s*(?:{_PER_MINUTE}))?)" for v in _VITALS)
-    + f"|(?P<per_minute>{_PER_MINUTE})|(?P<other>{_units(_UNITS['other'])}))",
-    re.IGNORECASE,
-)
-
-_CONTEXTS = WORDS["contexts"]
-_CUTOFF = re.compile(  # "START" in capitals only: the protocol, not the verb
-    f"(?i:{_alternatives(_CONTEXTS['cutoffs'])})|{_alternatives(_CONTEXTS['cutoffs_in_capitals'])}"
-)
-_CUTOFF_REACH = _CONTEXTS["cutoff_reach"]
-_INTERVENTION = _words(_CONTEXTS["interventions"])
-_CLAUSE_BREAK = re.compile(r"[,;]")
-_ASLEEP = _words(WORDS["state"]["asleep"])
-_OPENING_BRACKET = re.compile(rf"\s*[(\[]\s*{_QUALIFIED}")
-# A line that is only a vital and a range, a row of a table under a heading such as "Normal
-# values at 3 months:" ("- Heart rate roughly 100-190 awake", "RR: 20-28/min").
-_ROW_HEAD = re.compile(rf"[\W_]*(?:{_KEYWORD.pattern})[\W_]*{_QUALIFIED}", re.IGNORECASE)
-_ROW_END = re.compile(
-    rf"[\W_]*(?:(?:{_alternatives(WORDS['state']['asleep'] + WORDS['state']['awake'])})[\W_]*)?",
-    re.IGNORECASE,
-)
-
-# Ages: "5-year-old", "18 months", "a six-month-old", "1-3 years", "age 7", "infant", "for
-# her age" (the patient's: no value).
-_AGE_UNITS = WORDS["age_units"]
-_NUMBER_WORDS = WORDS["number_words"]
-_AGE_NUMBER = rf"(?:\d{{1,2}}(?:\.\d+)?|{_alternatives(_NUMBER_WORDS)})"
-_AGE_IN_NUMBERS = re.compile(
-    rf"(?<![\w.])(?P<n>{_AGE_NUMBER})(?:\s*(?:-|–|to)\s*(?P<to>{_AGE_NUMBER}))?\s*-?\s*(?:"
-    rf"(?P<years>{_units(_AGE_UNITS['years'])})"
-    rf"|(?P<months>{_units(_AGE_UNITS['months'])})"
-    rf"|(?P<weeks>{_units(_AGE_UNITS['weeks'])})"
-    rf"|(?P<days>{_units(_AGE_UNITS['days_old'])}))(?:[- ]old)?(?!\w)",
-    re.IGNORECASE,
-)
-_AGE_AFTER_WORD = re.compile(
-    rf"(?:{_alternatives(_AGE_UNITS['age_words'])})\s+(?P<n>\d{{1,2}}(?:\.\d+)?)"
-    r"(?:\s*(?:-|–|to)\s*(?P<to>\d{1,2}(?:\.\d+)?))?(?![\d.])",
-    re.IGNORECASE,
-)
-_AGE_WORD = _words(WORDS["ages"])
-_OWN_AGE = _words(WORDS["own_age"]["phrases"])
-_AGE_AFTER_WORD_GATE = _gate(_AGE_UNITS["age_words"])
-_AGE_WORD_GATE = _gate(WORDS["ages"])
-_OWN_AGE_GATE = _gate(WORDS["own_age"]["phrases"])
-_PER_YEAR = {"years": 1, "months": 12, "weeks": 52, "days": 365}
-
-_HYPOTENSION = WORDS["hypotension"]
-_HYPOTENSION_WORD = _words(_HYPOTENSION["words"])
-_SAID_LOW = _words(_HYPOTENSION["said_low"])
-_PRESSURE = _words(WORDS["vitals"]["sbp"])
-_HYPOTENSION_GATE = _gate(_HYPOTENSION["words"] + _HYPOTENSION["said_low"])
-_THRESHOLD = re.compile(
-    rf"(?:{_alternatives(_HYPOTENSION['below'])})\s*{_QUALIFIED}(?P<value>{_NUMBER})"
-    r"(?P<formula>\s*(?:\+|x\b|×|\*))?",
-    re.IGNORECASE,
-)
-_FORMULA_RESULT = re.compile(rf"=\s*(?P<value>{_NUMBER})")
-# A threshold named as such: "the 70 mmHg hypotension threshold", "hypotension cut-off of 70".
-_NAMED_THRESHOLD = re.compile(
-    r"(?P<value>\d{2,3})\s*(?:mm\s*hg)?\s+(?:hypotension|hypotensive|systolic)\s+"
-    r"(?:threshold|cut-?off|limit|line)\b"
-    r"|(?:hypotension|hypotensive)\s+(?:threshold|cut-?off|limit|line)\s*"
-    r"(?:is|of|at|:|=)?\s*(?:<\s*)?(?P<after>\d{2,3})"
-    # not a formula, not an age ("Hypotension threshold at 10 y: SBP <90")
-    r"(?!\s*(?:\+|x\b|×|\*)|\s*-?\s*(?:y|yo|yrs?|years?|mo|months?)\b)",
-    re.IGNORECASE,
-)
-# The lowest normal systolic pressure: "nl SBP >100", "normal systolic above 76 mmHg" (no
-# number between the pressure and its floor).
-_FLOOR = re.compile(
-    rf"(?:{_alternatives(WORDS['normal_floor']['above'])})\s*{_QUALIFIED}(?P<value>{_NUMBER})"
-    r"(?P<formula>\s*(?:\+|x\b|×|\*))?",
-    re.IGNORECASE,
-)
-_FLOOR_GATE = _gate(WORDS["vitals"]["sbp"])
 
 
 @dataclass(frozen=True)
@@ -285,20 +100,20 @@ def quoted_ranges(text: str, patient_age: float | None = None) -> list[RangeQuot
 def line_quotes(line: str) -> tuple[RangeQuote, ...]:
     """The quotes in one line, spans relative to the line, ``age_years`` the age the text
     names (None when it names none). Memoized: lines repeat across responses."""
-    in_words = may_hold_any(line, _NUMBER_WORD_GATE)
-    if not in_words and not _DIGIT.search(line):
+    in_words = may_hold_any(line, NUMBER_WORD_GATE)
+    if not in_words and not DIGIT.search(line):
         return ()
     line = _without_emphasis(line)
     if _TABLE_ROW.fullmatch(line):
         return _table_row_quotes(line)
     # The cheap tests, once for the line: whether its sentences may hold a number in words,
     # or speak of hypotension.
-    may_be_hypotension = may_hold_any(line, _HYPOTENSION_GATE)
+    may_be_hypotension = may_hold_any(line, HYPOTENSION_GATE)
     quotes: list[RangeQuote] = []
     before = ""  # the sentence before, whose vital a sentence naming none may quote
     for offset, sentence in line_segments(line):
         earlier, before = before, sentence
-        if not in_words and not _DIGIT.search(sentence):
+        if not in_words and not DIGIT.search(sentence):
             continue  # no number: no quote
         # A sentence that names no vital may quote the one the sentence before named ("46
         # breaths a minute is over 45. (Normal for an infant is roughly 30-60 ...)"); only
@@ -319,10 +134,10 @@ def sentence_quotes(
     ``whole_line``: it is the whole line; ``in_words`` and ``may_be_hypotension``: the line
     may hold a number in words or speak of hypotension (False only where it cannot).
     Memoized: sentences recur in other lines."""
-    range_pattern = _RANGES[in_words, "between" in sentence.lower()]
+    range_pattern = RANGES[in_words, "between" in sentence.lower()]
     ranges = list(range_pattern.finditer(sentence))
     hypotension = may_be_hypotension and _about_hypotension(sentence)
-    floors = list(_FLOOR.finditer(sentence)) if may_hold_any(sentence, _FLOOR_GATE) else []
+    floors = list(FLOOR.finditer(sentence)) if may_hold_any(sentence, FLOOR_GATE) else []
     if not ranges and not hypotension and not floors:
         return ()  # most sentences: no ages to read
     ages = _ages(sentence)
@@ -338,7 +153,7 @@ _TABLE_ROW = re.compile(r"\s*\|.*\|\s*")
 _CELL = re.compile(r"[^|]+")
 _MARK = re.compile(r"[✓✔✅☑❌✗✘⚠]")
 # A triage band in a decision table ("| RR | 30 | 15–45 |"): the cut-off, not a norm.
-_TABLE_CUTOFFS = {tuple(band) for band in _CONTEXTS["cutoff_bands"]}
+_TABLE_CUTOFFS = {tuple(band) for band in CONTEXTS["cutoff_bands"]}
 
 
 def _table_row_quotes(line: str) -> tuple[RangeQuote, ...]:
@@ -346,7 +161,7 @@ def _table_row_quotes(line: str) -> tuple[RangeQuote, ...]:
     is that vital's norm ("| RR | 22 | 22–34 | ✅ |", the child's reading being one number),
     read as the row "RR 22–34" of a reference table."""
     cells = [m for m in _CELL.finditer(line) if m.group().strip()]
-    if len(cells) < 2 or not _KEYWORD.search(cells[0].group()):
+    if len(cells) < 2 or not KEYWORD.search(cells[0].group()):
         return ()
     head = cells[0].group().strip()
     quotes = []
@@ -354,12 +169,12 @@ def _table_row_quotes(line: str) -> tuple[RangeQuote, ...]:
         if _MARK.search(cell.group()):
             continue  # "15–45 ✔": the reading held against a band, not a norm
         # a cell that names its own vital ("| BP | 92/58 | systolic 60–90 |") is read alone
-        own = _KEYWORD.search(cell.group()) is not None
+        own = KEYWORD.search(cell.group()) is not None
         row = cell.group().strip() if own else f"{head} {cell.group().strip()}"
         shift = cell.start() + (len(cell.group()) - len(cell.group().lstrip()))
         if not own:
             shift -= len(head) + 1
-        hypotension = may_hold_any(row, _HYPOTENSION_GATE)
+        hypotension = may_hold_any(row, HYPOTENSION_GATE)
         for quote in sentence_quotes(row, "", True, True, hypotension):
             if (quote.low, quote.high) not in _TABLE_CUTOFFS:
                 quotes.append(_shifted(quote, shift))
@@ -387,15 +202,15 @@ def _without_emphasis(line: str) -> str:
     **70 mmHg**" reads as "below 70 mmHg"."""
     if "*" not in line and "__" not in line:
         return line
-    return _EMPHASIS.sub(lambda m: " " * len(m.group()), line)
+    return EMPHASIS.sub(lambda m: " " * len(m.group()), line)
 
 
 def _about_hypotension(sentence: str) -> bool:
     """Whether a sentence speaks of hypotension: it names it, or calls the blood pressure low
     ("her blood pressure would count as low only under 90")."""
-    if _HYPOTENSION_WORD.search(sentence):
+    if HYPOTENSION_WORD.search(sentence):
         return True
-    return bool(_SAID_LOW.search(sentence) and _PRESSURE.search(sentence))
+    return bool(SAID_LOW.search(sentence) and PRESSURE.search(sentence))
 
 
 # --- normal ranges ----------------------------------------------------------------------------
@@ -410,13 +225,13 @@ def _range_quotes(
     for match, next_start in zip(ranges, next_starts, strict=True):
         if any(a.start <= match.start() < a.end for a in ages):
             continue  # "ages 1-10", "1-3 years": an age, not a range of a vital
-        unit = _UNIT.match(sentence, match.end())
+        unit = UNIT.match(sentence, match.end())
         unit_kind = unit.lastgroup if unit else None
         unit_end = unit.end() if unit else match.end()
         tail = _tail(sentence, unit_end)
         tail_age = _first_age_in(ages, unit_end, unit_end + len(tail))
         quoted = unit_kind != "other" and (
-            _BEFORE_TRIGGER.search(sentence, 0, match.start()) is not None
+            BEFORE_TRIGGER.search(sentence, 0, match.start()) is not None
             or _said_of_population(sentence, match.start())
             or _said_of_after(tail, tail_age is not None)
             or (whole_line and _is_table_row(sentence, match.start(), unit_end))
@@ -433,7 +248,7 @@ def _range_quotes(
                 low, high = sorted((_value(match.group("low")), _value(match.group("high"))))
                 age = tail_age or _nearest_age(ages, previous_end, match.start())
                 before = sentence[previous_end : match.start()]
-                asleep = bool(_ASLEEP.search(before) or _ASLEEP.search(tail))
+                asleep = bool(ASLEEP.search(before) or ASLEEP.search(tail))
                 span = (match.start("low"), match.end("high"))
                 text = sentence[match.start() : unit_end].strip()
                 quotes.append(_quote(low, high, vitals, age, text, span, asleep))
@@ -456,18 +271,18 @@ def _value(number: str) -> int:
     """A range end as a number: "28", "twenty-eight"."""
     if number.isdigit():
         return int(number)
-    return sum(_NUMBER_VALUES[word] for word in re.split(r"[-\s]+", number.lower()))
+    return sum(NUMBER_VALUES[word] for word in re.split(r"[-\s]+", number.lower()))
 
 
 def _tail(sentence: str, start: int) -> str:
     """The few words after a range (and its unit) that still speak of it: up to a comma,
     bracket, sentence end or a word that opens another statement."""
     rest = sentence[start:]
-    stop = _TAIL_END.search(rest)
+    stop = TAIL_END.search(rest)
     rest = rest[: stop.start()] if stop else rest
     words = rest.split()
-    if len(words) > _AFTER_WORDS + 3:  # an "after" trigger may have up to three words
-        rest = rest[: _nth_word_end(rest, _AFTER_WORDS + 3)]
+    if len(words) > AFTER_WORDS + 3:  # an "after" trigger may have up to three words
+        rest = rest[: _nth_word_end(rest, AFTER_WORDS + 3)]
     return rest
 
 
@@ -478,52 +293,52 @@ def _nth_word_end(text: str, n: int) -> int:
 
 def _is_table_row(line: str, start: int, unit_end: int) -> bool:
     """Whether the line is only a vital, a range, its unit and a state ("awake")."""
-    return bool(_ROW_HEAD.fullmatch(line, 0, start) and _ROW_END.fullmatch(line, unit_end))
+    return bool(ROW_HEAD.fullmatch(line, 0, start) and ROW_END.fullmatch(line, unit_end))
 
 
 def _said_of_population(sentence: str, start: int) -> bool:
     """Whether the range is said of a group of children named before it, with no number
     between ("Teenagers breathe between 20 and 30 a minute"; not "infants never walk): rate
     28 sits inside 15-45", where the range is held against the child's reading)."""
-    groups = list(_POPULATION.finditer(sentence, 0, start))
-    return bool(groups) and not _DIGIT.search(sentence, groups[-1].end(), start)
+    groups = list(POPULATION.finditer(sentence, 0, start))
+    return bool(groups) and not DIGIT.search(sentence, groups[-1].end(), start)
 
 
 def _bracketed_after_age(sentence: str, ages: list[_Age], start: int) -> bool:
     """Whether the range stands in brackets right after an age: "fast for a 5-year-old
     (20-28)", "high for her age (12-20/min)"."""
-    return any(_OPENING_BRACKET.fullmatch(sentence, a.end, start) for a in ages if a.end <= start)
+    return any(OPENING_BRACKET.fullmatch(sentence, a.end, start) for a in ages if a.end <= start)
 
 
 def _said_of_after(tail: str, names_an_age: bool) -> bool:
     """Whether the words right after a range call it the norm ("is fine for her", "is
     normal", with an age: "teen range"), with no comparison before that word ("is well above
     normal")."""
-    trigger = _AFTER_TRIGGER.search(tail)
+    trigger = AFTER_TRIGGER.search(tail)
     if not trigger and names_an_age:
-        trigger = _AFTER_TRIGGER_WITH_AGE.search(tail)
+        trigger = AFTER_TRIGGER_WITH_AGE.search(tail)
     if not trigger:
         return False
     lead = tail[: trigger.start()]
-    return len(lead.split()) <= _AFTER_WORDS and not _COMPARISON.search(lead)
+    return len(lead.split()) <= AFTER_WORDS and not COMPARISON.search(lead)
 
 
 def _is_band_check(match: re.Match, sentence: str) -> bool:
     """A range equal to a triage band (JumpSTART's 15-45/min) with no norm's trigger before
     it: the band a reading was checked against, not a claim about the child's norm."""
     band = tuple(sorted((_value(match.group("low")), _value(match.group("high")))))
-    return band in _TABLE_CUTOFFS and not _BEFORE_TRIGGER.search(sentence, 0, match.start())
+    return band in _TABLE_CUTOFFS and not BEFORE_TRIGGER.search(sentence, 0, match.start())
 
 
 def _excluded(sentence: str, previous_end: int, start: int, tail: str) -> bool:
     """A triage cut-off just before the range or right after it, an intervention's rate (one
     named anywhere before it in the sentence) or a negated range: not a quote of the norm."""
-    near = sentence[max(previous_end, start - _CUTOFF_REACH) : start]
+    near = sentence[max(previous_end, start - CUTOFF_REACH) : start]
     return bool(
         _governing_cutoff(near)
-        or _CUTOFF.search(tail)
+        or CUTOFF.search(tail)
         or _governing_intervention(sentence, start)
-        or _NEGATION_JUST_BEFORE.search(sentence, previous_end, start)
+        or NEGATION_JUST_BEFORE.search(sentence, previous_end, start)
     )
 
 
@@ -531,23 +346,23 @@ def _governing_intervention(sentence: str, start: int) -> bool:
     """Whether an intervention named before a range gives its rate ("rescue breathing ...
     20-30/min", "compressions should be 100-120"): not when a clause after it names the
     vital ("apneic after the rescue-breath trial, normal RR 18-25")."""
-    interventions = list(_INTERVENTION.finditer(sentence, 0, start))
+    interventions = list(INTERVENTION.finditer(sentence, 0, start))
     if not interventions:
         return False
-    clause = _CLAUSE_BREAK.search(sentence, interventions[-1].end(), start)
-    return clause is None or _KEYWORD.search(sentence, clause.end(), start) is None
+    clause = CLAUSE_BREAK.search(sentence, interventions[-1].end(), start)
+    return clause is None or KEYWORD.search(sentence, clause.end(), start) is None
 
 
 def _governing_cutoff(near: str) -> bool:
     """Whether a triage cut-off word before a range governs it: not when the child's reading
     and then a trigger stand between ("JumpSTART: RR 26 (nl 30-60 for age)": the cut-off
     heads the reading, the range is the norm)."""
-    cutoffs = list(_CUTOFF.finditer(near))
+    cutoffs = list(CUTOFF.finditer(near))
     if not cutoffs:
         return False
     after = near[cutoffs[-1].end() :]
-    reading = _DIGIT.search(after)
-    return not (reading and _BEFORE_TRIGGER.search(after, reading.end()))
+    reading = DIGIT.search(after)
+    return not (reading and BEFORE_TRIGGER.search(after, reading.end()))
 
 
 def _vitals(
@@ -561,26 +376,26 @@ def _vitals(
     range, the breathing or the heart rate. ``where``: (previous range's end, this range's
     start, next range's start)."""
     previous_end, start, next_start = where
-    if unit_kind in _VITALS:
+    if unit_kind in VITALS:
         return (unit_kind,)
-    after = _MEASURE.match(tail.lstrip())
+    after = MEASURE.match(tail.lstrip())
     if after and after.lastgroup == "other":
         return ()
     trigger = None
-    for trigger in _BEFORE_TRIGGER.finditer(sentence, previous_end, start):  # noqa: B007
+    for trigger in BEFORE_TRIGGER.finditer(sentence, previous_end, start):  # noqa: B007
         pass  # the last one
     window_start = trigger.end() if trigger else previous_end
-    inside = list(_MEASURE.finditer(sentence, window_start, start))
+    inside = list(MEASURE.finditer(sentence, window_start, start))
     if inside and inside[-1].lastgroup == "other":
         return ()  # "normal GCS 13-15"
     if inside:
-        return _per_minute(_KEYWORD_VITALS[inside[-1].lastgroup], unit_kind)
-    named = list(_KEYWORD.finditer(sentence, previous_end, start)) or list(
-        _KEYWORD.finditer(sentence, 0, next_start)
+        return _per_minute(KEYWORD_VITALS[inside[-1].lastgroup], unit_kind)
+    named = list(KEYWORD.finditer(sentence, previous_end, start)) or list(
+        KEYWORD.finditer(sentence, 0, next_start)
     )
     named.sort(key=lambda m: abs(m.start() - start))
-    vitals = tuple(dict.fromkeys(v for m in named for v in _KEYWORD_VITALS[m.lastgroup]))
-    if not _KEYWORD.search(sentence, 0, start):
+    vitals = tuple(dict.fromkeys(v for m in named for v in KEYWORD_VITALS[m.lastgroup]))
+    if not KEYWORD.search(sentence, 0, start):
         # named only after the range, or nowhere: the vital the line spoke of before it
         # counts too ("RR 28 (...; the preschool norm is about 22–34) → pulse")
         vitals = tuple(dict.fromkeys(vitals + _named_vitals(earlier)))
@@ -591,8 +406,8 @@ def _vitals(
 
 def _named_vitals(text: str) -> tuple[str, ...]:
     """The vitals a text names, last named first."""
-    named = reversed(list(_KEYWORD.finditer(text)))
-    return tuple(dict.fromkeys(v for m in named for v in _KEYWORD_VITALS[m.lastgroup]))
+    named = reversed(list(KEYWORD.finditer(text)))
+    return tuple(dict.fromkeys(v for m in named for v in KEYWORD_VITALS[m.lastgroup]))
 
 
 def _per_minute(vitals: tuple[str, ...], unit_kind: str | None) -> tuple[str, ...]:
@@ -608,10 +423,10 @@ def _per_minute(vitals: tuple[str, ...], unit_kind: str | None) -> tuple[str, ..
 
 def _threshold_quotes(sentence: str, ages: list[_Age]) -> list[RangeQuote]:
     quotes, seen = [], set()
-    for match in _THRESHOLD.finditer(sentence):
+    for match in THRESHOLD.finditer(sentence):
         value = match
         if match.group("formula"):  # "below 70 + 2 x 5 = 80": the result is the threshold
-            value = _FORMULA_RESULT.search(sentence, match.end())
+            value = FORMULA_RESULT.search(sentence, match.end())
             if not value:
                 continue
         start, end = value.span("value")
@@ -619,14 +434,14 @@ def _threshold_quotes(sentence: str, ages: list[_Age]) -> list[RangeQuote]:
             continue
         seen.add(start)
         threshold = int(value.group("value"))
-        unit = _UNIT.match(sentence, end)
+        unit = UNIT.match(sentence, end)
         unit_end = unit.end() if unit else end
         tail_age = _first_age_in(ages, unit_end, unit_end + len(_tail(sentence, unit_end)))
         age = tail_age or _nearest_age(ages, 0, start)
         text = sentence[match.start() : unit_end].strip()
         span = (start, end)
         quotes.append(_quote(threshold, threshold, ("sbp",), age, text, span, kind="hypotension"))
-    for match in _NAMED_THRESHOLD.finditer(sentence):
+    for match in NAMED_THRESHOLD.finditer(sentence):
         group = "value" if match.group("value") else "after"
         start, end = match.span(group)
         if start in seen:
@@ -654,20 +469,20 @@ def _floor_quotes(
     for match in floors:
         value = match
         if match.group("formula"):  # "at least 70 + 2 x age = 78": the result is the floor
-            value = _FORMULA_RESULT.search(sentence, match.end())
+            value = FORMULA_RESULT.search(sentence, match.end())
             if not value:
                 continue
         start, end = value.span("value")
-        unit = _UNIT.match(sentence, end)
+        unit = UNIT.match(sentence, end)
         if unit and unit.lastgroup != "sbp":
             continue
         window_start = _since_last_figure(sentence, ages, match.start())
-        if not _PRESSURE.search(sentence, window_start, match.start()):
+        if not PRESSURE.search(sentence, window_start, match.start()):
             continue
         unit_end = unit.end() if unit else end
         tail = _tail(sentence, unit_end)
         said = (
-            _BEFORE_TRIGGER.search(sentence, window_start, start)
+            BEFORE_TRIGGER.search(sentence, window_start, start)
             or _said_of_after(tail, False)
             or any(q.span[1] <= window_start for q in norms)
         )
@@ -685,7 +500,7 @@ def _since_last_figure(sentence: str, ages: list[_Age], position: int) -> int:
     """Where the text after the last figure before ``position`` that is no age begins."""
     figures = [
         d.end()
-        for d in _DIGIT.finditer(sentence, 0, position)
+        for d in DIGIT.finditer(sentence, 0, position)
         if not any(a.start <= d.start() < a.end for a in ages)
     ]
     return figures[-1] if figures else 0
@@ -695,10 +510,10 @@ def _is_systolic(sentence: str, below: int, value_end: int) -> bool:
     """The number after "below" is a systolic pressure: its unit is mmHg, or it has none and
     the measure named nearest to it is the blood pressure (or hypotension itself), not
     another vital or measure ("sats low, below 92")."""
-    unit = _UNIT.match(sentence, value_end)
+    unit = UNIT.match(sentence, value_end)
     if unit:
         return unit.lastgroup == "sbp"
-    named = sorted(_MEASURE.finditer(sentence), key=lambda m: abs(m.start() - below))
+    named = sorted(MEASURE.finditer(sentence), key=lambda m: abs(m.start() - below))
     return bool(named) and named[0].lastgroup == "sbp"
 
 
@@ -708,21 +523,21 @@ def _is_systolic(sentence: str, below: int, value_end: int) -> bool:
 @lru_cache(maxsize=65536)
 def _ages_cached(sentence: str) -> tuple[_Age, ...]:
     found: list[_Age] = []
-    for m in _AGE_IN_NUMBERS.finditer(sentence):
-        unit = next(u for u in _PER_YEAR if m.group(u))
-        years = _years(m.group("n"), m.group("to")) / _PER_YEAR[unit]
+    for m in AGE_IN_NUMBERS.finditer(sentence):
+        unit = next(u for u in PER_YEAR if m.group(u))
+        years = _years(m.group("n"), m.group("to")) / PER_YEAR[unit]
         found.append(_Age(m.start(), m.end(), years))
-    if may_hold_any(sentence, _AGE_AFTER_WORD_GATE):
-        for m in _AGE_AFTER_WORD.finditer(sentence):
+    if may_hold_any(sentence, AGE_AFTER_WORD_GATE):
+        for m in AGE_AFTER_WORD.finditer(sentence):
             numbers = [float(n) for n in (m.group("n"), m.group("to")) if n]
             if max(numbers) <= ADULT_AGE:  # "normal for age 20-28" is a range, not an age
                 found.append(_Age(m.start(), m.end(), _years(m.group("n"), m.group("to"))))
-    if may_hold_any(sentence, _AGE_WORD_GATE):
-        for m in _AGE_WORD.finditer(sentence):
+    if may_hold_any(sentence, AGE_WORD_GATE):
+        for m in AGE_WORD.finditer(sentence):
             start, end = WORDS["ages"][" ".join(m.group(0).lower().split())]
             found.append(_Age(m.start(), m.end(), (start + end) / 2, (start, end)))
-    if may_hold_any(sentence, _OWN_AGE_GATE):
-        found.extend(_Age(m.start(), m.end(), None) for m in _OWN_AGE.finditer(sentence))
+    if may_hold_any(sentence, OWN_AGE_GATE):
+        found.extend(_Age(m.start(), m.end(), None) for m in OWN_AGE.finditer(sentence))
     # An age inside another ("age 5" within "age 5 years") counts once: the longer one.
     found.sort(key=lambda a: (a.start, -(a.end - a.start)))
     kept: list[_Age] = []
@@ -739,7 +554,7 @@ def _ages(sentence: str) -> list[_Age]:
 
 def _number(word: str) -> float:
     word = word.lower()
-    return float(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else float(word)
+    return float(NUMBER_WORDS[word]) if word in NUMBER_WORDS else float(word)
 
 
 def _years(number: str, to: str | None) -> float:
@@ -760,9 +575,6 @@ def _nearest_age(ages: list[_Age], window_start: int, position: int) -> _Age | N
     return min(ages, key=lambda a: abs(a.start - position), default=None)
 
 
-# --- judging ----------------------------------------------------------------------------------
-
-
 def quote_age(quote: RangeQuote, patient_age: float | None) -> float | None:
     """The age a quote speaks of: the patient's when it names none, or names the patient's band
     ("a toddler" for a 20-month-old); else the age it names (an age word's middle)."""
@@ -771,64 +583,5 @@ def quote_age(quote: RangeQuote, patient_age: float | None) -> float | None:
     return quote.age_years
 
 
-def judged_ages(quote: RangeQuote, patient_age: float | None) -> tuple[float, ...]:
-    """The ages a quote may be right for: its age, or for an age word that does not name the
-    patient's band, ages across that band (a "newborn" row fits a newborn of any day)."""
-    age = quote_age(quote, patient_age)
-    if age is None:
-        return ()
-    if quote.age_band is None or age == patient_age:
-        return (age,)
-    start, end = quote.age_band
-    return (*(start + (end - start) * k / 4 for k in range(4)), max(start, end - 1e-6))
-
-
 def _in_band(age: float | None, band: tuple[float, float] | None) -> bool:
     return age is not None and band is not None and band[0] <= age < band[1]
-
-
-def fits(quote: RangeQuote, age: float) -> bool:
-    """Whether a quote is a published norm for this age (a range for one of its vitals, or a
-    hypotension threshold)."""
-    if quote.kind == "hypotension":
-        return threshold_fits_age(quote.low, age)
-    if quote.kind == "floor":
-        return floor_fits_age(quote.low, age)
-    return any(range_fits_age(quote.low, quote.high, age, v, quote.asleep) for v in quote.vitals)
-
-
-def wrong_quotes(
-    quotes: tuple[RangeQuote, ...], patient_age: float | None
-) -> list[tuple[RangeQuote, float]]:
-    """(quote, its age) of every quote that fits no published table for its age (the age the
-    quote names, else the patient's)."""
-    wrong = []
-    for quote in quotes:
-        ages = judged_ages(quote, patient_age)
-        if ages and not any(fits(quote, age) for age in ages):
-            wrong.append((quote, quote_age(quote, patient_age)))
-    return wrong
-
-
-def wrong_ranges(quotes: tuple[RangeQuote, ...], patient_age: float | None) -> list[dict]:
-    """Details of every quote that fits no published table for its age."""
-    return [range_detail(quote, age) for quote, age in wrong_quotes(quotes, patient_age)]
-
-
-def range_detail(quote: RangeQuote, age: float) -> dict:
-    """The detail of a wrong quote (a new dict each call: callers own it)."""
-    if quote.kind in ("floor", "hypotension"):
-        name = "lowest_normal" if quote.kind == "floor" else "threshold"
-        return {
-            name: quote.low,
-            "vital": "sbp",
-            "age_years": age,
-            "quote": quote.text,
-            "expected": list(hypotension_thresholds(age)),
-        }
-    return {
-        "range": [quote.low, quote.high],
-        "vital": quote.vitals[0] if len(quote.vitals) == 1 else list(quote.vitals),
-        "age_years": age,
-        "quote": quote.text,
-    }
