@@ -464,7 +464,7 @@ def _is_bare_title(text: str, key: str) -> bool:
     )
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def section_of(title: str) -> str:
     """Which section a heading's title opens, by meaning: its opening words first ("Immediate
     actions (do not delay)" is actions), then any words (do-not first: "What NOT to do"), then
