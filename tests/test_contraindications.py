@@ -463,3 +463,29 @@ def test_a_child_among_other_children_with_an_adult_watching_is_observed():
 def test_the_delayed_area_named_beside_decontamination_is_a_place_not_a_delay():
     assert "delay_decontamination" not in forbidden("Delayed area after decon", "chemical")
     assert "delay_decontamination" in forbidden("delay the decon until transport", "chemical")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "avoid tight bandages and straightening the foot",
+        "no tight bandages, straightening the foot or walking on it",
+        "The don'ts here are tight bandages, straightening the foot, and letting him walk on it",
+    ],
+)
+def test_gerunds_after_a_prohibition_go_on_listing_what_it_forbids(line):
+    assert "straighten_limb" not in forbidden(line, "crush")
+
+
+def test_an_imperative_after_a_prohibition_is_a_new_order():
+    assert "ice_on_burn" in forbidden("don't panic and put ice on it", "burn")
+    assert "ice_on_burn" in forbidden("don't use butter, put ice on it", "burn")
+
+
+def test_a_purpose_after_the_action_is_not_its_negation():
+    line = "Tip his head back gently and lift the chin to make sure his tongue isn't blocking"
+    assert "head_tilt_spinal" in forbidden(line, "spinal")
+
+
+def test_blood_running_down_the_throat_is_a_sign_in_any_section():
+    assert not forbidden("blood is running down the back of his throat a lot", "chemical")

@@ -683,9 +683,7 @@ def _wrong_ranges_plain(quotes, patient_age):
     wrong = []
     for quote in quotes:
         age = quote.age_years if quote.age_years is not None else patient_age
-        if age is None or any(
-            range_fits_age(quote.low, quote.high, age, v) for v in quote.vitals
-        ):
+        if age is None or any(range_fits_age(quote.low, quote.high, age, v) for v in quote.vitals):
             continue
         wrong.append(
             {

@@ -391,3 +391,13 @@ def test_a_figure_the_cap_replaces_is_no_dose():
     assert not wrong(line, 55, 15, ANAPHYLAXIS)
     capped = "IM epinephrine: 0.01 mg/kg x 54 kg = 0.05 mg, capped at the maximum"
     assert wrong(capped, 54, 15, ANAPHYLAXIS)
+
+
+def test_a_nebulised_dose_is_not_judged_by_the_im_and_iv_rules():
+    assert not wrong("neb adr 5 mL 1:1000 for stridor per local protocol", 14, 3, ANAPHYLAXIS)
+    assert wrong("adr 5 mL 1:1000 IM", 14, 3, ANAPHYLAXIS)
+
+
+def test_oxygen_flow_is_no_figure_of_the_drug_before_it():
+    line = "IM adrenaline 500 micrograms (0.5 mL 1:1000) thigh; O2 15 L; IV access."
+    assert not wrong(line, 60, 16, ANAPHYLAXIS)

@@ -929,3 +929,43 @@ def test_a_label_named_as_the_category_in_a_handover_restates_the_decision():
     assert codes(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n{handover}") == {"wrong_triage_color"}
     plain = "The immediate priority is her airway."
     assert codes(f"TRIAGE: YELLOW (Delayed)\n{plain}\n{BODY}") == set()
+
+
+@pytest.mark.parametrize(
+    ("first_line", "color"),
+    [
+        ("T: RED (START - CRT 3 s >2)", "RED"),
+        ("T: GRN (START walker)", "GREEN"),
+        ("Cat Y / Delayed", "YELLOW"),
+        ("Cat R (RED) - uncontrolled haem override", "RED"),
+        ("S — DELAYED (yellow), START; 13 y/o male", "YELLOW"),
+    ],
+)
+def test_tag_letters_and_one_letter_fields_state_the_decision(first_line, color):
+    assert read_decision_line(first_line).colors == (color,)
+
+
+@pytest.mark.parametrize("title", ["C/I", "NOT -", "Restrictions"])
+def test_note_titles_of_the_do_not_section(title):
+    answer = BODY.replace("Do NOT:\n- give food or drink", f"{title}\n- give food or drink")
+    if not title.endswith("-"):
+        answer = answer.replace(f"{title}\n", f"{title}:\n")
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{answer}") == set()
+
+
+def test_a_color_opening_a_trigger_describes_the_child_and_decides_nothing():
+    answer = "child, 7 months, in flood water\nRecheck:\n- grey, floppy, grunting\n- RR over 45"
+    assert codes(answer) >= {"missing_triage"}
+    decided = "child, 7 months\nWatch for: stridor\n→ Tag her RED (over 45)."
+    assert parse_response(decided).triage_color == "RED"
+
+
+def test_a_finding_before_an_arrow_names_no_other_person():
+    late = "NB: settled, mum here → re-tag GRN, not worth a delayed slot"
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{BODY}\n{late}") == {"wrong_triage_color"}
+
+
+def test_every_few_minutes_is_a_timed_check():
+    answer = BODY.replace("Reassess if:\n- breathing goes above 45/min", "")
+    timed = "Check him every few minutes - breathing slowing or stopping, any fitting."
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{answer}\n\n{timed}") == set()

@@ -514,3 +514,9 @@ def test_an_age_after_the_hypotension_threshold_is_not_the_threshold():
 
 def test_a_range_that_names_the_group_of_a_bracketed_range_is_no_quote():
     assert not wrong("Breathing 22/min is within the APLS 5-12 range (20-25).", 7)
+
+
+def test_the_jumpstart_band_checked_after_a_norm_is_no_second_norm():
+    line = "normal breathing for a 2-year-old is roughly 24-40, so that's well inside 15-45."
+    assert not wrong(line, 2)
+    assert not wrong("So we run the full algorithm: breathing 34 (15-45 OK), pulse present.", 0.9)

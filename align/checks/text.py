@@ -460,7 +460,7 @@ def _negated_before(clause: str, tokens: tuple[Token, ...], at: int, last: int) 
         if (
             kind == "object"
             and k > end
-            and opens_instruction(tokens, k)
+            and _opens_imperative(tokens, k)
             and tokens[k + 1][0] not in lang.coordinators | {"or"}
             and "or" not in (tokens[k][0], tokens[k - 1][0])  # "forget the Heimlich or tipping her"
         ):
@@ -469,7 +469,7 @@ def _negated_before(clause: str, tokens: tuple[Token, ...], at: int, last: int) 
         # cue governs a verb and the action's own verb is the next one
         if (
             word in lang.coordinators
-            and opens_instruction(tokens, k + 1)
+            and _opens_imperative(tokens, k + 1)
             and not (governs_verb and k + 1 == at)
         ):
             return False
@@ -484,6 +484,18 @@ def _is_interjection(clause: str, tokens: tuple[Token, ...], start: int, end: in
         and tokens[start][0] == "no"
         and clause[tokens[start][2] :].lstrip().startswith(",")
     )
+
+
+def _opens_imperative(tokens: tuple[Token, ...], i: int) -> bool:
+    """An instruction opens at word ``i`` with a verb that is not a gerund: "and put ice on
+    it" gives a new order; "no tight bandages, straightening the foot or ..." goes on listing
+    what the cue forbids."""
+    if not opens_instruction(tokens, i):
+        return False
+    lang = language()
+    while i < len(tokens) and tokens[i][0] in lang.openers:
+        i += 1
+    return not tokens[i][0].endswith("ing")
 
 
 def _in_condition(clause: str, tokens: tuple[Token, ...], end: int, at: int) -> bool:
@@ -513,7 +525,7 @@ def _new_statement_after_comma(
     if not commas:
         return False
     governed = commas[0] > end
-    if governed and any(opens_instruction(tokens, k) for k in commas):
+    if governed and any(_opens_imperative(tokens, k) for k in commas):
         return True
     # The action's piece, up to the next comma: a verb of its own makes it a statement.
     lang = language()

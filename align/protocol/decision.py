@@ -32,14 +32,14 @@ _LABEL_WORD = re.compile(r"\b(" + alternatives(_LABEL_COLOR) + r")\b", re.IGNORE
 _TRIAGE = LAYOUT["triage"]
 # "<name> <separator> <decision>": the name and separator are consumed, the rest is read.
 # The separator may be left out before the color itself ("Triage RED (Immediate)").
-# A one-letter field ("A: ..." of a SOAP note) only with its colon: "A RED tag here would ..."
-# is a sentence.
+# A one-letter field ("A: ..." of a SOAP note, "S — ..." of SBAR) only with its colon or a
+# spaced dash: "A RED tag here would ..." is a sentence.
 FIELD_FORM = re.compile(
     r"(?:(?:" + word_alternatives(_TRIAGE["field_openers"]) + r")\s+)?"
     r"(?:(?:" + word_alternatives(_TRIAGE["fields"]) + r")\s*(?:\([^)]{0,30}\))?\s*"
     r"(?:(?:" + word_alternatives(_TRIAGE["separators"]) + r")\s*"
-    r"|(?=\b(?:red|yellow|green|black|gr[ae]y)\b))"
-    r"|(?:" + word_alternatives(_TRIAGE["letter_fields"]) + r")\s*:\s*)"
+    r"|(?=\b(?:red|yellow|green|black|gr[ae]y)\b|(?-i:[RYGB])\b))"
+    r"|(?:" + word_alternatives(_TRIAGE["letter_fields"]) + r")(?:\s*:|\s[-–—]+)\s*)"
     r"(?P<rest>.+)",
     re.IGNORECASE,
 )
@@ -225,10 +225,18 @@ def read_decision_line(line: str) -> Decision | None:
     return None
 
 
+# A color written as its tag's letter right after a field's name ("Cat R", "Tag: Y").
+_COLOR_LETTER = re.compile(r"([RYGB])(?![\w'’])")
+_COLOR_OF_LETTER = {"R": "RED", "Y": "YELLOW", "G": "GREEN", "B": "BLACK"}
+
+
 def _field_decision(match: re.Match) -> Decision | None:
     """The decision after a field's name, where it opens what follows ("Triage: JumpSTART ->
     RED"); not where the line walks through the steps ("JumpSTART: apneic -> ...")."""
     rest = match.group("rest")
+    letter = _COLOR_LETTER.match(rest)
+    if letter:  # "Cat Y / Delayed", "T: G (GREEN)": a tag's letter
+        rest = _COLOR_OF_LETTER[letter.group(1)] + rest[letter.end() :]
     first = _COLOR_WORD.search(rest) or _LABEL_WORD.search(rest)
     if first is None or len(rest[: first.start()].split()) > 3:
         return None
@@ -277,9 +285,11 @@ def _is_color_then_tag(text: str) -> bool:
 
 
 @lru_cache(maxsize=65536)
-def assigned_colors(line: str) -> tuple[str, ...]:
+def assigned_colors(line: str, openings: bool = True) -> tuple[str, ...]:
     """Colors a sentence gives the child ("I'd tag her YELLOW", "she is RED"), leaving out
-    clauses that are hypothetical, rejected or about someone else."""
+    clauses that are hypothetical, rejected or about someone else. ``openings``: a clause
+    that opens with the color counts too ("GREEN, it's just an ankle"; not in a list of
+    triggers: "- grey, floppy, grunting")."""
     text = plain_text(line)
     if not _COLOR_WORD.search(text):
         return ()
@@ -299,7 +309,7 @@ def assigned_colors(line: str) -> tuple[str, ...]:
             continue
         if _is_threshold_rule(clause[: color.start()]):
             continue
-        opening = _OPENING_COLOR.match(clause)
+        opening = _OPENING_COLOR.match(clause) if openings else None
         if opening and not _COLORED_THING.found_in(words_of(clause)):
             colors.append(_normalise_color(opening.group(1)))
         for match in _COLOR_WORD.finditer(clause):
@@ -387,9 +397,14 @@ def names_someone_else(title: str) -> bool:
 
 def _about_someone_else(clause: str) -> bool:
     """Whether another person is named before the color ("her brother is GREEN"); one named
-    after it is where the child goes ("GREEN, goes with the walking wounded")."""
+    after it is where the child goes ("GREEN, goes with the walking wounded"), and one named
+    before an arrow is a finding that leads to the child's color ("mum here → re-tag GRN")."""
     color = _COLOR_WORD.search(clause)
-    return _OTHER_PERSON.found_in(words_of(clause[: color.start()] if color else clause))
+    before = clause[: color.start()] if color else clause
+    return _OTHER_PERSON.found_in(words_of(_CONCLUSION_ARROW.split(before)[-1]))
+
+
+_CONCLUSION_ARROW = re.compile(r"→|->|=>|⇒")
 
 
 def _condition_words(clause: str) -> list[str]:

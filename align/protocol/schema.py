@@ -382,8 +382,9 @@ def _find_sentence_decision(parsed: ParsedResponse) -> None:
     """With no decision line, the first sentence that gives the child a color is the
     decision ("I'd tag this child YELLOW."), else the first that states what the protocol
     gives ("jumpstart says yellow / delayed")."""
-    for position, (index, line, _, _) in enumerate(parsed.line_rows):
-        colors = assigned_colors(line)
+    for position, (index, line, key, _) in enumerate(parsed.line_rows):
+        # a color opening a trigger or a prohibition describes ("- grey, floppy, grunting")
+        colors = assigned_colors(line, openings=key not in _NOT_RESTATING)
         if colors:
             _set_decision(parsed, index, Decision(colors, None, ()), first=position == 0)
             return

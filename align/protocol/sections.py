@@ -71,6 +71,7 @@ _TITLE_FILLER = re.compile(
 # A prohibition or reassessment title may run longer ("Things you must not do with him:").
 _TITLE_WORDS_WITH_MEANING = 8
 _HEADING_SEPARATORS = tuple(_SECTIONS["heading_separators"])
+_DO_NOT_WHOLE_TITLES = frozenset(_SECTIONS["do_not_whole_titles"])
 _STEP_NUMBER = re.compile(r"step\s+\d+\s*[:.)-]\s*", re.IGNORECASE)
 # "Title: rest" with a short title; a time ("at 10:30") or a ratio is not a heading.
 _TITLED = re.compile(r"(?P<title>[^:]{1,60}?)\s*:(?!\d)\s*(?P<rest>.*)")
@@ -354,9 +355,11 @@ def is_trigger_sentence(sentence: str) -> bool:
     return threshold is not None and not DIGIT_BEFORE.search(before, 0, threshold.start())
 
 
-# "every 5 min", "q10min", "every 3-5 minutes", "every minute"
+# "every 5 min", "q10min", "every 3-5 minutes", "every minute", "every few minutes"
 _TIMED_CHECK = re.compile(
-    r"\b(?:every|q)\s*(?:\d+\s*(?:-\s*\d+\s*)?)?(?:min|mins|minutes|minute)\b", re.IGNORECASE
+    r"\b(?:every|q)\s*(?:\d+\s*(?:-\s*\d+\s*)?|few\s+|couple\s+(?:of\s+)?)?"
+    r"(?:min|mins|minutes|minute)\b",
+    re.IGNORECASE,
 )
 _CHECK_VERB = re.compile(
     r"\b(?:check|checks|recheck|re-check|count|recount|reassess|re-assess|re-triage|retriage|"
@@ -455,6 +458,8 @@ def _is_bare_title(text: str, key: str) -> bool:
     """A short unmarked line is a heading only where it is the section's words and little
     else ("Do NOT", "Things to avoid", "Recheck if"): "Never leave her alone" is a rule."""
     lowered = _TITLE_FILLER.sub("", text.lower(), count=1)
+    if key == "do_not" and lowered.strip(" :") in _DO_NOT_WHOLE_TITLES:
+        return True  # "NOT - leaving him alone; no bottle"
     match = _SECTION_START[key].match(lowered)
     if match is None:
         return False
@@ -471,6 +476,8 @@ def section_of(title: str) -> str:
     a negation ("Hard stops", "Keep off", "🚫 ...") or a closing "if" ("Look at her again
     if")."""
     lowered = _TITLE_FILLER.sub("", plain_text(title).lower(), count=1)
+    if lowered.strip(" :") in _DO_NOT_WHOLE_TITLES:
+        return "do_not"
     # the longest opening wins ("warning signs" is reassessment, "warning" a prohibition)
     openings = [
         (m.end(), key) for key in _SECTION_ORDER if (m := _SECTION_START[key].match(lowered))

@@ -23,12 +23,14 @@ from align.checks.doses.drugs import (
     NAME_TOKENS,
     NAMES,
     NEGATION_HEADING,
+    NOT_DOSED,
     NOT_GIVEN,
     ONE_WORD_NAMES,
     ROUTE_COMPARED,
     THRESHOLD_AFTER,
     THRESHOLD_BEFORE,
     TOKEN,
+    UNJUDGED_ROUTES,
     WARNINGS,
     Drug,
     may_name_a_drug,
@@ -205,7 +207,8 @@ def line_readings(
         carried = Reading(DRUGS[key], "", [], set(routes), concentration, strength)
     sentences = []
     for _, sentence in line_segments(line):
-        readings = _readings(sentence, carried)
+        # "...; O2 15 L": oxygen's flow is no figure of the drug named before
+        readings = _readings(sentence, None if NOT_DOSED.search(sentence) else carried)
         sentences.append((sentence, tuple(readings)))
         named = [r for r in readings if r.mention]
         if named:
@@ -384,7 +387,9 @@ def _is_cumulative(q: Quantity, figures: list[Quantity]) -> bool:
 
 @lru_cache(maxsize=65536)
 def warned(sentence: str, position: int) -> bool:
-    """Whether the clause at ``position`` warns of an error or tells what the child had."""
+    """Whether the clause at ``position`` warns of an error, tells what the child had, or
+    gives the drug by a route the dose rules do not cover (nebulised adrenaline for
+    stridor: the facts file gives no rule to judge it by)."""
     at, clause = _clause_at(clause_spans(sentence), position)
     if WARNINGS.search(clause):
         return True
@@ -393,4 +398,4 @@ def warned(sentence: str, position: int) -> bool:
     part_start = clause.rfind(",", 0, position - at) + 1
     part_end = clause.find(",", position - at)
     part = clause[part_start : part_end if part_end >= 0 else len(clause)]
-    return bool(NOT_GIVEN.search(part))
+    return bool(NOT_GIVEN.search(part) or UNJUDGED_ROUTES.search(part))

@@ -237,7 +237,7 @@ def _range_quotes(
             or (whole_line and _is_table_row(sentence, match.start(), unit_end))
             or _bracketed_after_age(sentence, ages, match.start())
         )
-        if quoted and _is_band_check(match, sentence):
+        if quoted and _is_band_check(match, sentence, previous_end):
             quoted = False  # "RR 26 (15-45 ok)": the triage band checked, not a norm
         if quoted and _NAMES_A_GROUP.match(sentence, unit_end):
             quoted = False  # "the APLS 5-12 range (20-25)": the first range names the group
@@ -323,11 +323,21 @@ def _said_of_after(tail: str, names_an_age: bool) -> bool:
     return len(lead.split()) <= AFTER_WORDS and not COMPARISON.search(lead)
 
 
-def _is_band_check(match: re.Match, sentence: str) -> bool:
+def _is_band_check(match: re.Match, sentence: str, previous_end: int) -> bool:
     """A range equal to a triage band (JumpSTART's 15-45/min) with no norm's trigger before
-    it: the band a reading was checked against, not a claim about the child's norm."""
+    it since the range before it: the band a reading was checked against, not a claim about
+    the child's norm ("normal for a 2-year-old is 24-40, so in range and well inside
+    15-45")."""
     band = tuple(sorted((_value(match.group("low")), _value(match.group("high")))))
-    return band in _TABLE_CUTOFFS and not BEFORE_TRIGGER.search(sentence, 0, match.start())
+    if band not in _TABLE_CUTOFFS:
+        return False
+    if _CHECKED.match(sentence, match.end()):
+        return True  # "breathing 34 (15-45 OK)", "RR 26 (15-45 ✅)"
+    return not BEFORE_TRIGGER.search(sentence, previous_end, match.start())
+
+
+# A mark right after a range that says a reading passed it.
+_CHECKED = re.compile(r"\s*(?:/min\s*)?(?:ok\b|okay\b|fine\b|✓|✔|✅|☑)", re.IGNORECASE)
 
 
 def _excluded(sentence: str, previous_end: int, start: int, tail: str) -> bool:
