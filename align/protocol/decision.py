@@ -296,26 +296,55 @@ def assigned_colors(line: str, openings: bool = True) -> tuple[str, ...]:
     colors = []
     # a sentence that opens with a condition gives no color now ("If his radial pulse
     # disappears, he needs fluids ... and he should be re-triaged as RED")
-    said = " ".join(s for s in ANY_SENTENCE.split(text) if not CONDITION_OPENING.match(s))
-    for clause, before in _consequence_free_clauses(said):
-        color = _COLOR_WORD.search(clause)
-        if not color or _TAPE_ZONE.search(clause):
+    # nor does one whose subject is another person ("His sister walked over → she's GREEN",
+    # "9 y/o sister: walked out = GREEN")
+    said = ""
+    for sentence in ANY_SENTENCE.split(text):
+        if CONDITION_OPENING.match(sentence) or _opens_with_someone_else(sentence):
+            said = f"{said} {sentence}"
             continue
-        if _RULE.search(clause) and not _said_of_the_child(clause[: color.start()]):
-            continue
-        if _CONDITIONAL.found_in(_condition_words(clause)) or _about_someone_else(clause):
-            continue
-        if _stands_for_someone_else(clause[: color.start()], before):
-            continue
-        if _is_threshold_rule(clause[: color.start()]):
-            continue
-        opening = _OPENING_COLOR.match(clause) if openings else None
-        if opening and not _COLORED_THING.found_in(words_of(clause)):
-            colors.append(_normalise_color(opening.group(1)))
-        for match in _COLOR_WORD.finditer(clause):
-            if _is_assigned(clause[: match.start()]):
-                colors.append(_normalise_color(match.group(1)))
+        for clause, before in _consequence_free_clauses(sentence):
+            color = _COLOR_WORD.search(clause)
+            if color and _gives_the_color(clause, color, f"{said} {before}", openings):
+                opening = _OPENING_COLOR.match(clause) if openings else None
+                if opening and not _COLORED_THING.found_in(words_of(clause)):
+                    colors.append(_normalise_color(opening.group(1)))
+                for match in _COLOR_WORD.finditer(clause):
+                    if _is_assigned(clause[: match.start()]):
+                        colors.append(_normalise_color(match.group(1)))
+        said = f"{said} {sentence}"
     return _unique(colors)
+
+
+def _gives_the_color(clause: str, color: re.Match, before: str, openings: bool) -> bool:
+    """Whether a clause may give the child its color: not a tape zone, a rule, a condition,
+    a threshold, or a color said of someone else."""
+    head = clause[: color.start()]
+    if _TAPE_ZONE.search(clause):
+        return False
+    if _RULE.search(clause) and not _said_of_the_child(head):
+        return False
+    if _CONDITIONAL.found_in(_condition_words(clause)) or _about_someone_else(clause):
+        return False
+    return not (_stands_for_someone_else(head, before) or _is_threshold_rule(head))
+
+
+# Words that may stand before the person a sentence opens with ("Her little brother ...",
+# "9 y/o sister: ...", "The classmate with sore eyes ...").
+_SUBJECT_LEAD = frozenset(
+    ("the", "a", "an", "his", "her", "their", "my", "our", "your", "little", "big", "older",
+     "younger", "baby", "twin", "y", "o", "yo", "year", "years", "old", "yr")
+)  # fmt: skip
+
+
+def _opens_with_someone_else(sentence: str) -> bool:
+    """Whether a sentence opens with another person as its subject ("Mum walked out too,
+    GREEN"; not "Keep her with mum, she's YELLOW")."""
+    opening = words_of(plain_text(sentence))[:6]
+    position = _OTHER_PERSON.position_in(opening)
+    return position is not None and all(
+        word in _SUBJECT_LEAD or word.isdigit() for word in opening[:position]
+    )
 
 
 # A reason given before the color ("since he's sitting on the kerb and could walk if asked,
