@@ -16,12 +16,13 @@ LABELS = {
 }
 
 # Accepted label words per color (lower case), from the facts file's synonym list, and the
-# priority numbers of the UK triage sieve (P1 immediate, P2 urgent, P3 delayed/walking).
+# priority numbers of the UK triage sieve (P1 immediate, P2 urgent, P3 delayed/walking) and
+# the military's T1-T4 (T4 expectant).
 LABEL_SYNONYMS = {
     "RED": ("immediate", "p1", "t1", "priority 1"),
     "YELLOW": ("delayed", "p2", "t2", "priority 2"),
     "GREEN": ("minor", "minimal", "walking wounded", "p3", "t3", "priority 3"),
-    "BLACK": ("deceased", "expectant", "dead", "deceased/expectant"),
+    "BLACK": ("deceased", "expectant", "dead", "deceased/expectant", "t4"),
 }
 
 # Priority of care: a stated color of lower priority than the truth is under-triage, the

@@ -282,11 +282,27 @@ def _is_prohibition_prose(line: str) -> bool:
     openings = [words for words in openings if words]
     return (
         bool(openings)
-        and all(_PROHIBITION_CUE.found_in(words) for words in openings)
+        and all(_opens_with_a_cue(words) for words in openings)
         and (
             _PROHIBITION_IMPERATIVE.found_in(words_of(text)) or _NO_ACTION.search(text) is not None
         )
     )
+
+
+def _opens_with_a_cue(words: list[str]) -> bool:
+    """Whether a sentence's first words carry a prohibition with no subject before it ("Please
+    don't let him stand", "nothing by mouth"; not "Pinned legs alone don't make her red")."""
+    position = _PROHIBITION_CUE.position_in(words)
+    return position is not None and all(word in _CUE_LEADS for word in words[:position])
+
+
+# Words that may stand before a prohibition's cue ("And please, don't ...").
+_CUE_LEADS = frozenset(
+    ("please", "and", "but", "just", "also", "then", "so", "oh", "again", "really", "plus",
+     "still", "definitely", "absolutely", "seriously", "remember", "important", "nb", "ok",
+     "okay", "obviously", "of", "course", "whatever", "happens", "what", "matter", "under",
+     "any", "circumstances", "you", "do", "a", "the")
+)  # fmt: skip
 
 
 # "no tight bandages, no straightening", "no food/drink": "no" before an action or an intake

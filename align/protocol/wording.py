@@ -98,7 +98,7 @@ def plain_text(line: str) -> str:
     if not line.isascii():
         line = _SYMBOLS.sub(" ", line)
     # Arrows and dashes separate a decision from its field; before anything they are marks.
-    return " ".join(line.split()).lstrip("> →⇒➡-–—•=")
+    return " ".join(line.split()).lstrip("> →⇒➡-–—•=/")  # "🟢/🟡 Triage: ..." leaves a "/"
 
 
 def split_sentences(text: str) -> list[str]:

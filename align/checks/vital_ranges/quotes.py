@@ -554,8 +554,16 @@ def _ages_cached(sentence: str) -> tuple[_Age, ...]:
     for age in found:
         if kept and age.start < kept[-1].end:
             continue
+        if _COMPARED_WITH.search(sentence, 0, age.start):
+            continue  # "under 90, same as an adult": the age compared with, not the quote's
         kept.append(age)
     return tuple(kept)
+
+
+_COMPARED_WITH = re.compile(
+    r"\b(?:same\s+as|just\s+like|like|as\s+for|as\s+with|unlike)\s+(?:an?\s+|the\s+)?$",
+    re.IGNORECASE,
+)
 
 
 def _ages(sentence: str) -> list[_Age]:
