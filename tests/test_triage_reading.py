@@ -969,3 +969,42 @@ def test_every_few_minutes_is_a_timed_check():
     answer = BODY.replace("Reassess if:\n- breathing goes above 45/min", "")
     timed = "Check him every few minutes - breathing slowing or stopping, any fitting."
     assert codes(f"TRIAGE: YELLOW (Delayed)\n{answer}\n\n{timed}") == set()
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "His sister walked over on her own → she's GREEN, a separate tag.",
+        "- 9 y/o sister: walked out = GREEN, recheck for cough.",
+        "Sister 12, ambulatory -> GREEN.",
+        "Mate w/ sprained wrist walked = green, other team.",
+    ],
+)
+def test_a_sentence_about_another_person_gives_that_persons_color(sentence):
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{sentence}\n{BODY}") == set()
+
+
+@pytest.mark.parametrize(
+    ("do_not", "reassess"),
+    [("Nix", "Re-sweep q10"), ("NO", "Check back"), ("Stop list", "Eyes on"), ("Hold", "Trend q5")],
+)
+def test_responders_shorthand_titles(do_not, reassess):
+    answer = BODY.replace("Do NOT:", f"{do_not}:").replace("Reassess if:", f"{reassess}:")
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{answer}") == set()
+
+
+def test_t4_is_black_and_an_emoji_pair_leaves_no_mark_before_the_decision():
+    assert read_decision_line("T4 / BLACK - expectant").colors == ("BLACK",)
+    assert read_decision_line("## 🟢/🟡 Triage: GREEN or YELLOW").colors == ("GREEN", "YELLOW")
+
+
+def test_a_statement_with_dont_after_its_subject_is_no_prohibition():
+    answer = BODY.replace("Do NOT:\n- give food or drink\n", "")
+    statement = "Breathing 36 is in range. Pinned legs alone don't make her red."
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{statement}\n{answer}") == {"missing_do_not"}
+
+
+def test_a_titled_trigger_list_inside_a_numbered_item_is_the_reassessment():
+    answer = BODY.replace("Reassess if:\n- breathing goes above 45/min", "")
+    item = "8. Re-triage if: bleeding continues past the TQ, radial lost, drowsy"
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{answer}\n{item}") == set()

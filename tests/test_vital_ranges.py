@@ -520,3 +520,12 @@ def test_the_jumpstart_band_checked_after_a_norm_is_no_second_norm():
     line = "normal breathing for a 2-year-old is roughly 24-40, so that's well inside 15-45."
     assert not wrong(line, 2)
     assert not wrong("So we run the full algorithm: breathing 34 (15-45 OK), pulse present.", 0.9)
+
+
+def test_an_age_compared_with_is_not_the_quotes_age():
+    line = "for a child her age hypotension is anything under 90, same as an adult"
+    assert wrong(line, 4)
+
+
+def test_a_range_we_would_expect_is_a_norm():
+    assert wrong("her heart rate of 150 is above the 75-118 we'd expect at her age", 1.5)

@@ -335,12 +335,16 @@ def _classify(line: str) -> tuple[str, str, str, tuple[str, ...], str]:
             return "heading", heading[0], heading[1], (), line
         if (
             heading is not None
-            and heading[0] == "do_not"
+            and (
+                heading[0] == "do_not"
+                or (heading[0] == "reassess" and _REASSESS_ENDING.search(heading[1].lower()))
+            )
             and is_short_title(heading[1], heading[0])
             and plain_text(text).startswith(f"{heading[1]}:")
         ):
-            # "- dont: ice, butter, popping blisters": a titled list in one item (not "6. **Don't**
-            # let him walk", a prohibition among the actions)
+            # "- dont: ice, butter, popping blisters", "8. Re-triage if: radial lost, drowsy": a
+            # titled list in one item (not "6. **Don't** let him walk", a prohibition among
+            # the actions, nor "- monitor: hyperK, arrhythmia", an action)
             return "heading", heading[0], heading[1], tuple(_split_inline(heading[2])), line
         return "item", "", "", (text,), text
     heading = _read_heading(line)
