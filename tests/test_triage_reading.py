@@ -1008,3 +1008,18 @@ def test_a_titled_trigger_list_inside_a_numbered_item_is_the_reassessment():
     answer = BODY.replace("Reassess if:\n- breathing goes above 45/min", "")
     item = "8. Re-triage if: bleeding continues past the TQ, radial lost, drowsy"
     assert codes(f"TRIAGE: YELLOW (Delayed)\n{answer}\n{item}") == set()
+
+
+def test_a_closing_list_of_triggers_under_an_unknown_title_is_the_reassessment():
+    triggers = "Qwerty:\n- RR over 45 or under 15\n- radial lost\n- drowsy or confused"
+    answer = BODY.replace("Reassess if:\n- breathing goes above 45/min", triggers)
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{answer}") == set()
+    actions = "Qwerty:\n- give O2 if sats drop\n- keep her warm"
+    answer = BODY.replace("Reassess if:\n- breathing goes above 45/min", actions)
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{answer}") == {"missing_reassessment"}
+
+
+def test_a_list_mostly_of_prohibitions_under_an_unknown_title_is_the_do_not_section():
+    listed = "Qwerty:\n- no ice\n- don't pop the blister\n- butter"
+    answer = BODY.replace("Do NOT:\n- give food or drink", listed)
+    assert codes(f"TRIAGE: YELLOW (Delayed)\n{answer}") == set()

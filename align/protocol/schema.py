@@ -27,9 +27,11 @@ from align.protocol.sections import (
     MEANING_ANYWHERE_SET,
     a_new_block,
     inline_sections,
+    is_care_item,
     is_empty_item,
     is_prohibition_item,
     is_short_title,
+    is_trigger_item,
     is_trigger_sentence,
     opens_a_list,
     read_line,
@@ -236,6 +238,9 @@ def parse_response(text: str) -> ParsedResponse:
     if not parsed.items("do_not"):
         promoted = _promote_prohibition_list(parsed)
         restated = [(index, color) for index, color in restated if index not in promoted]
+    if not parsed.items("reassess"):
+        promoted = _promote_trigger_list(parsed)
+        restated = [(index, color) for index, color in restated if index not in promoted]
     parsed.triage_restatements = tuple(restated)
     return parsed
 
@@ -348,9 +353,10 @@ def _paragraph_rows(sections: dict, paragraph: str, index: int, line: str, key: 
 
 
 def _promote_prohibition_list(parsed: ParsedResponse) -> set[int]:
-    """With no Do NOT section, make one of the first list of two or more items that are all
-    prohibitions under a title of no known kind ("ice is a bad idea here, also:" then "- no
-    butter, no toothpaste" and "- dont pop the blister"); the line indexes it took."""
+    """With no Do NOT section, make one of the first list of two or more items of which two
+    in three or more are prohibitions, under a title of no known kind ("ice is a bad idea
+    here, also:" then "- no butter, no toothpaste" and "- dont pop the blister"); the line
+    indexes it took."""
     rows = parsed.line_rows
     block: list[int] = []  # positions in rows of the current run of unsectioned items
     for position in range(len(rows) + 1):
@@ -359,7 +365,8 @@ def _promote_prohibition_list(parsed: ParsedResponse) -> set[int]:
             if key == "other" and read_line(line).kind == "item":
                 block.append(position)
                 continue
-        if len(block) >= 2 and all(is_prohibition_item(rows[p][3]) for p in block):
+        prohibitions = sum(is_prohibition_item(rows[p][3]) for p in block)
+        if len(block) >= 2 and prohibitions >= 2 and 3 * prohibitions >= 2 * len(block):
             parsed.section_rows["do_not"] = ("", rows[block[0]][0], [rows[p][3] for p in block])
             for p in block:
                 index, line, _, content = rows[p]
@@ -367,6 +374,36 @@ def _promote_prohibition_list(parsed: ParsedResponse) -> set[int]:
             return {rows[p][0] for p in block}
         block = []
     return set()
+
+
+def _promote_trigger_list(parsed: ParsedResponse) -> set[int]:
+    """With no reassessment section, make one of the last list of two or more items, under a
+    title of no known kind, that are mostly triggers and hold no action ("Trend:" then "- RR
+    >45 or <15", "- radial lost", "- drowsy"): a title the vocabulary does not know must not
+    lose the section its items plainly are. The line indexes it took."""
+    rows = parsed.line_rows
+    blocks: list[list[int]] = []
+    block: list[int] = []  # positions in rows of the current run of unsectioned items
+    for position in range(len(rows) + 1):
+        if position < len(rows):
+            _, line, key, _ = rows[position]
+            if key == "other" and read_line(line).kind == "item":
+                block.append(position)
+                continue
+        if block:
+            blocks.append(block)
+        block = []
+    last = blocks[-1] if blocks else []
+    if len(last) < 2 or last[-1] != len(rows) - 1:
+        return set()  # the triggers close the answer
+    triggers = sum(is_trigger_item(rows[p][3]) for p in last)
+    if 3 * triggers < 2 * len(last) or any(is_care_item(rows[p][3]) for p in last):
+        return set()  # two in three items triggers, none an action
+    parsed.section_rows["reassess"] = ("", rows[last[0]][0], [rows[p][3] for p in last])
+    for p in last:
+        index, line, _, content = rows[p]
+        rows[p] = (index, line, "reassess", content)
+    return {rows[p][0] for p in last}
 
 
 def _set_decision(parsed: ParsedResponse, index: int, decision: Decision, first: bool) -> None:

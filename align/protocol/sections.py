@@ -390,6 +390,35 @@ _CHECK_VERB = re.compile(
 _ESCALATES_TO = re.compile(r"(?:→|->|=>)\s*(?:red|yellow|immediate)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=65536)
+def is_trigger_item(item: str) -> bool:
+    """A short item that names a change to look for, not a thing to do: a reading past a
+    threshold ("RR >45 or <15", "SBP under 80") or a sign of deterioration ("radial lost",
+    "drowsy", "stridor or drooling")."""
+    text = plain_text(item)
+    if len(text.split()) > 14 or is_care_item(item):
+        return False
+    return bool(_THRESHOLD_READING.search(text) or _DETERIORATION.search(text))
+
+
+def is_care_item(item: str) -> bool:
+    """An item that opens with a verb of care: an action ("give O2 if sats drop")."""
+    return _TRIGGER_VERB_OPENING.match(plain_text(item)) is not None
+
+
+_TRIGGER_WORDS = _SECTIONS["trigger_items"]
+_DETERIORATION = re.compile(word_alternatives(_TRIGGER_WORDS["signs"]), re.IGNORECASE)
+_THRESHOLD_READING = re.compile(
+    r"[<>≤≥]\s*\d|\b(?:over|above|under|below|more than|less than|past|drops?|falls?|rises?)"
+    r"\s+(?:to\s+)?\d",
+    re.IGNORECASE,
+)
+# An item that opens with a verb of care is an action ("give O2 if sats < 94").
+_TRIGGER_VERB_OPENING = re.compile(
+    r"\W*(?:" + word_alternatives(_TRIGGER_WORDS["care_verbs"]) + r")", re.IGNORECASE
+)
+
+
 def _opens_with_a_reassess_lead(line: str) -> bool:
     """ "have someone look at him again if his fingers go numb ..."."""
     lead = _REASSESS_LEAD.match(plain_text(line))
