@@ -418,6 +418,7 @@ def _stands_for_someone_else(head: str, before: str) -> bool:
     return patient is None or patient < other
 
 
+@lru_cache(maxsize=65536)
 def names_someone_else(title: str) -> bool:
     """Whether a heading is about another person than the child ("### His sister")."""
     title_words = words_of(title)
