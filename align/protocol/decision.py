@@ -298,25 +298,23 @@ def assigned_colors(line: str, openings: bool = True) -> tuple[str, ...]:
     # disappears, he needs fluids ... and he should be re-triaged as RED")
     # nor does one whose subject is another person ("His sister walked over → she's GREEN",
     # "9 y/o sister: walked out = GREEN")
-    said = ""
+    said = ""  # the sentences before: where a pronoun's person is named
     for sentence in ANY_SENTENCE.split(text):
-        if CONDITION_OPENING.match(sentence) or _opens_with_someone_else(sentence):
-            said = f"{said} {sentence}"
-            continue
-        for clause, before in _consequence_free_clauses(sentence):
-            color = _COLOR_WORD.search(clause)
-            if color and _gives_the_color(clause, color, f"{said} {before}", openings):
-                opening = _OPENING_COLOR.match(clause) if openings else None
-                if opening and not _COLORED_THING.found_in(words_of(clause)):
-                    colors.append(_normalise_color(opening.group(1)))
-                for match in _COLOR_WORD.finditer(clause):
-                    if _is_assigned(clause[: match.start()]):
-                        colors.append(_normalise_color(match.group(1)))
+        if not (CONDITION_OPENING.match(sentence) or _opens_with_someone_else(sentence)):
+            for clause, before in _consequence_free_clauses(sentence):
+                color = _COLOR_WORD.search(clause)
+                if color and _gives_the_color(clause, color, f"{said} {before}"):
+                    opening = _OPENING_COLOR.match(clause) if openings else None
+                    if opening and not _COLORED_THING.found_in(words_of(clause)):
+                        colors.append(_normalise_color(opening.group(1)))
+                    for match in _COLOR_WORD.finditer(clause):
+                        if _is_assigned(clause[: match.start()]):
+                            colors.append(_normalise_color(match.group(1)))
         said = f"{said} {sentence}"
     return _unique(colors)
 
 
-def _gives_the_color(clause: str, color: re.Match, before: str, openings: bool) -> bool:
+def _gives_the_color(clause: str, color: re.Match, before: str) -> bool:
     """Whether a clause may give the child its color: not a tape zone, a rule, a condition,
     a threshold, or a color said of someone else."""
     head = clause[: color.start()]

@@ -358,21 +358,10 @@ def _promote_prohibition_list(parsed: ParsedResponse) -> set[int]:
     here, also:" then "- no butter, no toothpaste" and "- dont pop the blister"); the line
     indexes it took."""
     rows = parsed.line_rows
-    block: list[int] = []  # positions in rows of the current run of unsectioned items
-    for position in range(len(rows) + 1):
-        if position < len(rows):
-            _, line, key, _ = rows[position]
-            if key == "other" and read_line(line).kind == "item":
-                block.append(position)
-                continue
+    for block in _unsectioned_lists(rows):
         prohibitions = sum(is_prohibition_item(rows[p][3]) for p in block)
         if len(block) >= 2 and prohibitions >= 2 and 3 * prohibitions >= 2 * len(block):
-            parsed.section_rows["do_not"] = ("", rows[block[0]][0], [rows[p][3] for p in block])
-            for p in block:
-                index, line, _, content = rows[p]
-                rows[p] = (index, line, "do_not", content)
-            return {rows[p][0] for p in block}
-        block = []
+            return _make_section(parsed, "do_not", block)
     return set()
 
 
@@ -382,28 +371,40 @@ def _promote_trigger_list(parsed: ParsedResponse) -> set[int]:
     >45 or <15", "- radial lost", "- drowsy"): a title the vocabulary does not know must not
     lose the section its items plainly are. The line indexes it took."""
     rows = parsed.line_rows
-    blocks: list[list[int]] = []
-    block: list[int] = []  # positions in rows of the current run of unsectioned items
-    for position in range(len(rows) + 1):
-        if position < len(rows):
-            _, line, key, _ = rows[position]
-            if key == "other" and read_line(line).kind == "item":
-                block.append(position)
-                continue
-        if block:
-            blocks.append(block)
-        block = []
-    last = blocks[-1] if blocks else []
+    lists = _unsectioned_lists(rows)
+    last = lists[-1] if lists else []
     if len(last) < 2 or last[-1] != len(rows) - 1:
         return set()  # the triggers close the answer
     triggers = sum(is_trigger_item(rows[p][3]) for p in last)
     if 3 * triggers < 2 * len(last) or any(is_care_item(rows[p][3]) for p in last):
         return set()  # two in three items triggers, none an action
-    parsed.section_rows["reassess"] = ("", rows[last[0]][0], [rows[p][3] for p in last])
-    for p in last:
+    return _make_section(parsed, "reassess", last)
+
+
+def _unsectioned_lists(rows: list[tuple[int, str, str, str]]) -> list[list[int]]:
+    """The runs of list items outside any known section, as positions in ``rows``."""
+    lists: list[list[int]] = []
+    block: list[int] = []
+    for position, (_, line, key, _) in enumerate(rows):
+        if key == "other" and read_line(line).kind == "item":
+            block.append(position)
+        elif block:
+            lists.append(block)
+            block = []
+    if block:
+        lists.append(block)
+    return lists
+
+
+def _make_section(parsed: ParsedResponse, key: str, block: list[int]) -> set[int]:
+    """Make the items at ``block`` (positions in the line rows) section ``key``; the line
+    indexes they stand on."""
+    rows = parsed.line_rows
+    parsed.section_rows[key] = ("", rows[block[0]][0], [rows[p][3] for p in block])
+    for p in block:
         index, line, _, content = rows[p]
-        rows[p] = (index, line, "reassess", content)
-    return {rows[p][0] for p in last}
+        rows[p] = (index, line, key, content)
+    return {rows[p][0] for p in block}
 
 
 def _set_decision(parsed: ParsedResponse, index: int, decision: Decision, first: bool) -> None:

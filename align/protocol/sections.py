@@ -403,7 +403,7 @@ def is_trigger_item(item: str) -> bool:
 
 def is_care_item(item: str) -> bool:
     """An item that opens with a verb of care: an action ("give O2 if sats drop")."""
-    return _TRIGGER_VERB_OPENING.match(plain_text(item)) is not None
+    return _CARE_VERB_OPENING.match(plain_text(item)) is not None
 
 
 _TRIGGER_WORDS = _SECTIONS["trigger_items"]
@@ -414,7 +414,7 @@ _THRESHOLD_READING = re.compile(
     re.IGNORECASE,
 )
 # An item that opens with a verb of care is an action ("give O2 if sats < 94").
-_TRIGGER_VERB_OPENING = re.compile(
+_CARE_VERB_OPENING = re.compile(
     r"\W*(?:" + word_alternatives(_TRIGGER_WORDS["care_verbs"]) + r")", re.IGNORECASE
 )
 
