@@ -342,16 +342,23 @@ def cut_between(clause: str, tokens: tuple[Token, ...], i: int, j: int, comma: b
 
 
 def opens_instruction(tokens: tuple[Token, ...], i: int) -> bool:
-    """Whether an instruction starts at word ``i`` ("put ice on it", "then give her water").
-    A verb followed by "it"/"them" continues the thing named before ("draw up adrenaline and
-    give it IV") and opens nothing new."""
+    """Whether an instruction starts at word ``i`` ("put ice on it", "then give her water")."""
+    return _instruction_verb(tokens, i) is not None
+
+
+def _instruction_verb(tokens: tuple[Token, ...], i: int) -> int | None:
+    """The word index of the verb of an instruction that starts at word ``i`` (after openers
+    such as "then"), or None. A verb followed by "it"/"them" continues the thing named
+    before ("draw up adrenaline and give it IV") and opens nothing new."""
     lang = language()
     if i > 0 and tokens[i - 1][0] in lang.determiners:  # "skip the drink of water": a noun
-        return False
+        return None
     while i < len(tokens) and tokens[i][0] in lang.openers:
         i += 1
     end = lang.instruction_verbs.end_at(tokens, i)
-    return end is not None and not (end < len(tokens) and tokens[end][0] in ("it", "them"))
+    if end is None or (end < len(tokens) and tokens[end][0] in ("it", "them")):
+        return None
+    return i
 
 
 def reaches(clause: str, tokens: tuple[Token, ...], i: int, j: int, loose: bool = False) -> bool:
@@ -490,12 +497,8 @@ def _opens_imperative(tokens: tuple[Token, ...], i: int) -> bool:
     """An instruction opens at word ``i`` with a verb that is not a gerund: "and put ice on
     it" gives a new order; "no tight bandages, straightening the foot or ..." goes on listing
     what the cue forbids."""
-    if not opens_instruction(tokens, i):
-        return False
-    lang = language()
-    while i < len(tokens) and tokens[i][0] in lang.openers:
-        i += 1
-    return not tokens[i][0].endswith("ing")
+    verb = _instruction_verb(tokens, i)
+    return verb is not None and not tokens[verb][0].endswith("ing")
 
 
 def _in_condition(clause: str, tokens: tuple[Token, ...], end: int, at: int) -> bool:
